@@ -1,0 +1,171 @@
+//! Types shared by the XDP program (`capture-ebpf`) and user space (`capture-user`).
+//!
+//! Everything here is `no_std`, `#[repr(C)]` or `#[repr(u8)]`, and `Copy`, so that the same
+//! definitions describe map keys, map values and the values user space reports.
+#![no_std]
+
+/// Why a flow record was emitted.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FlowEndReason {
+    /// No packet for longer than the idle timeout.
+    Idle = 0,
+    /// The flow lived longer than the active timeout; later packets start a new record.
+    Active = 1,
+    /// TCP closed with FIN in both directions (after a short grace period for trailing ACKs).
+    Fin = 2,
+    /// TCP reset (after a short grace period for trailing packets).
+    Rst = 3,
+    /// Removed to make room under the concurrent-flow bound (least recently used first).
+    Evicted = 4,
+    /// Input ended (end of file, or capture stopped) while the flow was still open.
+    EndOfInput = 5,
+}
+
+impl FlowEndReason {
+    /// Every reason, in discriminant order.
+    pub const ALL: [Self; 6] = [
+        Self::Idle,
+        Self::Active,
+        Self::Fin,
+        Self::Rst,
+        Self::Evicted,
+        Self::EndOfInput,
+    ];
+
+    /// The stable name written in records (`flow_end_reason`).
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Idle => "idle",
+            Self::Active => "active",
+            Self::Fin => "fin",
+            Self::Rst => "rst",
+            Self::Evicted => "evicted",
+            Self::EndOfInput => "eof",
+        }
+    }
+}
+
+/// The outer encapsulation a packet arrived in, innermost tunnel first.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum TunnelKind {
+    /// Not encapsulated.
+    #[default]
+    None = 0,
+    /// VXLAN (UDP 4789); the id is the 24-bit VNI.
+    Vxlan = 1,
+    /// GENEVE (UDP 6081); the id is the 24-bit VNI.
+    Geneve = 2,
+    /// GRE; the id is the key when present, else 0.
+    Gre = 3,
+    /// ERSPAN type II or III; the id is the 10-bit session id.
+    Erspan = 4,
+    /// IPv4 or IPv6 carried directly in IP (protocol 4 or 41).
+    IpInIp = 5,
+}
+
+impl TunnelKind {
+    /// The stable name written in records (`tunnel_type`).
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "",
+            Self::Vxlan => "vxlan",
+            Self::Geneve => "geneve",
+            Self::Gre => "gre",
+            Self::Erspan => "erspan",
+            Self::IpInIp => "ipip",
+        }
+    }
+}
+
+/// Why a frame produced no flow update. Counted per reason so no packet goes unaccounted.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SkipReason {
+    /// A layer-2 protocol other than IP (ARP, LLDP, STP, ...).
+    NotIp = 0,
+    /// A header was cut short (snap length or corruption).
+    Truncated = 1,
+    /// A header had an impossible value (bad IP version, header length below minimum, ...).
+    Malformed = 2,
+    /// The capture's link type is not one the decoder knows.
+    UnsupportedLinkType = 3,
+    /// An IP fragment merged into a reassembled datagram; the datagram itself counts once, as a
+    /// packet, carried by the fragment that completed it.
+    FragmentMerged = 4,
+    /// Fragments dropped: reassembly timed out, overlapped inconsistently, or hit its memory bound.
+    FragmentDropped = 5,
+}
+
+impl SkipReason {
+    /// Every reason, in discriminant order.
+    pub const ALL: [Self; 6] = [
+        Self::NotIp,
+        Self::Truncated,
+        Self::Malformed,
+        Self::UnsupportedLinkType,
+        Self::FragmentMerged,
+        Self::FragmentDropped,
+    ];
+
+    /// A short human-readable name used in summaries and metrics.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::NotIp => "not_ip",
+            Self::Truncated => "truncated",
+            Self::Malformed => "malformed",
+            Self::UnsupportedLinkType => "unsupported_link_type",
+            Self::FragmentMerged => "fragment_merged",
+            Self::FragmentDropped => "fragment_dropped",
+        }
+    }
+}
+
+/// Per-CPU counters kept by the XDP program, indexed by [`XdpCounter`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct XdpCounters {
+    /// Indexed by `XdpCounter as usize`.
+    pub values: [u64; XdpCounter::COUNT],
+}
+
+/// The decisions the XDP program counts.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum XdpCounter {
+    /// Every frame the program ran on.
+    Seen = 0,
+    /// Frames handed to an AF_XDP socket.
+    Redirected = 1,
+    /// Frames passed to the kernel stack.
+    Passed = 2,
+    /// Frames dropped.
+    Dropped = 3,
+}
+
+impl XdpCounter {
+    /// Number of counters.
+    pub const COUNT: usize = 4;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_distinct() {
+        for (i, a) in FlowEndReason::ALL.iter().enumerate() {
+            assert_eq!(*a as usize, i);
+            for b in &FlowEndReason::ALL[i + 1..] {
+                assert_ne!(a.as_str(), b.as_str());
+            }
+        }
+        for (i, a) in SkipReason::ALL.iter().enumerate() {
+            assert_eq!(*a as usize, i);
+        }
+    }
+}

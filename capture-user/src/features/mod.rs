@@ -1,0 +1,209 @@
+//! Flow features: one extractor per group, each with bounded per-flow state.
+//!
+//! Every extractor sees each packet of its flow once, in capture order, with the packet's
+//! direction ([`Dir`]), and at the end writes its columns, in registry order, into a [`Row`].
+
+mod flow_meta;
+pub mod registry;
+mod size;
+pub mod stats;
+mod tcp;
+mod timing;
+mod tls;
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+
+use capture_common::FlowEndReason;
+
+use crate::decode::Packet;
+pub use registry::{FeatureDef, Group, Kind, Tier, FEATURES};
+
+/// Direction of a packet within its flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dir {
+    /// Initiator to responder.
+    Fwd = 0,
+    /// Responder to initiator.
+    Bwd = 1,
+}
+
+/// One feature value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    /// Integer.
+    Int(i64),
+    /// Float.
+    Float(f64),
+    /// Boolean.
+    Bool(bool),
+    /// String.
+    Str(Cow<'static, str>),
+}
+
+impl Value {
+    /// The column type this value belongs to.
+    #[must_use]
+    pub fn kind(&self) -> Kind {
+        match self {
+            Self::Int(_) => Kind::Int,
+            Self::Float(_) => Kind::Float,
+            Self::Bool(_) => Kind::Bool,
+            Self::Str(_) => Kind::Str,
+        }
+    }
+}
+
+/// One flow record: a value per registry feature, in registry order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Row {
+    /// The values.
+    pub values: Vec<Value>,
+}
+
+impl Row {
+    fn int(&mut self, v: impl TryInto<i64>) {
+        self.values
+            .push(Value::Int(v.try_into().unwrap_or(i64::MAX)));
+    }
+
+    fn float(&mut self, v: f64) {
+        self.values.push(Value::Float(v));
+    }
+
+    fn bool(&mut self, v: bool) {
+        self.values.push(Value::Bool(v));
+    }
+
+    fn str(&mut self, v: impl Into<Cow<'static, str>>) {
+        self.values.push(Value::Str(v.into()));
+    }
+
+    /// The value of the feature called `name`.
+    #[must_use]
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        registry::index_of(name).and_then(|i| self.values.get(i))
+    }
+}
+
+/// Who the flow is between, and how it ended: what extractors need besides their own state.
+#[derive(Clone, Copy, Debug)]
+pub struct FlowIdentity {
+    /// Initiator address and port.
+    pub initiator: (IpAddr, u16),
+    /// Responder address and port.
+    pub responder: (IpAddr, u16),
+    /// Transport protocol.
+    pub protocol: u8,
+    /// Why the flow ended.
+    pub end_reason: FlowEndReason,
+}
+
+/// A feature group's per-flow state.
+pub trait Extractor: Default {
+    /// The group whose columns this extractor writes.
+    const GROUP: Group;
+
+    /// Sees one packet of the flow.
+    fn update(&mut self, pkt: &Packet<'_>, dir: Dir);
+
+    /// Writes this group's columns, in registry order.
+    fn finish(&self, flow: &FlowIdentity, out: &mut Row);
+
+    /// Heap bytes this state holds (for memory accounting).
+    fn heap_bytes(&self) -> usize {
+        0
+    }
+}
+
+/// Which groups a run computes; columns of other groups are not written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GroupSet(u32);
+
+impl GroupSet {
+    /// Every group.
+    pub const ALL: Self = Self(u32::MAX);
+
+    /// Exactly these groups.
+    #[must_use]
+    pub fn of(groups: &[Group]) -> Self {
+        Self(groups.iter().fold(0, |m, g| m | 1 << *g as u32))
+    }
+
+    /// Whether `group` is in the set.
+    #[must_use]
+    pub fn contains(self, group: Group) -> bool {
+        self.0 & (1 << group as u32) != 0
+    }
+}
+
+/// The state of every feature group for one flow.
+#[derive(Debug, Default)]
+pub struct FlowFeatures {
+    meta: flow_meta::FlowMeta,
+    timing: timing::Timing,
+    size: size::Size,
+    tcp: tcp::TcpFlags,
+    tls: tls::Tls,
+}
+
+impl FlowFeatures {
+    /// Feeds one packet to every enabled group. `flow_meta` always runs: it holds the flow's identity.
+    #[inline]
+    pub fn update(&mut self, groups: GroupSet, pkt: &Packet<'_>, dir: Dir) {
+        self.meta.update(pkt, dir);
+        if groups.contains(Group::Timing) {
+            self.timing.update(pkt, dir);
+        }
+        if groups.contains(Group::Size) {
+            self.size.update(pkt, dir);
+        }
+        if groups.contains(Group::Tcp) {
+            self.tcp.update(pkt, dir);
+        }
+        if groups.contains(Group::Tls) {
+            self.tls.update(pkt, dir);
+        }
+    }
+
+    /// Packets seen so far.
+    #[must_use]
+    pub fn packets(&self) -> u64 {
+        self.meta.packets()
+    }
+
+    /// Writes the whole record (every registry column, in order).
+    #[must_use]
+    pub fn finish(&self, flow: &FlowIdentity) -> Row {
+        let mut row = Row {
+            values: Vec::with_capacity(FEATURES.len()),
+        };
+        self.meta.finish(flow, &mut row);
+        self.timing.finish(flow, &mut row);
+        self.size.finish(flow, &mut row);
+        self.tcp.finish(flow, &mut row);
+        self.tls.finish(flow, &mut row);
+        self.meta.finish_capture(flow, &mut row);
+        debug_assert_eq!(row.values.len(), FEATURES.len());
+        row
+    }
+
+    /// Heap bytes held by this flow's feature state.
+    #[must_use]
+    pub fn heap_bytes(&self) -> usize {
+        self.meta.heap_bytes()
+            + self.timing.heap_bytes()
+            + self.size.heap_bytes()
+            + self.tcp.heap_bytes()
+            + self.tls.heap_bytes()
+    }
+}
+
+/// Seconds as a float from nanoseconds.
+#[inline]
+fn secs(ns: i64) -> f64 {
+    ns as f64 / 1e9
+}
+
+#[cfg(test)]
+mod tests;

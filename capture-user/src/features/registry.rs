@@ -1,0 +1,412 @@
+//! The feature registry: one entry per output column, in output order.
+//!
+//! Names, types and meanings follow JoyfulJay's JJ-CORE tier so that models trained on its output
+//! read ours unchanged; the `capture` group holds what we add. `docs/features.md` is generated from
+//! this table (`capture features --markdown`) and a test fails when the two drift.
+
+/// Feature group (JoyfulJay's extractor groups, plus ours).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Group {
+    /// Identity, counts, volumes and rates of the flow.
+    FlowMeta,
+    /// Inter-arrival times, bursts and idle periods.
+    Timing,
+    /// Packet and payload sizes.
+    Size,
+    /// TCP flags and connection life cycle.
+    Tcp,
+    /// TLS handshake.
+    Tls,
+    /// Capture metadata we add: why the flow ended, its encapsulation.
+    Capture,
+}
+
+impl Group {
+    /// Every group, in output order.
+    pub const ALL: [Self; 6] = [
+        Self::FlowMeta,
+        Self::Timing,
+        Self::Size,
+        Self::Tcp,
+        Self::Tls,
+        Self::Capture,
+    ];
+
+    /// The name used on the command line (`--features`) and in docs.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::FlowMeta => "flow_meta",
+            Self::Timing => "timing",
+            Self::Size => "size",
+            Self::Tcp => "tcp",
+            Self::Tls => "tls",
+            Self::Capture => "capture",
+        }
+    }
+
+    /// Parses a group name.
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|g| g.name() == name)
+    }
+}
+
+/// Stability tier (JoyfulJay's profiles).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Tier {
+    /// JJ-CORE: stable and commonly used.
+    Core,
+    /// JJ-EXTENDED.
+    Extended,
+    /// JJ-EXPERIMENTAL.
+    Experimental,
+}
+
+impl Tier {
+    /// JoyfulJay's profile name.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Core => "JJ-CORE",
+            Self::Extended => "JJ-EXTENDED",
+            Self::Experimental => "JJ-EXPERIMENTAL",
+        }
+    }
+}
+
+/// Column type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// 64-bit signed integer.
+    Int,
+    /// 64-bit float.
+    Float,
+    /// Boolean.
+    Bool,
+    /// UTF-8 string.
+    Str,
+}
+
+impl Kind {
+    /// Name in docs (JoyfulJay's dtype names).
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Int => "int64",
+            Self::Float => "float64",
+            Self::Bool => "bool",
+            Self::Str => "string",
+        }
+    }
+}
+
+/// Which direction of the flow a feature describes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// Both directions together.
+    Bidir,
+    /// Initiator to responder.
+    Fwd,
+    /// Responder to initiator.
+    Bwd,
+}
+
+impl Direction {
+    /// Name in docs.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Bidir => "both",
+            Self::Fwd => "forward",
+            Self::Bwd => "backward",
+        }
+    }
+}
+
+/// One feature.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FeatureDef {
+    /// Column name (JoyfulJay's, for its features).
+    pub name: &'static str,
+    /// Group.
+    pub group: Group,
+    /// Tier.
+    pub tier: Tier,
+    /// Column type.
+    pub kind: Kind,
+    /// Unit ("" when dimensionless).
+    pub unit: &'static str,
+    /// Direction.
+    pub direction: Direction,
+    /// What the value means.
+    pub description: &'static str,
+    /// What the value is when the thing measured is absent.
+    pub absent: &'static str,
+}
+
+macro_rules! features {
+    ($( $name:literal, $group:ident, $tier:ident, $kind:ident, $unit:literal, $dir:ident, $absent:literal, $desc:literal; )*) => {
+        /// Every feature, in output order.
+        pub const FEATURES: &[FeatureDef] = &[
+            $( FeatureDef {
+                name: $name,
+                group: Group::$group,
+                tier: Tier::$tier,
+                kind: Kind::$kind,
+                unit: $unit,
+                direction: Direction::$dir,
+                description: $desc,
+                absent: $absent,
+            }, )*
+        ];
+    };
+}
+
+features! {
+    // flow_meta
+    "src_ip", FlowMeta, Core, Str, "", Fwd, "never absent", "Address of the initiator (the first packet's sender; for TCP the SYN sender).";
+    "dst_ip", FlowMeta, Core, Str, "", Bwd, "never absent", "Address of the responder.";
+    "src_port", FlowMeta, Core, Int, "", Fwd, "0 for protocols without ports", "Initiator's transport port.";
+    "dst_port", FlowMeta, Core, Int, "", Bwd, "0 for protocols without ports", "Responder's transport port.";
+    "dst_port_class", FlowMeta, Core, Str, "", Bwd, "never absent", "Service name of a well-known responder port, else system, registered or dynamic by range.";
+    "dst_port_class_num", FlowMeta, Core, Int, "", Bwd, "never absent", "Port range of the responder port: 1 system (<1024), 2 registered (<49152), 3 dynamic.";
+    "protocol", FlowMeta, Core, Int, "", Bidir, "never absent", "Transport protocol number of the innermost IP packet, after any IPv6 extension headers.";
+    "start_time", FlowMeta, Core, Float, "s", Bidir, "never absent", "Unix time of the first packet.";
+    "end_time", FlowMeta, Core, Float, "s", Bidir, "never absent", "Unix time of the last packet.";
+    "duration", FlowMeta, Core, Float, "s", Bidir, "0 for one packet", "Time from first to last packet.";
+    "total_packets", FlowMeta, Core, Int, "count", Bidir, "never absent", "Packets in both directions (a reassembled IP datagram counts once).";
+    "packets_fwd", FlowMeta, Core, Int, "count", Fwd, "0", "Packets from initiator to responder.";
+    "packets_bwd", FlowMeta, Core, Int, "count", Bwd, "0", "Packets from responder to initiator.";
+    "total_bytes", FlowMeta, Core, Int, "bytes", Bidir, "never absent", "Sum of IP lengths (IPv4 total length, IPv6 payload length + 40) in both directions.";
+    "bytes_fwd", FlowMeta, Core, Int, "bytes", Fwd, "0", "Sum of IP lengths from initiator to responder.";
+    "bytes_bwd", FlowMeta, Core, Int, "bytes", Bwd, "0", "Sum of IP lengths from responder to initiator.";
+    "payload_bytes_fwd", FlowMeta, Core, Int, "bytes", Fwd, "0", "Transport payload bytes from initiator to responder.";
+    "payload_bytes_bwd", FlowMeta, Core, Int, "bytes", Bwd, "0", "Transport payload bytes from responder to initiator.";
+    "payload_bytes_total", FlowMeta, Core, Int, "bytes", Bidir, "0", "Transport payload bytes in both directions.";
+    "packets_ratio", FlowMeta, Core, Float, "", Bidir, "packets_fwd when no backward packet", "Forward packets divided by backward packets.";
+    "bytes_ratio", FlowMeta, Core, Float, "", Bidir, "bytes_fwd when no backward byte", "Forward bytes divided by backward bytes.";
+    "packets_per_second", FlowMeta, Core, Float, "pps", Bidir, "total_packets when duration is 0", "Packets divided by duration.";
+    "bytes_per_second", FlowMeta, Core, Float, "Bps", Bidir, "total_bytes when duration is 0", "Bytes divided by duration.";
+    "avg_packet_size", FlowMeta, Core, Float, "bytes", Bidir, "never absent", "Mean IP length.";
+    "time_first", FlowMeta, Core, Float, "s", Bidir, "never absent", "Same as start_time (Tranalyzer's name).";
+    "time_last", FlowMeta, Core, Float, "s", Bidir, "never absent", "Same as end_time (Tranalyzer's name).";
+    "flow_stat", FlowMeta, Core, Int, "", Bidir, "0 for non-TCP", "Bitmap: 0x01 SYN seen, 0x02 SYN/ACK seen, 0x04 FIN from initiator, 0x08 FIN from responder, 0x10 RST, 0x40 handshake seen and closed by FINs both ways or RST.";
+    "num_hdrs", FlowMeta, Core, Int, "count", Bidir, "never absent", "Number of layers in hdr_desc.";
+    "hdr_desc", FlowMeta, Core, Str, "", Bidir, "never absent", "Protocol stack of the first packet, outermost first, joined by '-' (for example ETH-VLAN-IP-UDP-VXLAN-ETH-IP-TCP).";
+    // timing
+    "iat_min", Timing, Core, Float, "s", Bidir, "0 with fewer than 2 packets", "Smallest gap between consecutive packets of the flow.";
+    "iat_max", Timing, Core, Float, "s", Bidir, "0 with fewer than 2 packets", "Largest gap between consecutive packets.";
+    "iat_mean", Timing, Core, Float, "s", Bidir, "0 with fewer than 2 packets", "Mean gap between consecutive packets.";
+    "iat_std", Timing, Core, Float, "s", Bidir, "0 with fewer than 2 packets", "Population standard deviation of the gaps.";
+    "iat_median", Timing, Core, Float, "s", Bidir, "0 with fewer than 2 packets", "Median gap.";
+    "iat_sum", Timing, Core, Float, "s", Bidir, "0 with fewer than 2 packets", "Sum of the gaps (equals duration).";
+    "iat_p25", Timing, Core, Float, "s", Bidir, "0 with fewer than 2 packets", "25th percentile of the gaps (linear interpolation).";
+    "iat_p75", Timing, Core, Float, "s", Bidir, "0 with fewer than 2 packets", "75th percentile of the gaps.";
+    "iat_p90", Timing, Core, Float, "s", Bidir, "0 with fewer than 2 packets", "90th percentile of the gaps.";
+    "iat_p99", Timing, Core, Float, "s", Bidir, "0 with fewer than 2 packets", "99th percentile of the gaps.";
+    "iat_fwd_min", Timing, Core, Float, "s", Fwd, "0 with fewer than 2 forward packets", "Smallest gap between consecutive forward packets.";
+    "iat_fwd_max", Timing, Core, Float, "s", Fwd, "0 with fewer than 2 forward packets", "Largest gap between consecutive forward packets.";
+    "iat_fwd_mean", Timing, Core, Float, "s", Fwd, "0 with fewer than 2 forward packets", "Mean gap between consecutive forward packets.";
+    "iat_fwd_std", Timing, Core, Float, "s", Fwd, "0 with fewer than 2 forward packets", "Population standard deviation of forward gaps.";
+    "iat_fwd_median", Timing, Core, Float, "s", Fwd, "0 with fewer than 2 forward packets", "Median forward gap.";
+    "iat_bwd_min", Timing, Core, Float, "s", Bwd, "0 with fewer than 2 backward packets", "Smallest gap between consecutive backward packets.";
+    "iat_bwd_max", Timing, Core, Float, "s", Bwd, "0 with fewer than 2 backward packets", "Largest gap between consecutive backward packets.";
+    "iat_bwd_mean", Timing, Core, Float, "s", Bwd, "0 with fewer than 2 backward packets", "Mean gap between consecutive backward packets.";
+    "iat_bwd_std", Timing, Core, Float, "s", Bwd, "0 with fewer than 2 backward packets", "Population standard deviation of backward gaps.";
+    "iat_bwd_median", Timing, Core, Float, "s", Bwd, "0 with fewer than 2 backward packets", "Median backward gap.";
+    "burstiness_index", Timing, Core, Float, "", Bidir, "0 with fewer than 2 packets or a zero mean gap", "Coefficient of variation (std / mean) of the gaps.";
+    "burstiness_index_fwd", Timing, Core, Float, "", Fwd, "0 with fewer than 2 forward packets", "Coefficient of variation of forward gaps.";
+    "burstiness_index_bwd", Timing, Core, Float, "", Bwd, "0 with fewer than 2 backward packets", "Coefficient of variation of backward gaps.";
+    "burst_count", Timing, Core, Int, "count", Bidir, "0 with fewer than 2 packets", "Runs of packets whose gaps are all under 50 ms.";
+    "avg_burst_packets", Timing, Core, Float, "count", Bidir, "0 with fewer than 2 packets", "Mean packets per burst.";
+    "avg_burst_duration", Timing, Core, Float, "s", Bidir, "0 with fewer than 2 packets", "Mean time from a burst's first to last packet.";
+    "max_burst_packets", Timing, Core, Int, "count", Bidir, "0 with fewer than 2 packets", "Packets in the longest burst.";
+    "idle_count", Timing, Core, Int, "count", Bidir, "0", "Gaps of 50 ms or more (the pauses between bursts).";
+    "avg_idle_duration", Timing, Core, Float, "s", Bidir, "0 without idle gaps", "Mean idle gap.";
+    "max_idle_duration", Timing, Core, Float, "s", Bidir, "0 without idle gaps", "Longest idle gap.";
+    "first_response_time", Timing, Core, Float, "s", Bwd, "0 when the responder never sent", "Time from the first packet to the responder's first packet.";
+    // size
+    "pkt_len_min", Size, Core, Float, "bytes", Bidir, "never absent", "Smallest IP length.";
+    "pkt_len_max", Size, Core, Float, "bytes", Bidir, "never absent", "Largest IP length.";
+    "pkt_len_mean", Size, Core, Float, "bytes", Bidir, "never absent", "Mean IP length.";
+    "pkt_len_std", Size, Core, Float, "bytes", Bidir, "never absent", "Population standard deviation of IP lengths.";
+    "pkt_len_median", Size, Core, Float, "bytes", Bidir, "never absent", "Median IP length.";
+    "pkt_len_p25", Size, Core, Float, "bytes", Bidir, "never absent", "25th percentile of IP lengths.";
+    "pkt_len_p75", Size, Core, Float, "bytes", Bidir, "never absent", "75th percentile of IP lengths.";
+    "pkt_len_p90", Size, Core, Float, "bytes", Bidir, "never absent", "90th percentile of IP lengths.";
+    "pkt_len_fwd_min", Size, Core, Float, "bytes", Fwd, "0 without forward packets", "Smallest forward IP length.";
+    "pkt_len_fwd_max", Size, Core, Float, "bytes", Fwd, "0 without forward packets", "Largest forward IP length.";
+    "pkt_len_fwd_mean", Size, Core, Float, "bytes", Fwd, "0 without forward packets", "Mean forward IP length.";
+    "pkt_len_fwd_std", Size, Core, Float, "bytes", Fwd, "0 without forward packets", "Population standard deviation of forward IP lengths.";
+    "pkt_len_fwd_median", Size, Core, Float, "bytes", Fwd, "0 without forward packets", "Median forward IP length.";
+    "pkt_len_bwd_min", Size, Core, Float, "bytes", Bwd, "0 without backward packets", "Smallest backward IP length.";
+    "pkt_len_bwd_max", Size, Core, Float, "bytes", Bwd, "0 without backward packets", "Largest backward IP length.";
+    "pkt_len_bwd_mean", Size, Core, Float, "bytes", Bwd, "0 without backward packets", "Mean backward IP length.";
+    "pkt_len_bwd_std", Size, Core, Float, "bytes", Bwd, "0 without backward packets", "Population standard deviation of backward IP lengths.";
+    "pkt_len_bwd_median", Size, Core, Float, "bytes", Bwd, "0 without backward packets", "Median backward IP length.";
+    "payload_len_min", Size, Core, Float, "bytes", Bidir, "never absent", "Smallest transport payload (0 counts).";
+    "payload_len_max", Size, Core, Float, "bytes", Bidir, "never absent", "Largest transport payload.";
+    "payload_len_mean", Size, Core, Float, "bytes", Bidir, "never absent", "Mean transport payload.";
+    "payload_len_std", Size, Core, Float, "bytes", Bidir, "never absent", "Population standard deviation of transport payloads.";
+    "payload_len_fwd_mean", Size, Core, Float, "bytes", Fwd, "0 without forward packets", "Mean forward transport payload.";
+    "payload_len_fwd_std", Size, Core, Float, "bytes", Fwd, "0 without forward packets", "Population standard deviation of forward payloads.";
+    "payload_len_bwd_mean", Size, Core, Float, "bytes", Bwd, "0 without backward packets", "Mean backward transport payload.";
+    "payload_len_bwd_std", Size, Core, Float, "bytes", Bwd, "0 without backward packets", "Population standard deviation of backward payloads.";
+    "packets_with_payload", Size, Core, Int, "count", Bidir, "0", "Packets carrying transport payload.";
+    "packets_with_payload_fwd", Size, Core, Int, "count", Fwd, "0", "Forward packets carrying payload.";
+    "packets_with_payload_bwd", Size, Core, Int, "count", Bwd, "0", "Backward packets carrying payload.";
+    "header_only_ratio", Size, Core, Float, "", Bidir, "never absent", "Share of packets without payload.";
+    "pkt_len_variance", Size, Core, Float, "bytes^2", Bidir, "0 for one packet", "Population variance of IP lengths.";
+    "dominant_pkt_size", Size, Core, Int, "bytes", Bidir, "never absent", "Most frequent IP length (the earliest seen wins a tie).";
+    "dominant_pkt_ratio", Size, Core, Float, "", Bidir, "never absent", "Share of packets with the dominant length.";
+    "l7_bytes_fwd", Size, Core, Int, "bytes", Fwd, "0", "Forward transport payload bytes.";
+    "l7_bytes_bwd", Size, Core, Int, "bytes", Bwd, "0", "Backward transport payload bytes.";
+    "l7_bytes_total", Size, Core, Int, "bytes", Bidir, "0", "Transport payload bytes in both directions.";
+    "l7_pkt_min_fwd", Size, Core, Int, "bytes", Fwd, "0 without forward payload", "Smallest non-empty forward payload.";
+    "l7_pkt_max_fwd", Size, Core, Int, "bytes", Fwd, "0 without forward payload", "Largest forward payload.";
+    "l7_pkt_min_bwd", Size, Core, Int, "bytes", Bwd, "0 without backward payload", "Smallest non-empty backward payload.";
+    "l7_pkt_max_bwd", Size, Core, Int, "bytes", Bwd, "0 without backward payload", "Largest backward payload.";
+    "pkt_asymmetry", Size, Core, Float, "", Bidir, "never absent", "(forward - backward) / total packets.";
+    "byte_asymmetry", Size, Core, Float, "", Bidir, "never absent", "(forward - backward) / total IP bytes.";
+    // tcp
+    "tcp_is_tcp", Tcp, Core, Bool, "", Bidir, "false for non-TCP", "The flow is TCP.";
+    "tcp_syn_count", Tcp, Core, Int, "count", Bidir, "0 for non-TCP", "Segments with SYN and without ACK.";
+    "tcp_synack_count", Tcp, Core, Int, "count", Bidir, "0 for non-TCP", "Segments with SYN and ACK.";
+    "tcp_fin_count", Tcp, Core, Int, "count", Bidir, "0 for non-TCP", "Segments with FIN.";
+    "tcp_rst_count", Tcp, Core, Int, "count", Bidir, "0 for non-TCP", "Segments with RST.";
+    "tcp_ack_count", Tcp, Core, Int, "count", Bidir, "0 for non-TCP", "Segments with ACK.";
+    "tcp_psh_count", Tcp, Core, Int, "count", Bidir, "0 for non-TCP", "Segments with PSH.";
+    "tcp_urg_count", Tcp, Core, Int, "count", Bidir, "0 for non-TCP", "Segments with URG.";
+    "tcp_ece_count", Tcp, Core, Int, "count", Bidir, "0 for non-TCP", "Segments with ECE.";
+    "tcp_cwr_count", Tcp, Core, Int, "count", Bidir, "0 for non-TCP", "Segments with CWR.";
+    "tcp_complete_handshake", Tcp, Core, Bool, "", Bidir, "false for non-TCP", "The initiator sent a SYN and the responder a SYN/ACK.";
+    "tcp_graceful_close", Tcp, Core, Bool, "", Bidir, "false for non-TCP", "Both sides sent FIN.";
+    "tcp_reset_close", Tcp, Core, Bool, "", Bidir, "false for non-TCP", "A RST was seen.";
+    "tcp_syn_ratio", Tcp, Core, Float, "", Bidir, "0 for non-TCP", "(SYN + SYN/ACK segments) / packets.";
+    "tcp_fin_ratio", Tcp, Core, Float, "", Bidir, "0 for non-TCP", "FIN segments / packets.";
+    "tcp_rst_ratio", Tcp, Core, Float, "", Bidir, "0 for non-TCP", "RST segments / packets.";
+    "tcp_psh_ratio", Tcp, Core, Float, "", Bidir, "0 for non-TCP", "PSH segments / packets.";
+    "tcp_data_packets", Tcp, Core, Int, "count", Bidir, "0 for non-TCP", "Segments carrying payload.";
+    "tcp_ack_only_packets", Tcp, Core, Int, "count", Bidir, "0 for non-TCP", "Segments with ACK, no payload and none of SYN, FIN, RST.";
+    "tcp_flags_anomaly", Tcp, Core, Bool, "", Bidir, "false for non-TCP", "A segment had no flags, FIN+PSH+URG, FIN without ACK, SYN+FIN or SYN+RST.";
+    "tcp_initiator_syn", Tcp, Core, Bool, "", Fwd, "false for non-TCP", "The initiator sent a SYN.";
+    "tcp_responder_synack", Tcp, Core, Bool, "", Bwd, "false for non-TCP", "The responder sent a SYN/ACK.";
+    "tcp_fstat", Tcp, Core, Int, "", Bidir, "0 for non-TCP", "Bitmap: 0x01 initiator SYN, 0x02 responder SYN/ACK, 0x04 more ACKs than SYN/ACKs, 0x08 initiator FIN, 0x10 responder FIN, 0x20 RST, 0x40 payload seen, 0x80 flag anomaly.";
+    "tcp_flags_agg", Tcp, Core, Int, "", Bidir, "0 for non-TCP", "OR of the nine flag bits over all segments (NS = 0x100).";
+    "tcp_flags_fwd", Tcp, Core, Int, "", Fwd, "0 for non-TCP", "OR of flag bits over forward segments.";
+    "tcp_flags_bwd", Tcp, Core, Int, "", Bwd, "0 for non-TCP", "OR of flag bits over backward segments.";
+    // tls
+    "tls_detected", Tls, Core, Bool, "", Bidir, "false without a ClientHello", "A TLS ClientHello was seen from the initiator.";
+    "tls_version", Tls, Core, Int, "", Bidir, "0", "Version field of the ClientHello (0x0303 also for TLS 1.3, which negotiates by extension).";
+    "tls_version_str", Tls, Core, Str, "", Bidir, "empty", "tls_version as text, for example 'TLS 1.2'.";
+    "tls_cipher_suite", Tls, Core, Int, "", Bidir, "0 without a ServerHello", "Cipher suite chosen in the ServerHello.";
+    "tls_cipher_count", Tls, Core, Int, "count", Fwd, "0", "Cipher suites offered in the ClientHello, GREASE included.";
+    "tls_extension_count", Tls, Core, Int, "count", Fwd, "0", "Extensions in the ClientHello, GREASE included.";
+    "tls_sni", Tls, Core, Str, "", Fwd, "empty", "Server name from the ClientHello's server_name extension.";
+    "tls_alpn", Tls, Core, Str, "", Bidir, "empty", "First protocol the ClientHello offers by ALPN.";
+    "ja3_hash", Tls, Core, Str, "", Fwd, "empty", "JA3 fingerprint (MD5) of the ClientHello, GREASE removed.";
+    "ja3s_hash", Tls, Core, Str, "", Bwd, "empty", "JA3S fingerprint (MD5) of the ServerHello.";
+    "tls_handshake_packets", Tls, Core, Int, "count", Bidir, "0", "TCP or UDP packets whose payload begins with a TLS handshake record byte (22).";
+    "tls_cert_count", Tls, Core, Int, "count", Bwd, "0, also for TLS 1.3 where certificates are encrypted", "Certificates in the server's Certificate message.";
+    "tls_cert_total_length", Tls, Core, Int, "bytes", Bwd, "0", "Sum of the certificates' lengths.";
+    "tls_cert_first_length", Tls, Core, Int, "bytes", Bwd, "0", "Length of the first (leaf) certificate.";
+    "tls_cert_chain_length", Tls, Core, Int, "count", Bwd, "0", "Same as tls_cert_count.";
+    "tls_session_id_len", Tls, Core, Int, "bytes", Fwd, "0", "Session id length in the ClientHello.";
+    "tls_session_ticket_ext", Tls, Core, Bool, "", Fwd, "false", "The ClientHello carries a session_ticket extension.";
+    "tls_session_resumed", Tls, Core, Bool, "", Bidir, "false", "A ClientHello offering resumption (session id, ticket or PSK) was followed by no certificate.";
+    "tls_psk_ext", Tls, Core, Bool, "", Fwd, "false", "The ClientHello carries a pre_shared_key extension.";
+    "tls_early_data_ext", Tls, Core, Bool, "", Fwd, "false", "The ClientHello carries an early_data extension.";
+    "tls_key_exchange_group", Tls, Core, Int, "", Bidir, "0", "Named group of the key exchange: the ServerKeyExchange curve when present, else the ClientHello's first key share.";
+    "tls_key_exchange_group_name", Tls, Core, Str, "", Bidir, "empty", "tls_key_exchange_group as a name, for example x25519.";
+    "tls_key_exchange_length", Tls, Core, Int, "bits", Bidir, "0", "Length of that public key (or DH prime) in bits.";
+    // capture (ours)
+    "flow_end_reason", Capture, Core, Str, "", Bidir, "never absent", "Why the record was emitted: idle, active, fin, rst, evicted or eof.";
+    "tunnel_type", Capture, Core, Str, "", Bidir, "empty when not encapsulated", "Outermost encapsulation of the first packet: vxlan, geneve, gre, erspan or ipip.";
+    "tunnel_id", Capture, Core, Int, "", Bidir, "0", "VXLAN/GENEVE VNI, GRE key or ERSPAN session id of that encapsulation.";
+    "vlan_id", Capture, Core, Int, "", Bidir, "0 when untagged", "Outermost 802.1Q VLAN id of the first packet.";
+}
+
+/// Index of a feature by name.
+#[must_use]
+pub fn index_of(name: &str) -> Option<usize> {
+    FEATURES.iter().position(|f| f.name == name)
+}
+
+/// Renders the registry as the Markdown of `docs/features.md`.
+#[must_use]
+pub fn markdown() -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let jj = FEATURES
+        .iter()
+        .filter(|f| f.group != Group::Capture)
+        .count();
+    let _ = writeln!(s, "# Features\n");
+    let _ = writeln!(
+        s,
+        "Generated by `capture features --markdown` from the registry in `capture-user/src/features/registry.rs`; do not edit by hand.\n"
+    );
+    let _ = writeln!(
+        s,
+        "{} features: {jj} with JoyfulJay's names and meaning, and {} of our own (group `capture`). Absent values follow JoyfulJay: 0, empty string or false, never null. Deviations from JoyfulJay are listed in `docs/deviations.md`.\n",
+        FEATURES.len(),
+        FEATURES.len() - jj
+    );
+    for group in Group::ALL {
+        let _ = writeln!(s, "## {}\n", group.name());
+        let _ = writeln!(
+            s,
+            "| name | tier | type | unit | direction | meaning | when absent |"
+        );
+        let _ = writeln!(s, "|---|---|---|---|---|---|---|");
+        for f in FEATURES.iter().filter(|f| f.group == group) {
+            let tier = if f.group == Group::Capture {
+                "ours"
+            } else {
+                f.tier.name()
+            };
+            let _ = writeln!(
+                s,
+                "| `{}` | {} | {} | {} | {} | {} | {} |",
+                f.name,
+                tier,
+                f.kind.name(),
+                f.unit,
+                f.direction.name(),
+                f.description.replace('|', "\\|"),
+                f.absent
+            );
+        }
+        s.push('\n');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_jj_core_count_is_151() {
+        let mut names: Vec<_> = FEATURES.iter().map(|f| f.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), FEATURES.len());
+        let jj_core = FEATURES
+            .iter()
+            .filter(|f| f.group != Group::Capture && f.tier == Tier::Core)
+            .count();
+        assert_eq!(jj_core, 151);
+    }
+
+    #[test]
+    fn docs_are_generated_from_the_registry() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/features.md");
+        let on_disk = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            on_disk == markdown(),
+            "docs/features.md is out of date: run `cargo run -p capture-user -- features --markdown > docs/features.md`"
+        );
+    }
+}

@@ -1,0 +1,389 @@
+//! Bounded streaming statistics.
+//!
+//! `Moments` gives count, sum, min, max, mean and population standard deviation (numpy's default,
+//! `ddof=0`, which is what JoyfulJay reports) in constant space. `Quantiles` keeps values exactly
+//! up to [`EXACT_CAP`] and answers numpy's linear-interpolation percentiles; past that it folds
+//! into a logarithmic-bucket sketch with 0.5 % relative error and a bounded bucket count, so a
+//! flow's state never grows with its packet count.
+
+use rustc_hash::FxHashMap;
+
+/// Values kept exactly before a `Quantiles` switches to the sketch.
+pub const EXACT_CAP: usize = 2048;
+/// Relative accuracy of the sketch.
+const SKETCH_ALPHA: f64 = 0.005;
+/// Most buckets the sketch holds; the lowest are merged beyond this.
+const SKETCH_MAX_BUCKETS: usize = 4096;
+
+/// Count, sum, extremes and Welford's running mean and variance.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Moments {
+    count: u64,
+    sum: f64,
+    min: f64,
+    max: f64,
+    mean: f64,
+    m2: f64,
+}
+
+impl Moments {
+    /// Adds one value.
+    #[inline]
+    pub fn push(&mut self, x: f64) {
+        if self.count == 0 {
+            self.min = x;
+            self.max = x;
+        } else {
+            self.min = self.min.min(x);
+            self.max = self.max.max(x);
+        }
+        self.count += 1;
+        self.sum += x;
+        let delta = x - self.mean;
+        self.mean += delta / self.count as f64;
+        self.m2 += delta * (x - self.mean);
+    }
+
+    /// The moments of two streams together (Chan et al.'s parallel update).
+    #[must_use]
+    pub fn merge(a: &Self, b: &Self) -> Self {
+        if a.count == 0 {
+            return *b;
+        }
+        if b.count == 0 {
+            return *a;
+        }
+        let n = a.count + b.count;
+        let delta = b.mean - a.mean;
+        Self {
+            count: n,
+            sum: a.sum + b.sum,
+            min: a.min.min(b.min),
+            max: a.max.max(b.max),
+            mean: a.mean + delta * b.count as f64 / n as f64,
+            m2: a.m2 + b.m2 + delta * delta * (a.count as f64 * b.count as f64) / n as f64,
+        }
+    }
+
+    /// Number of values.
+    #[must_use]
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Sum (0 when empty).
+    #[must_use]
+    pub fn sum(&self) -> f64 {
+        self.sum
+    }
+
+    /// Minimum (0 when empty, as JoyfulJay reports).
+    #[must_use]
+    pub fn min(&self) -> f64 {
+        if self.count == 0 {
+            0.0
+        } else {
+            self.min
+        }
+    }
+
+    /// Maximum (0 when empty).
+    #[must_use]
+    pub fn max(&self) -> f64 {
+        if self.count == 0 {
+            0.0
+        } else {
+            self.max
+        }
+    }
+
+    /// Mean (0 when empty).
+    #[must_use]
+    pub fn mean(&self) -> f64 {
+        if self.count == 0 {
+            0.0
+        } else {
+            self.sum / self.count as f64
+        }
+    }
+
+    /// Population variance (0 when empty).
+    #[must_use]
+    pub fn variance(&self) -> f64 {
+        if self.count == 0 {
+            0.0
+        } else {
+            (self.m2 / self.count as f64).max(0.0)
+        }
+    }
+
+    /// Population standard deviation (0 when empty).
+    #[must_use]
+    pub fn std(&self) -> f64 {
+        self.variance().sqrt()
+    }
+
+    /// Coefficient of variation, std / mean; 0 when empty or when the mean is 0.
+    #[must_use]
+    pub fn cv(&self) -> f64 {
+        let mean = self.mean();
+        if self.count == 0 || mean == 0.0 {
+            0.0
+        } else {
+            self.std() / mean
+        }
+    }
+}
+
+/// Percentiles over a stream: exact up to [`EXACT_CAP`] values, sketched beyond.
+#[derive(Clone, Debug, Default)]
+pub struct Quantiles {
+    exact: Vec<f64>,
+    sketch: Option<Box<Sketch>>,
+}
+
+impl Quantiles {
+    /// Adds one value.
+    #[inline]
+    pub fn push(&mut self, x: f64) {
+        if let Some(s) = &mut self.sketch {
+            s.push(x);
+            return;
+        }
+        if self.exact.len() < EXACT_CAP {
+            self.exact.push(x);
+            return;
+        }
+        let mut s = Box::new(Sketch::default());
+        for v in self.exact.drain(..) {
+            s.push(v);
+        }
+        s.push(x);
+        self.exact = Vec::new();
+        self.sketch = Some(s);
+    }
+
+    /// Whether the values are still held exactly.
+    #[must_use]
+    pub fn is_exact(&self) -> bool {
+        self.sketch.is_none()
+    }
+
+    /// Bytes held on the heap.
+    #[must_use]
+    pub fn heap_bytes(&self) -> usize {
+        self.exact.capacity() * 8 + self.sketch.as_ref().map_or(0, |s| s.heap_bytes())
+    }
+
+    /// The requested percentiles (each in 0..=100), numpy's `linear` method; 0 for an empty stream.
+    #[must_use]
+    pub fn percentiles<const N: usize>(&self, ps: [f64; N]) -> [f64; N] {
+        let mut out = [0.0; N];
+        if let Some(s) = &self.sketch {
+            for (o, p) in out.iter_mut().zip(ps) {
+                *o = s.quantile(p / 100.0);
+            }
+            return out;
+        }
+        if self.exact.is_empty() {
+            return out;
+        }
+        let mut sorted = self.exact.clone();
+        sorted.sort_unstable_by(f64::total_cmp);
+        for (o, p) in out.iter_mut().zip(ps) {
+            *o = linear_percentile(&sorted, p);
+        }
+        out
+    }
+
+    /// Combines two streams (used for both-direction percentiles from per-direction stores).
+    #[must_use]
+    pub fn merged(a: &Self, b: &Self) -> Self {
+        let mut out = Self::default();
+        for q in [a, b] {
+            match &q.sketch {
+                None => q.exact.iter().for_each(|&v| out.push(v)),
+                Some(s) => {
+                    let target = out.sketch.get_or_insert_with(|| {
+                        let mut fresh = Box::new(Sketch::default());
+                        for v in out.exact.drain(..) {
+                            fresh.push(v);
+                        }
+                        fresh
+                    });
+                    target.merge(s);
+                }
+            }
+        }
+        if let Some(s) = &mut out.sketch {
+            for v in out.exact.drain(..) {
+                s.push(v);
+            }
+        }
+        out
+    }
+}
+
+/// numpy's default percentile on sorted data.
+fn linear_percentile(sorted: &[f64], p: f64) -> f64 {
+    let n = sorted.len();
+    let rank = (p / 100.0) * (n - 1) as f64;
+    let lo = rank.floor() as usize;
+    let hi = (lo + 1).min(n - 1);
+    let t = rank - lo as f64;
+    let (a, b) = (sorted[lo], sorted[hi]);
+    // numpy's _lerp: symmetric form keeps results within [a, b].
+    if t >= 0.5 {
+        b - (b - a) * (1.0 - t)
+    } else {
+        a + (b - a) * t
+    }
+}
+
+/// A logarithmic-bucket quantile sketch (in the manner of DDSketch) for non-negative values.
+#[derive(Clone, Debug, Default)]
+struct Sketch {
+    buckets: FxHashMap<i32, u64>,
+    zeros: u64,
+    count: u64,
+}
+
+impl Sketch {
+    fn gamma_ln() -> f64 {
+        ((1.0 + SKETCH_ALPHA) / (1.0 - SKETCH_ALPHA)).ln()
+    }
+
+    fn push(&mut self, x: f64) {
+        self.count += 1;
+        if x <= 0.0 || !x.is_finite() {
+            self.zeros += 1;
+            return;
+        }
+        let idx = (x.ln() / Self::gamma_ln()).ceil() as i32;
+        *self.buckets.entry(idx).or_insert(0) += 1;
+        if self.buckets.len() > SKETCH_MAX_BUCKETS {
+            self.collapse_lowest();
+        }
+    }
+
+    fn collapse_lowest(&mut self) {
+        let mut keys: Vec<i32> = self.buckets.keys().copied().collect();
+        keys.sort_unstable();
+        let (a, b) = (keys[0], keys[1]);
+        let moved = self.buckets.remove(&a).unwrap_or(0);
+        *self.buckets.entry(b).or_insert(0) += moved;
+    }
+
+    fn merge(&mut self, other: &Self) {
+        self.count += other.count;
+        self.zeros += other.zeros;
+        for (&k, &v) in &other.buckets {
+            *self.buckets.entry(k).or_insert(0) += v;
+        }
+        while self.buckets.len() > SKETCH_MAX_BUCKETS {
+            self.collapse_lowest();
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.buckets.capacity() * 16
+    }
+
+    fn quantile(&self, q: f64) -> f64 {
+        if self.count == 0 {
+            return 0.0;
+        }
+        let rank = (q * (self.count - 1) as f64).round() as u64;
+        if rank < self.zeros {
+            return 0.0;
+        }
+        let mut keys: Vec<(i32, u64)> = self.buckets.iter().map(|(&k, &v)| (k, v)).collect();
+        keys.sort_unstable();
+        let mut seen = self.zeros;
+        let gamma = Self::gamma_ln().exp();
+        for (k, v) in keys {
+            seen += v;
+            if seen > rank {
+                return 2.0 * gamma.powi(k) / (gamma + 1.0);
+            }
+        }
+        0.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn moments_match_numpy_population_definitions() {
+        let mut m = Moments::default();
+        for x in [2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0] {
+            m.push(x);
+        }
+        assert_eq!(m.mean(), 5.0);
+        assert!((m.std() - 2.0).abs() < 1e-12);
+        assert_eq!(m.min(), 2.0);
+        assert_eq!(m.max(), 9.0);
+        assert!((m.cv() - 0.4).abs() < 1e-12);
+        let empty = Moments::default();
+        assert_eq!(
+            (empty.mean(), empty.std(), empty.min(), empty.cv()),
+            (0.0, 0.0, 0.0, 0.0)
+        );
+    }
+
+    #[test]
+    fn exact_percentiles_match_numpy_linear() {
+        let mut q = Quantiles::default();
+        for x in [1.0, 2.0, 3.0, 4.0] {
+            q.push(x);
+        }
+        // numpy.percentile([1,2,3,4], [25,50,75,90,99]) = 1.75, 2.5, 3.25, 3.7, 3.97
+        let [p25, p50, p75, p90, p99] = q.percentiles([25.0, 50.0, 75.0, 90.0, 99.0]);
+        assert!((p25 - 1.75).abs() < 1e-12);
+        assert!((p50 - 2.5).abs() < 1e-12);
+        assert!((p75 - 3.25).abs() < 1e-12);
+        assert!((p90 - 3.7).abs() < 1e-12);
+        assert!((p99 - 3.97).abs() < 1e-12);
+        assert_eq!(Quantiles::default().percentiles([50.0]), [0.0]);
+    }
+
+    #[test]
+    fn sketch_is_bounded_and_accurate() {
+        let mut q = Quantiles::default();
+        let n = 100_000;
+        for i in 1..=n {
+            q.push(f64::from(i));
+        }
+        assert!(!q.is_exact());
+        assert!(q.heap_bytes() < 200_000);
+        let [median] = q.percentiles([50.0]);
+        assert!(
+            (median - 50_000.0).abs() / 50_000.0 < 0.01,
+            "median {median}"
+        );
+    }
+
+    #[test]
+    fn merge_equals_single_stream() {
+        let (mut a, mut b, mut all) = (
+            Quantiles::default(),
+            Quantiles::default(),
+            Quantiles::default(),
+        );
+        for i in 0..100 {
+            let x = f64::from(i * 7 % 31);
+            if i % 3 == 0 {
+                a.push(x)
+            } else {
+                b.push(x)
+            }
+            all.push(x);
+        }
+        assert_eq!(
+            Quantiles::merged(&a, &b).percentiles([10.0, 50.0, 90.0]),
+            all.percentiles([10.0, 50.0, 90.0])
+        );
+    }
+}

@@ -1,0 +1,20 @@
+//! The capture engine: decode packets, assemble bidirectional flows, compute features, write records.
+//!
+//! Where things happen, for a newcomer:
+//! - a packet enters at [`engine::Engine::process_frame`] (from [`input`] for files);
+//! - it is decoded by [`decode::decode_frame`] and its flow updated in [`flow::FlowTable::process`];
+//! - a flow ends in [`flow::FlowTable`] (`expire`, `end_before`, `flush`) with a [`capture_common::FlowEndReason`];
+//! - its record is built by [`features::FlowFeatures::finish`] and leaves through an [`output::RecordSink`].
+#![deny(unsafe_code)]
+// The one exception, memory-mapping, lives in `sys`, which opts back in.
+
+pub mod decode;
+pub mod engine;
+pub mod extract;
+pub mod features;
+pub mod flow;
+pub mod input;
+pub mod output;
+pub mod reassembly;
+pub mod stream;
+mod sys;

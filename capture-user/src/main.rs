@@ -1,0 +1,336 @@
+//! `capture`: the command-line front end.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use capture::extract::{extract, ExtractSummary};
+use capture::features::{registry, Group, GroupSet, Tier, FEATURES};
+use capture::flow::FlowConfig;
+use capture::output::{format_from_path, open_sink, Columns, Destination, Format};
+use capture_common::{FlowEndReason, SkipReason};
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Exit code when some input could not be read to the end (everything readable was processed).
+const EXIT_INCOMPLETE: u8 = 3;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "capture",
+    version,
+    about = "Flow features from packets: pcap/pcapng files in, one record per flow out"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Read capture files and write one feature record per bidirectional flow.
+    Extract(ExtractArgs),
+    /// List the feature registry.
+    Features(FeaturesArgs),
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Profile {
+    /// JoyfulJay's JJ-CORE features (151) plus ours.
+    Core,
+    /// JJ-CORE and JJ-EXTENDED.
+    Extended,
+    /// JJ-CORE, JJ-EXTENDED and JJ-EXPERIMENTAL.
+    Experimental,
+    /// Every feature.
+    All,
+}
+
+impl Profile {
+    fn tier(self) -> Tier {
+        match self {
+            Self::Core => Tier::Core,
+            Self::Extended => Tier::Extended,
+            Self::Experimental | Self::All => Tier::Experimental,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum FormatArg {
+    Parquet,
+    Csv,
+    Jsonl,
+}
+
+#[derive(clap::Args, Debug)]
+struct ExtractArgs {
+    /// Capture files (pcap or pcapng, recognised by content) or directories of them.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// Output file; `-` for standard output. The format follows the extension
+    /// (.parquet, .csv, .jsonl, .csv.zst, .jsonl.zst) unless --format is given.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Output format (default: from the output's extension; csv for standard output).
+    #[arg(long, value_enum)]
+    format: Option<FormatArg>,
+    /// Compress CSV or JSON Lines output with zstd (implied by a .zst extension).
+    #[arg(long)]
+    zstd: bool,
+    /// Feature tier to emit.
+    #[arg(long, value_enum, default_value = "core")]
+    profile: Profile,
+    /// Only these feature groups (flow_meta, timing, size, tcp, tls); the capture group is always written.
+    #[arg(long, num_args = 1.., value_name = "GROUP")]
+    features: Vec<String>,
+    /// Idle timeout in seconds: a flow with no packet for this long ends.
+    #[arg(long, default_value_t = 60.0)]
+    timeout: f64,
+    /// Active timeout in seconds: a flow older than this ends at its next packet (default: off).
+    #[arg(long)]
+    active_timeout: Option<f64>,
+    /// Seconds a closed TCP connection stays open for trailing packets.
+    #[arg(long, default_value_t = 5.0)]
+    close_grace: f64,
+    /// Most flows held at once; the least recently seen is evicted beyond it.
+    #[arg(long, default_value_t = 1 << 20)]
+    max_flows: usize,
+    /// Make the outer tunnel (VXLAN/GENEVE VNI, GRE key, ERSPAN session) part of the flow key.
+    #[arg(long)]
+    key_by_tunnel: bool,
+    /// Name columns as JoyfulJay's --bidir-split does.
+    #[arg(long)]
+    bidir_split: bool,
+    /// Never show a progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct FeaturesArgs {
+    /// Print the Markdown of docs/features.md instead of a table.
+    #[arg(long)]
+    markdown: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Extract(args) => run_extract(&args),
+        Command::Features(args) => run_features(&args).map(|()| ExitCode::SUCCESS),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("capture: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn seconds_to_ns(what: &str, secs: f64) -> Result<i64> {
+    if !(secs.is_finite() && secs > 0.0) {
+        bail!("{what} must be a positive number of seconds, got {secs}");
+    }
+    Ok((secs * 1e9) as i64)
+}
+
+fn run_extract(args: &ExtractArgs) -> Result<ExitCode> {
+    let mut groups = Vec::new();
+    for name in &args.features {
+        for part in name.split(',').filter(|p| !p.is_empty()) {
+            let group = Group::from_name(part).with_context(|| {
+                let known: Vec<_> = Group::ALL.iter().map(|g| g.name()).collect();
+                format!(
+                    "unknown feature group '{part}' (known: {})",
+                    known.join(", ")
+                )
+            })?;
+            groups.push(group);
+        }
+    }
+    let mut columns = Columns::select(
+        args.profile.tier(),
+        (!groups.is_empty()).then_some(groups.as_slice()),
+    );
+    if args.bidir_split {
+        columns = columns.with_bidir_split_names();
+    }
+    let available = FEATURES
+        .iter()
+        .filter(|f| f.tier <= args.profile.tier())
+        .count();
+    let core = FEATURES.iter().filter(|f| f.tier == Tier::Core).count();
+    if args.profile.tier() > Tier::Core && available == core {
+        eprintln!(
+            "capture: note: this build implements the JJ-CORE tier only; --profile {:?} emits the same {} columns as core",
+            args.profile,
+            columns.len()
+        );
+    }
+    let (dest, inferred) = if args.output.as_os_str() == "-" {
+        (Destination::Stdout, None)
+    } else {
+        (
+            Destination::File(args.output.clone()),
+            format_from_path(&args.output),
+        )
+    };
+    let (format, zstd) = match (args.format, inferred) {
+        (Some(f), inferred) => (
+            match f {
+                FormatArg::Parquet => Format::Parquet,
+                FormatArg::Csv => Format::Csv,
+                FormatArg::Jsonl => Format::Jsonl,
+            },
+            args.zstd || inferred.is_some_and(|(_, z)| z),
+        ),
+        (None, Some((f, z))) => (f, z || args.zstd),
+        (None, None) if dest == Destination::Stdout => (Format::Csv, args.zstd),
+        (None, None) => bail!(
+            "cannot tell the output format from '{}': use an extension (.parquet, .csv, .jsonl, .csv.zst, .jsonl.zst) or --format",
+            args.output.display()
+        ),
+    };
+    if zstd && format == Format::Parquet {
+        bail!("Parquet output is always zstd-compressed inside; --zstd applies to csv and jsonl");
+    }
+    let flow = FlowConfig {
+        idle_timeout_ns: seconds_to_ns("--timeout", args.timeout)?,
+        active_timeout_ns: args
+            .active_timeout
+            .map(|s| seconds_to_ns("--active-timeout", s))
+            .transpose()?,
+        close_grace_ns: seconds_to_ns("--close-grace", args.close_grace)?,
+        max_flows: args.max_flows.max(1),
+        key_by_tunnel: args.key_by_tunnel,
+        groups: GroupSet::of(&columns.groups()),
+    };
+    let mut sink = open_sink(&dest, format, zstd, columns)
+        .with_context(|| format!("cannot create output '{}'", args.output.display()))?;
+    let show_progress = !args.quiet && std::io::stderr().is_terminal();
+    let bar = show_progress.then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let mut progress = |done: u64, total: u64| {
+        if let Some(bar) = &bar {
+            bar.set_length(total);
+            bar.set_position(done);
+        }
+    };
+    let summary = extract(&args.inputs, flow, sink.as_mut(), &mut progress)
+        .with_context(|| format!("writing '{}'", args.output.display()))?;
+    sink.finish()
+        .with_context(|| format!("finishing '{}'", args.output.display()))?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    print_summary(&summary);
+    if summary.incomplete() {
+        return Ok(ExitCode::from(EXIT_INCOMPLETE));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_summary(s: &ExtractSummary) {
+    let secs = s.elapsed.as_secs_f64();
+    let e = &s.engine;
+    let pps = if secs > 0.0 {
+        e.frames as f64 / secs
+    } else {
+        0.0
+    };
+    eprintln!(
+        "capture: {} file(s), {} frames ({} bytes), {} packets in flows, {} flows written, {:.3} s, {:.0} frames/s",
+        s.files.len(),
+        e.frames,
+        e.captured_bytes,
+        e.packets,
+        s.records,
+        secs,
+        pps
+    );
+    let ended: Vec<String> = FlowEndReason::ALL
+        .iter()
+        .filter(|r| s.flows.ended[**r as usize] > 0)
+        .map(|r| format!("{} {}", r.as_str(), s.flows.ended[*r as usize]))
+        .collect();
+    if !ended.is_empty() {
+        eprintln!("capture: flows ended by: {}", ended.join(", "));
+    }
+    let skipped: Vec<String> = SkipReason::ALL
+        .iter()
+        .filter(|r| e.skipped[**r as usize] > 0)
+        .map(|r| format!("{} {}", r.as_str(), e.skipped[*r as usize]))
+        .collect();
+    if !skipped.is_empty() {
+        eprintln!(
+            "capture: frames not counted in flows: {}",
+            skipped.join(", ")
+        );
+    }
+    if let Some((frame, err)) = &e.first_error {
+        eprintln!("capture: first undecodable frame: #{frame}: {err}");
+    }
+    if s.flows_at_peak_memory > 0 {
+        eprintln!(
+            "capture: peak flow-state memory {} bytes for {} open flows ({} bytes per flow)",
+            s.peak_flow_memory,
+            s.flows_at_peak_memory,
+            s.peak_flow_memory / s.flows_at_peak_memory
+        );
+    }
+    for path in &s.skipped_files {
+        eprintln!(
+            "capture: skipped {} (not a pcap or pcapng file)",
+            path.display()
+        );
+    }
+    for (path, err) in &s.open_errors {
+        eprintln!("capture: error: cannot open {}: {err}", path.display());
+    }
+    for err in &s.input_errors {
+        eprintln!("capture: error: {err}; frames before this point were processed");
+    }
+}
+
+fn run_features(args: &FeaturesArgs) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if args.markdown {
+        out.write_all(registry::markdown().as_bytes())?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{:<30} {:<10} {:<16} {:<8} {:<6} {:<9} description",
+        "name", "group", "tier", "type", "unit", "direction"
+    )?;
+    for f in FEATURES {
+        let tier = if f.group == Group::Capture {
+            "ours"
+        } else {
+            f.tier.name()
+        };
+        writeln!(
+            out,
+            "{:<30} {:<10} {:<16} {:<8} {:<6} {:<9} {}",
+            f.name,
+            f.group.name(),
+            tier,
+            f.kind.name(),
+            f.unit,
+            f.direction.name(),
+            f.description
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,272 @@
+//! Where a record leaves: column selection and the CSV, JSON Lines and Parquet writers.
+
+mod csv;
+mod jsonl;
+mod parquet;
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use crate::features::{FeatureDef, Group, Row, Tier, FEATURES};
+
+/// Output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Apache Parquet, typed columns, zstd-compressed.
+    Parquet,
+    /// Comma-separated values with a header row.
+    Csv,
+    /// One JSON object per line.
+    Jsonl,
+}
+
+impl Format {
+    /// Parses a `--format` value.
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "parquet" => Some(Self::Parquet),
+            "csv" => Some(Self::Csv),
+            "jsonl" | "ndjson" => Some(Self::Jsonl),
+            _ => None,
+        }
+    }
+}
+
+/// Format and compression implied by a file name: `.parquet`, `.csv`, `.jsonl`, and
+/// `.csv.zst` / `.jsonl.zst` for zstd-compressed text.
+#[must_use]
+pub fn format_from_path(path: &Path) -> Option<(Format, bool)> {
+    let name = path.file_name()?.to_str()?.to_ascii_lowercase();
+    let (stem, zstd) = match name.strip_suffix(".zst") {
+        Some(stem) => (stem.to_string(), true),
+        None => (name, false),
+    };
+    let ext = Path::new(&stem).extension()?.to_str()?.to_string();
+    let format = Format::from_name(&ext)?;
+    if zstd && format == Format::Parquet {
+        return None;
+    }
+    Some((format, zstd))
+}
+
+/// Which columns a record carries, in registry order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Columns {
+    indices: Vec<usize>,
+    names: Vec<String>,
+}
+
+impl Columns {
+    /// Columns of every feature up to `tier`, restricted to `groups` when given. The `capture`
+    /// group (why the flow ended, its tunnel) is always included.
+    #[must_use]
+    pub fn select(tier: Tier, groups: Option<&[Group]>) -> Self {
+        let indices = FEATURES
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.tier <= tier)
+            .filter(|(_, f)| {
+                f.group == Group::Capture || groups.is_none_or(|g| g.contains(&f.group))
+            })
+            .map(|(i, _)| i)
+            .collect::<Vec<_>>();
+        let names = indices
+            .iter()
+            .map(|&i| FEATURES[i].name.to_string())
+            .collect();
+        Self { indices, names }
+    }
+
+    /// Renames columns the way JoyfulJay's `--bidir-split` does, so models trained on that
+    /// layout read ours: its combined directional counters get a `total_` prefix, and
+    /// `_initiator`/`_responder` suffixes become `fwd_`/`bwd_` prefixes.
+    #[must_use]
+    pub fn with_bidir_split_names(mut self) -> Self {
+        for name in &mut self.names {
+            *name = bidir_split_name(name);
+        }
+        self
+    }
+
+    /// Output column names, in order.
+    #[must_use]
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The selected features.
+    pub fn defs(&self) -> impl Iterator<Item = &'static FeatureDef> + '_ {
+        self.indices.iter().map(|&i| &FEATURES[i])
+    }
+
+    /// Number of columns.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.indices.len()
+    }
+
+    /// Whether no column is selected.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.indices.is_empty()
+    }
+
+    /// The selected values of `row`, in column order.
+    pub fn values<'r>(
+        &'r self,
+        row: &'r Row,
+    ) -> impl Iterator<Item = &'r crate::features::Value> + 'r {
+        self.indices.iter().map(move |&i| &row.values[i])
+    }
+
+    /// The set of groups the selection needs computed.
+    #[must_use]
+    pub fn groups(&self) -> Vec<Group> {
+        let mut g: Vec<Group> = self.defs().map(|f| f.group).collect();
+        g.dedup();
+        g
+    }
+}
+
+/// JoyfulJay's combined directional features, renamed with `total_` under `--bidir-split`.
+const BIDIR_TOTAL: &[&str] = &[
+    "packet_count",
+    "total_bytes",
+    "payload_bytes",
+    "mean_packet_size",
+    "min_packet_size",
+    "max_packet_size",
+    "std_packet_size",
+    "mean_payload_size",
+    "mean_iat",
+    "min_iat",
+    "max_iat",
+    "std_iat",
+    "iat_sequence",
+    "size_sequence",
+    "burst_count",
+    "mean_burst_duration",
+    "mean_burst_packets",
+    "mean_burst_bytes",
+    "tcp_syn_count",
+    "tcp_ack_count",
+    "tcp_fin_count",
+    "tcp_rst_count",
+    "tcp_psh_count",
+    "tcp_urg_count",
+    "entropy_payload",
+    "byte_distribution_uniformity",
+    "printable_ratio",
+    "null_ratio",
+    "high_byte_ratio",
+];
+
+fn bidir_split_name(name: &str) -> String {
+    if let Some(base) = name.strip_suffix("_initiator") {
+        format!("fwd_{base}")
+    } else if let Some(base) = name.strip_suffix("_responder") {
+        format!("bwd_{base}")
+    } else if BIDIR_TOTAL.contains(&name) {
+        format!("total_{name}")
+    } else {
+        name.to_string()
+    }
+}
+
+/// A destination for records.
+pub trait RecordSink {
+    /// Writes one record.
+    fn write_row(&mut self, row: &Row) -> io::Result<()>;
+    /// Flushes and closes the output; nothing is complete until this returns.
+    fn finish(self: Box<Self>) -> io::Result<()>;
+}
+
+/// Where records go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Destination {
+    /// Standard output.
+    Stdout,
+    /// A file (created or truncated).
+    File(PathBuf),
+}
+
+/// Opens a sink writing `format` (optionally zstd-compressed text) to `dest`.
+pub fn open_sink(
+    dest: &Destination,
+    format: Format,
+    zstd: bool,
+    columns: Columns,
+) -> io::Result<Box<dyn RecordSink>> {
+    let raw: Box<dyn Write + Send> = match dest {
+        Destination::Stdout => Box::new(io::stdout()),
+        Destination::File(path) => Box::new(File::create(path)?),
+    };
+    let out: Box<dyn Write + Send> = if zstd {
+        Box::new(zstd::Encoder::new(BufWriter::with_capacity(1 << 20, raw), 3)?.auto_finish())
+    } else {
+        Box::new(BufWriter::with_capacity(1 << 20, raw))
+    };
+    Ok(match format {
+        Format::Csv => Box::new(csv::CsvSink::new(out, columns)?),
+        Format::Jsonl => Box::new(jsonl::JsonlSink::new(out, columns)),
+        Format::Parquet => Box::new(parquet::ParquetSink::new(out, columns)?),
+    })
+}
+
+/// Writes a float the way Python's `repr` would be read back: shortest round-trip digits.
+pub(crate) fn write_float(out: &mut impl Write, v: f64) -> io::Result<()> {
+    if v.is_nan() {
+        out.write_all(b"nan")
+    } else {
+        write!(out, "{v:?}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_follow_extensions() {
+        assert_eq!(
+            format_from_path(Path::new("a/flows.parquet")),
+            Some((Format::Parquet, false))
+        );
+        assert_eq!(
+            format_from_path(Path::new("flows.CSV")),
+            Some((Format::Csv, false))
+        );
+        assert_eq!(
+            format_from_path(Path::new("flows.csv.zst")),
+            Some((Format::Csv, true))
+        );
+        assert_eq!(
+            format_from_path(Path::new("flows.jsonl.zst")),
+            Some((Format::Jsonl, true))
+        );
+        assert_eq!(format_from_path(Path::new("flows.parquet.zst")), None);
+        assert_eq!(format_from_path(Path::new("flows")), None);
+    }
+
+    #[test]
+    fn selection_keeps_registry_order_and_capture_columns() {
+        let all = Columns::select(Tier::Experimental, None);
+        assert_eq!(all.len(), FEATURES.len());
+        let tls = Columns::select(Tier::Core, Some(&[Group::Tls]));
+        let names: Vec<_> = tls.defs().map(|f| f.name).collect();
+        assert_eq!(names.first(), Some(&"tls_detected"));
+        assert!(names.contains(&"flow_end_reason"));
+        assert!(!names.contains(&"src_ip"));
+    }
+
+    #[test]
+    fn bidir_split_renames_like_joyfuljay() {
+        let cols = Columns::select(Tier::Core, None).with_bidir_split_names();
+        assert!(cols.names().iter().any(|n| n == "total_tcp_syn_count"));
+        assert!(cols.names().iter().any(|n| n == "total_total_bytes"));
+        assert!(cols.names().iter().any(|n| n == "src_ip"));
+        assert_eq!(bidir_split_name("entropy_initiator"), "fwd_entropy");
+    }
+}

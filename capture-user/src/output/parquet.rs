@@ -1,0 +1,154 @@
+//! Parquet: typed, required columns (int64, double, boolean, UTF-8 string), zstd-compressed,
+//! in row groups of up to [`ROW_GROUP_ROWS`] flows.
+
+use std::io::{self, Write};
+use std::sync::Arc;
+
+use parquet::basic::{Compression, LogicalType, Repetition, Type as PhysicalType, ZstdLevel};
+use parquet::data_type::{BoolType, ByteArray, ByteArrayType, DoubleType, Int64Type};
+use parquet::errors::ParquetError;
+use parquet::file::properties::WriterProperties;
+use parquet::file::writer::SerializedFileWriter;
+use parquet::schema::types::Type;
+
+use super::{Columns, RecordSink};
+use crate::features::{Kind, Row, Value};
+
+/// Rows buffered per row group.
+pub(crate) const ROW_GROUP_ROWS: usize = 64 * 1024;
+
+enum Column {
+    Int(Vec<i64>),
+    Float(Vec<f64>),
+    Bool(Vec<bool>),
+    Str(Vec<ByteArray>),
+}
+
+pub(super) struct ParquetSink {
+    writer: SerializedFileWriter<Box<dyn Write + Send>>,
+    columns: Columns,
+    buffers: Vec<Column>,
+    rows: usize,
+}
+
+fn to_io(e: ParquetError) -> io::Error {
+    io::Error::other(e)
+}
+
+impl ParquetSink {
+    pub(super) fn new(out: Box<dyn Write + Send>, columns: Columns) -> io::Result<Self> {
+        let mut fields = Vec::with_capacity(columns.len());
+        for (def, name) in columns.defs().zip(columns.names()) {
+            let (physical, logical) = match def.kind {
+                Kind::Int => (PhysicalType::INT64, None),
+                Kind::Float => (PhysicalType::DOUBLE, None),
+                Kind::Bool => (PhysicalType::BOOLEAN, None),
+                Kind::Str => (PhysicalType::BYTE_ARRAY, Some(LogicalType::String)),
+            };
+            let field = Type::primitive_type_builder(name, physical)
+                .with_repetition(Repetition::REQUIRED)
+                .with_logical_type(logical)
+                .build()
+                .map_err(to_io)?;
+            fields.push(Arc::new(field));
+        }
+        let schema = Type::group_type_builder("flow")
+            .with_fields(fields)
+            .build()
+            .map_err(to_io)?;
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).map_err(to_io)?))
+            .set_created_by(format!("capture {}", env!("CARGO_PKG_VERSION")))
+            .build();
+        let writer =
+            SerializedFileWriter::new(out, Arc::new(schema), Arc::new(props)).map_err(to_io)?;
+        let buffers = columns
+            .defs()
+            .map(|d| match d.kind {
+                Kind::Int => Column::Int(Vec::new()),
+                Kind::Float => Column::Float(Vec::new()),
+                Kind::Bool => Column::Bool(Vec::new()),
+                Kind::Str => Column::Str(Vec::new()),
+            })
+            .collect();
+        Ok(Self {
+            writer,
+            columns,
+            buffers,
+            rows: 0,
+        })
+    }
+
+    fn flush_row_group(&mut self) -> io::Result<()> {
+        if self.rows == 0 {
+            return Ok(());
+        }
+        let mut group = self.writer.next_row_group().map_err(to_io)?;
+        for buffer in &mut self.buffers {
+            let Some(mut col) = group.next_column().map_err(to_io)? else {
+                return Err(io::Error::other(
+                    "parquet schema has fewer columns than the record",
+                ));
+            };
+            match buffer {
+                Column::Int(v) => {
+                    col.typed::<Int64Type>()
+                        .write_batch(v, None, None)
+                        .map_err(to_io)?;
+                    v.clear();
+                }
+                Column::Float(v) => {
+                    col.typed::<DoubleType>()
+                        .write_batch(v, None, None)
+                        .map_err(to_io)?;
+                    v.clear();
+                }
+                Column::Bool(v) => {
+                    col.typed::<BoolType>()
+                        .write_batch(v, None, None)
+                        .map_err(to_io)?;
+                    v.clear();
+                }
+                Column::Str(v) => {
+                    col.typed::<ByteArrayType>()
+                        .write_batch(v, None, None)
+                        .map_err(to_io)?;
+                    v.clear();
+                }
+            }
+            col.close().map_err(to_io)?;
+        }
+        group.close().map_err(to_io)?;
+        self.rows = 0;
+        Ok(())
+    }
+}
+
+impl RecordSink for ParquetSink {
+    fn write_row(&mut self, row: &Row) -> io::Result<()> {
+        for (buffer, value) in self.buffers.iter_mut().zip(self.columns.values(row)) {
+            match (buffer, value) {
+                (Column::Int(b), Value::Int(v)) => b.push(*v),
+                (Column::Float(b), Value::Float(v)) => b.push(*v),
+                (Column::Bool(b), Value::Bool(v)) => b.push(*v),
+                (Column::Str(b), Value::Str(v)) => b.push(ByteArray::from(v.as_bytes().to_vec())),
+                _ => {
+                    return Err(io::Error::other(
+                        "record value does not match its column type",
+                    ))
+                }
+            }
+        }
+        self.rows += 1;
+        if self.rows >= ROW_GROUP_ROWS {
+            self.flush_row_group()?;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>) -> io::Result<()> {
+        self.flush_row_group()?;
+        let mut inner = self.writer.into_inner().map_err(to_io)?;
+        inner.flush()
+    }
+}

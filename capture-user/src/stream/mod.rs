@@ -1,0 +1,4 @@
+//! Application-layer streams: in-order TCP payload reassembly and the parsers that read it.
+
+pub mod tcp_stream;
+pub mod tls;

@@ -1,0 +1,49 @@
+//! The only module that talks to the OS through `unsafe`: memory-mapping capture files.
+#![allow(
+    unsafe_code,
+    reason = "this module is where the crate's unsafe code is confined"
+)]
+
+use std::fs::File;
+use std::io;
+
+/// A read-only view of a whole file: memory-mapped when possible, read into memory otherwise
+/// (pipes, special files, filesystems that refuse mmap).
+#[derive(Debug)]
+pub enum FileBytes {
+    /// A private read-only mapping.
+    Mapped(memmap2::Mmap),
+    /// The file's bytes read into memory.
+    Owned(Vec<u8>),
+}
+
+impl FileBytes {
+    /// Maps `file`, falling back to reading it.
+    pub fn open(mut file: File) -> io::Result<Self> {
+        let is_regular = file.metadata().map(|m| m.is_file()).unwrap_or(false);
+        if is_regular {
+            // SAFETY: the mapping is read-only and private. The one hazard memmap2 names is another
+            // process truncating or rewriting the file while it is mapped; capture files are
+            // written once (or only appended to), and a truncation at worst raises SIGBUS in this
+            // process rather than corrupting memory we hand out, since every read is bounds-checked
+            // against the length taken at map time.
+            if let Ok(map) = unsafe { memmap2::Mmap::map(&file) } {
+                #[cfg(unix)]
+                let _ = map.advise(memmap2::Advice::Sequential);
+                return Ok(Self::Mapped(map));
+            }
+        }
+        let mut buf = Vec::new();
+        io::Read::read_to_end(&mut file, &mut buf)?;
+        Ok(Self::Owned(buf))
+    }
+
+    /// The file's bytes.
+    #[must_use]
+    pub fn as_slice(&self) -> &[u8] {
+        match self {
+            Self::Mapped(m) => m,
+            Self::Owned(v) => v,
+        }
+    }
+}
