@@ -117,7 +117,7 @@ impl Default for LayerStack {
 }
 
 impl LayerStack {
-    fn push(&mut self, layer: Layer) {
+    pub(crate) fn push(&mut self, layer: Layer) {
         if usize::from(self.len) < MAX_LAYERS {
             self.layers[usize::from(self.len)] = layer;
             self.len += 1;
