@@ -102,7 +102,7 @@ impl Engine {
                     SkipReason::FragmentMerged,
                     u64::from(fragments.saturating_sub(1)),
                 );
-                let mut whole: Packet<'_> = header;
+                let mut whole: Packet<'_> = *header;
                 match decode_reassembled(&mut whole, &datagram) {
                     Ok(()) => {
                         self.stats.packets += 1;

@@ -93,7 +93,7 @@ pub fn extract(
                 }
             }
             n += 1;
-            if n % 65_536 == 0 {
+            if n.is_multiple_of(65_536) {
                 progress(done_bytes + reader.position(), total_bytes);
                 let mem = engine.flow_memory_bytes();
                 if mem > summary.peak_flow_memory {

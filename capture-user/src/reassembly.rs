@@ -57,7 +57,7 @@ pub enum FragmentOutcome {
     Pending,
     /// The datagram is complete: its header facts (timestamp of the last fragment), its whole IP
     /// payload, and how many fragments made it.
-    Complete(Packet<'static>, Vec<u8>, u32),
+    Complete(Box<Packet<'static>>, Vec<u8>, u32),
     /// The fragment could not be held (bounds, or an impossible offset); this many fragments were dropped.
     Dropped(u32),
 }
@@ -167,7 +167,7 @@ impl Reassembler {
         let mut header = dg.header;
         header.ts_ns = pkt.ts_ns;
         header.wire_len = pkt.wire_len;
-        FragmentOutcome::Complete(header, dg.data, dg.fragments)
+        FragmentOutcome::Complete(Box::new(header), dg.data, dg.fragments)
     }
 
     /// Drops datagrams older than the timeout; returns how many fragments were dropped.

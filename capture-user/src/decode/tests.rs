@@ -73,18 +73,40 @@ fn decode(link: LinkType, frame: &[u8]) -> Result<Packet<'_>, DecodeError> {
 }
 
 fn names(p: &Packet<'_>) -> String {
-    p.layers.as_slice().iter().map(|l| l.name()).collect::<Vec<_>>().join("-")
+    p.layers
+        .as_slice()
+        .iter()
+        .map(|l| l.name())
+        .collect::<Vec<_>>()
+        .join("-")
 }
 
 fn inner_tcp() -> Vec<u8> {
-    ipv4(ipproto::TCP, [10, 0, 0, 1], [10, 0, 0, 2], &[], &tcp(1234, 443, 0x18, &[], b"hello"))
+    ipv4(
+        ipproto::TCP,
+        [10, 0, 0, 1],
+        [10, 0, 0, 2],
+        &[],
+        &tcp(1234, 443, 0x18, &[], b"hello"),
+    )
 }
 
 #[test]
 fn ethernet_ipv4_tcp_with_options() {
     // MSS 1460, SACK permitted, timestamps, NOP, window scale 7.
-    let opts = [2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2, 1, 3, 3, 7];
-    let frame = eth(0x0800, &ipv4(6, [192, 0, 2, 1], [198, 51, 100, 2], &[1, 1, 1, 0], &tcp(40000, 80, 0x02, &opts, b"")));
+    let opts = [
+        2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2, 1, 3, 3, 7,
+    ];
+    let frame = eth(
+        0x0800,
+        &ipv4(
+            6,
+            [192, 0, 2, 1],
+            [198, 51, 100, 2],
+            &[1, 1, 1, 0],
+            &tcp(40000, 80, 0x02, &opts, b""),
+        ),
+    );
     let p = decode(LinkType::Ethernet, &frame).unwrap();
     assert_eq!(names(&p), "ETH-IP-TCP");
     assert_eq!(p.link.src_mac, Some(MAC_A));
@@ -109,7 +131,16 @@ fn ethernet_ipv4_tcp_with_options() {
 
 #[test]
 fn ethernet_padding_is_not_payload() {
-    let mut frame = eth(0x0800, &ipv4(6, [1, 1, 1, 1], [2, 2, 2, 2], &[], &tcp(1, 2, 0x10, &[], b"")));
+    let mut frame = eth(
+        0x0800,
+        &ipv4(
+            6,
+            [1, 1, 1, 1],
+            [2, 2, 2, 2],
+            &[],
+            &tcp(1, 2, 0x10, &[], b""),
+        ),
+    );
     frame.extend_from_slice(&[0; 6]);
     let p = decode(LinkType::Ethernet, &frame).unwrap();
     assert_eq!(p.payload_len(), 0);
@@ -175,14 +206,24 @@ fn ipv6_fragments_and_atomic_fragments() {
     atomic.extend_from_slice(&t);
     let bytes = ipv6(44, &atomic);
     let p = decode(LinkType::Raw, &bytes).unwrap();
-    assert!(p.fragment.is_none(), "an atomic fragment is a whole datagram");
+    assert!(
+        p.fragment.is_none(),
+        "an atomic fragment is a whole datagram"
+    );
     assert_eq!(p.dst_port, 80);
 
     let mut first = vec![17, 0, 0, 1, 0, 0, 0, 9];
     first.extend_from_slice(&[0; 16]);
     let bytes = ipv6(44, &first);
     let p = decode(LinkType::Raw, &bytes).unwrap();
-    assert_eq!(p.fragment, Some(FragmentInfo { ident: 9, offset: 0, more: true }));
+    assert_eq!(
+        p.fragment,
+        Some(FragmentInfo {
+            ident: 9,
+            offset: 0,
+            more: true
+        })
+    );
     assert_eq!(p.ip.protocol, 17);
     assert_eq!(p.payload.len(), 16);
 }
@@ -193,7 +234,14 @@ fn ipv4_fragment_is_reported_not_decoded() {
     pkt[6] = 0x20; // MF
     let bytes = pkt;
     let p = decode(LinkType::Raw, &bytes).unwrap();
-    assert_eq!(p.fragment, Some(FragmentInfo { ident: 0x1234, offset: 0, more: true }));
+    assert_eq!(
+        p.fragment,
+        Some(FragmentInfo {
+            ident: 0x1234,
+            offset: 0,
+            more: true
+        })
+    );
     assert_eq!(p.payload.len(), 24);
     assert_eq!(p.src_port, 0);
 }
@@ -204,7 +252,15 @@ fn icmp_and_icmpv6() {
     let bytes = ipv4(1, [1, 1, 1, 1], [2, 2, 2, 2], &[], &echo);
     let p = decode(LinkType::Raw, &bytes).unwrap();
     assert_eq!(names(&p), "IP-ICMP");
-    assert_eq!(p.icmp, Some(IcmpInfo { icmp_type: 8, code: 0, ident: 7, seq: 3 }));
+    assert_eq!(
+        p.icmp,
+        Some(IcmpInfo {
+            icmp_type: 8,
+            code: 0,
+            ident: 7,
+            seq: 3
+        })
+    );
     assert_eq!(p.payload, b"ping");
     let ns = [135, 0, 0, 0, 0, 0, 0, 0];
     let bytes = ipv6(58, &ns);
@@ -217,19 +273,44 @@ fn icmp_and_icmpv6() {
 fn vxlan_inner_conversation_with_vni() {
     let mut vx = vec![0x08, 0, 0, 0, 0x00, 0x30, 0x39, 0x00];
     vx.extend_from_slice(&eth(0x0800, &inner_tcp()));
-    let outer = eth(0x0800, &ipv4(17, [172, 16, 0, 1], [172, 16, 0, 2], &[], &udp(50000, 4789, &vx)));
+    let outer = eth(
+        0x0800,
+        &ipv4(
+            17,
+            [172, 16, 0, 1],
+            [172, 16, 0, 2],
+            &[],
+            &udp(50000, 4789, &vx),
+        ),
+    );
     let bytes = outer;
     let p = decode(LinkType::Ethernet, &bytes).unwrap();
     assert_eq!(names(&p), "ETH-IP-UDP-VXLAN-ETH-IP-TCP");
-    assert_eq!(p.tunnel, TunnelInfo { kind: TunnelKind::Vxlan, id: 12345 });
+    assert_eq!(
+        p.tunnel,
+        TunnelInfo {
+            kind: TunnelKind::Vxlan,
+            id: 12345
+        }
+    );
     assert_eq!(p.ip.src, IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)));
     assert_eq!((p.src_port, p.dst_port), (1234, 443));
-    assert_eq!(p.link.src_mac, Some(MAC_A), "the outer frame's addresses describe the capture point");
+    assert_eq!(
+        p.link.src_mac,
+        Some(MAC_A),
+        "the outer frame's addresses describe the capture point"
+    );
 }
 
 #[test]
 fn udp_4789_that_is_not_vxlan_stays_udp() {
-    let bytes = ipv4(17, [1, 1, 1, 1], [2, 2, 2, 2], &[], &udp(4789, 53, &[0; 12]));
+    let bytes = ipv4(
+        17,
+        [1, 1, 1, 1],
+        [2, 2, 2, 2],
+        &[],
+        &udp(4789, 53, &[0; 12]),
+    );
     let p = decode(LinkType::Raw, &bytes).unwrap();
     assert_eq!(names(&p), "IP-UDP");
     assert_eq!(p.tunnel.kind, TunnelKind::None);
@@ -238,23 +319,39 @@ fn udp_4789_that_is_not_vxlan_stays_udp() {
 
 #[test]
 fn geneve_with_options() {
-    let mut g = vec![0x01, 0x00, 0x65, 0x58, 0x00, 0x00, 0x07, 0x00, 0x01, 0x02, 0x03, 0x04];
+    let mut g = vec![
+        0x01, 0x00, 0x65, 0x58, 0x00, 0x00, 0x07, 0x00, 0x01, 0x02, 0x03, 0x04,
+    ];
     g.extend_from_slice(&eth(0x0800, &inner_tcp()));
     let bytes = ipv4(17, [1, 1, 1, 1], [2, 2, 2, 2], &[], &udp(1, 6081, &g));
     let p = decode(LinkType::Raw, &bytes).unwrap();
     assert_eq!(names(&p), "IP-UDP-GENEVE-ETH-IP-TCP");
-    assert_eq!(p.tunnel, TunnelInfo { kind: TunnelKind::Geneve, id: 7 });
+    assert_eq!(
+        p.tunnel,
+        TunnelInfo {
+            kind: TunnelKind::Geneve,
+            id: 7
+        }
+    );
     assert_eq!(p.dst_port, 443);
 }
 
 #[test]
 fn gre_with_checksum_key_and_sequence() {
-    let mut gre = vec![0xb0, 0x00, 0x08, 0x00, 0, 0, 0, 0, 0, 0, 0x01, 0x00, 0, 0, 0, 5];
+    let mut gre = vec![
+        0xb0, 0x00, 0x08, 0x00, 0, 0, 0, 0, 0, 0, 0x01, 0x00, 0, 0, 0, 5,
+    ];
     gre.extend_from_slice(&inner_tcp());
     let bytes = ipv4(47, [1, 1, 1, 1], [2, 2, 2, 2], &[], &gre);
     let p = decode(LinkType::Raw, &bytes).unwrap();
     assert_eq!(names(&p), "IP-GRE-IP-TCP");
-    assert_eq!(p.tunnel, TunnelInfo { kind: TunnelKind::Gre, id: 256 });
+    assert_eq!(
+        p.tunnel,
+        TunnelInfo {
+            kind: TunnelKind::Gre,
+            id: 256
+        }
+    );
     let view = tunnel::GreHeader::new_checked(&gre, 0).unwrap();
     assert_eq!(view.sequence(), Some(5));
 }
@@ -268,7 +365,13 @@ fn erspan_type_ii_and_iii() {
     let bytes = ipv4(47, [1, 1, 1, 1], [2, 2, 2, 2], &[], &ii);
     let p = decode(LinkType::Raw, &bytes).unwrap();
     assert_eq!(names(&p), "IP-GRE-ERSPAN-ETH-IP-TCP");
-    assert_eq!(p.tunnel, TunnelInfo { kind: TunnelKind::Erspan, id: 42 });
+    assert_eq!(
+        p.tunnel,
+        TunnelInfo {
+            kind: TunnelKind::Erspan,
+            id: 42
+        }
+    );
 
     // Type III with the optional 8-byte platform sub-header.
     let mut iii = vec![0x10, 0x00, 0x22, 0xeb, 0, 0, 0, 1];
@@ -277,7 +380,13 @@ fn erspan_type_ii_and_iii() {
     iii.extend_from_slice(&mirrored);
     let bytes = ipv4(47, [1, 1, 1, 1], [2, 2, 2, 2], &[], &iii);
     let p = decode(LinkType::Raw, &bytes).unwrap();
-    assert_eq!(p.tunnel, TunnelInfo { kind: TunnelKind::Erspan, id: 7 });
+    assert_eq!(
+        p.tunnel,
+        TunnelInfo {
+            kind: TunnelKind::Erspan,
+            id: 7
+        }
+    );
     assert_eq!(p.dst_port, 443);
 }
 
@@ -305,7 +414,10 @@ fn cooked_and_loopback_link_types() {
     sll2.extend_from_slice(&MAC_A);
     sll2.extend_from_slice(&[0, 0]);
     sll2.extend_from_slice(&inner);
-    assert_eq!(names(&decode(LinkType::LinuxSll2, &sll2).unwrap()), "SLL2-IP-TCP");
+    assert_eq!(
+        names(&decode(LinkType::LinuxSll2, &sll2).unwrap()),
+        "SLL2-IP-TCP"
+    );
 
     for family in [2u32.to_le_bytes(), 2u32.to_be_bytes()] {
         let mut lo = family.to_vec();
@@ -331,7 +443,16 @@ fn not_ip_and_unsupported_link_types_are_classified() {
 fn every_truncation_is_an_error_naming_layer_and_offset() {
     let mut vx = vec![0x08, 0, 0, 0, 0x00, 0x30, 0x39, 0x00];
     vx.extend_from_slice(&eth(0x0800, &inner_tcp()));
-    let full = eth(0x0800, &ipv4(17, [172, 16, 0, 1], [172, 16, 0, 2], &[], &udp(50000, 4789, &vx)));
+    let full = eth(
+        0x0800,
+        &ipv4(
+            17,
+            [172, 16, 0, 1],
+            [172, 16, 0, 2],
+            &[],
+            &udp(50000, 4789, &vx),
+        ),
+    );
     assert!(decode(LinkType::Ethernet, &full).is_ok());
     // The 5 payload bytes of the inner TCP segment may be cut without an error.
     let complete_headers = full.len() - 5;
@@ -343,7 +464,12 @@ fn every_truncation_is_an_error_naming_layer_and_offset() {
             }
             // Cutting inside the VXLAN header makes the UDP payload too short to be VXLAN:
             // then it is plain UDP, which is a correct reading of those bytes.
-            Ok(p) => assert_eq!(p.tunnel.kind, TunnelKind::None, "cut {cut} decoded as {}", names(&p)),
+            Ok(p) => assert_eq!(
+                p.tunnel.kind,
+                TunnelKind::None,
+                "cut {cut} decoded as {}",
+                names(&p)
+            ),
         }
     }
 }
@@ -352,7 +478,10 @@ fn every_truncation_is_an_error_naming_layer_and_offset() {
 fn malformed_headers_are_rejected() {
     let mut bad_ihl = ipv4(6, [1, 1, 1, 1], [2, 2, 2, 2], &[], &tcp(1, 2, 0, &[], b""));
     bad_ihl[0] = 0x44;
-    assert!(matches!(decode(LinkType::Raw, &bad_ihl).unwrap_err().kind, DecodeErrorKind::Malformed(_)));
+    assert!(matches!(
+        decode(LinkType::Raw, &bad_ihl).unwrap_err().kind,
+        DecodeErrorKind::Malformed(_)
+    ));
     let mut bad_doff = ipv4(6, [1, 1, 1, 1], [2, 2, 2, 2], &[], &tcp(1, 2, 0, &[], b""));
     bad_doff[20 + 12] = 0x30;
     let e = decode(LinkType::Raw, &bad_doff).unwrap_err();
@@ -368,7 +497,10 @@ fn nested_tunnels_are_bounded() {
         gre.extend_from_slice(&pkt);
         pkt = ipv4(47, [1, 1, 1, 1], [2, 2, 2, 2], &[], &gre);
     }
-    assert_eq!(decode(LinkType::Raw, &pkt).unwrap_err().kind, DecodeErrorKind::TooDeep);
+    assert_eq!(
+        decode(LinkType::Raw, &pkt).unwrap_err().kind,
+        DecodeErrorKind::TooDeep
+    );
 }
 
 mod never_panics {

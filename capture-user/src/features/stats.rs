@@ -375,9 +375,9 @@ mod tests {
         for i in 0..100 {
             let x = f64::from(i * 7 % 31);
             if i % 3 == 0 {
-                a.push(x)
+                a.push(x);
             } else {
-                b.push(x)
+                b.push(x);
             }
             all.push(x);
         }

@@ -18,9 +18,23 @@ fn server() -> (IpAddr, u16) {
 }
 
 /// A packet of `len` IP bytes and `payload` payload bytes in direction `dir` at `ts_ms`.
-fn packet(ts_ms: i64, dir: Dir, len: u32, payload: &'static [u8], flags: Option<u16>) -> Packet<'static> {
-    let (src, dst) = if dir == Dir::Fwd { (client(), server()) } else { (server(), client()) };
-    let mut p = Packet { ts_ns: 1_700_000_000_000_000_000 + ts_ms * MS, payload, ..Packet::default() };
+fn packet(
+    ts_ms: i64,
+    dir: Dir,
+    len: u32,
+    payload: &'static [u8],
+    flags: Option<u16>,
+) -> Packet<'static> {
+    let (src, dst) = if dir == Dir::Fwd {
+        (client(), server())
+    } else {
+        (server(), client())
+    };
+    let mut p = Packet {
+        ts_ns: 1_700_000_000_000_000_000 + ts_ms * MS,
+        payload,
+        ..Packet::default()
+    };
     p.ip.version = 4;
     p.ip.src = src.0;
     p.ip.dst = dst.0;
@@ -30,7 +44,10 @@ fn packet(ts_ms: i64, dir: Dir, len: u32, payload: &'static [u8], flags: Option<
     match flags {
         Some(flags) => {
             p.ip.protocol = ipproto::TCP;
-            p.tcp = Some(TcpInfo { flags, ..TcpInfo::default() });
+            p.tcp = Some(TcpInfo {
+                flags,
+                ..TcpInfo::default()
+            });
         }
         None => p.ip.protocol = ipproto::UDP,
     }
@@ -42,7 +59,12 @@ fn row_of(pkts: &[(Packet<'static>, Dir)], protocol: u8) -> Row {
     for (p, d) in pkts {
         f.update(GroupSet::ALL, p, *d);
     }
-    f.finish(&FlowIdentity { initiator: client(), responder: server(), protocol, end_reason: FlowEndReason::Fin })
+    f.finish(&FlowIdentity {
+        initiator: client(),
+        responder: server(),
+        protocol,
+        end_reason: FlowEndReason::Fin,
+    })
 }
 
 #[track_caller]
@@ -79,14 +101,20 @@ fn string(row: &Row, name: &str) -> String {
 
 #[track_caller]
 fn close(actual: f64, expected: f64) {
-    assert!((actual - expected).abs() <= 1e-9 * expected.abs().max(1.0), "{actual} != {expected}");
+    assert!(
+        (actual - expected).abs() <= 1e-9 * expected.abs().max(1.0),
+        "{actual} != {expected}"
+    );
 }
 
 /// fwd at 0, 10, 30, 200 ms; bwd at 5, 15, 300 ms. Sizes fwd 100, 200, 100, 60; bwd 1500, 40, 40.
 fn sample() -> Vec<(Packet<'static>, Dir)> {
     vec![
         (packet(0, Dir::Fwd, 100, b"0123456789", None), Dir::Fwd),
-        (packet(5, Dir::Bwd, 1500, b"abcdefghijklmnopqrst", None), Dir::Bwd),
+        (
+            packet(5, Dir::Bwd, 1500, b"abcdefghijklmnopqrst", None),
+            Dir::Bwd,
+        ),
         (packet(10, Dir::Fwd, 200, b"", None), Dir::Fwd),
         (packet(15, Dir::Bwd, 40, b"xy", None), Dir::Bwd),
         (packet(30, Dir::Fwd, 100, b"abc", None), Dir::Fwd),
@@ -112,9 +140,29 @@ fn flow_meta_counts_by_direction() {
     assert_eq!((int(&row, "src_port"), int(&row, "dst_port")), (40000, 443));
     assert_eq!(string(&row, "dst_port_class"), "https");
     assert_eq!(int(&row, "dst_port_class_num"), 1);
-    assert_eq!((int(&row, "packets_fwd"), int(&row, "packets_bwd"), int(&row, "total_packets")), (4, 3, 7));
-    assert_eq!((int(&row, "bytes_fwd"), int(&row, "bytes_bwd"), int(&row, "total_bytes")), (460, 1580, 2040));
-    assert_eq!((int(&row, "payload_bytes_fwd"), int(&row, "payload_bytes_bwd")), (13, 22));
+    assert_eq!(
+        (
+            int(&row, "packets_fwd"),
+            int(&row, "packets_bwd"),
+            int(&row, "total_packets")
+        ),
+        (4, 3, 7)
+    );
+    assert_eq!(
+        (
+            int(&row, "bytes_fwd"),
+            int(&row, "bytes_bwd"),
+            int(&row, "total_bytes")
+        ),
+        (460, 1580, 2040)
+    );
+    assert_eq!(
+        (
+            int(&row, "payload_bytes_fwd"),
+            int(&row, "payload_bytes_bwd")
+        ),
+        (13, 22)
+    );
     close(float(&row, "duration"), 0.3);
     close(float(&row, "packets_ratio"), 4.0 / 3.0);
     close(float(&row, "bytes_ratio"), 460.0 / 1580.0);
@@ -164,7 +212,15 @@ fn timing_overall_and_per_direction() {
 #[test]
 fn timing_of_a_single_packet_is_zero() {
     let row = row_of(&sample()[..1], ipproto::UDP);
-    for name in ["iat_min", "iat_mean", "iat_std", "iat_median", "iat_p99", "burstiness_index", "first_response_time"] {
+    for name in [
+        "iat_min",
+        "iat_mean",
+        "iat_std",
+        "iat_median",
+        "iat_p99",
+        "burstiness_index",
+        "first_response_time",
+    ] {
         close(float(&row, name), 0.0);
     }
     assert_eq!(int(&row, "burst_count"), 0);
@@ -182,18 +238,36 @@ fn sizes_overall_and_per_direction() {
     close(float(&row, "pkt_len_p90"), 720.0);
     close(float(&row, "pkt_len_fwd_mean"), 115.0);
     close(float(&row, "pkt_len_fwd_median"), 100.0);
-    close(float(&row, "pkt_len_fwd_std"), (((100.0f64 - 115.0).powi(2) * 2.0 + 85.0f64.powi(2) + 55.0f64.powi(2)) / 4.0).sqrt());
+    close(
+        float(&row, "pkt_len_fwd_std"),
+        (((100.0f64 - 115.0).powi(2) * 2.0 + 85.0f64.powi(2) + 55.0f64.powi(2)) / 4.0).sqrt(),
+    );
     close(float(&row, "pkt_len_bwd_min"), 40.0);
     close(float(&row, "pkt_len_bwd_median"), 40.0);
-    close(float(&row, "pkt_len_variance"), float(&row, "pkt_len_std").powi(2));
+    close(
+        float(&row, "pkt_len_variance"),
+        float(&row, "pkt_len_std").powi(2),
+    );
     // Payloads fwd 10 0 3 0, bwd 20 2 0.
     close(float(&row, "payload_len_max"), 20.0);
     close(float(&row, "payload_len_fwd_mean"), 3.25);
     close(float(&row, "payload_len_bwd_mean"), 22.0 / 3.0);
-    assert_eq!((int(&row, "packets_with_payload_fwd"), int(&row, "packets_with_payload_bwd")), (2, 2));
+    assert_eq!(
+        (
+            int(&row, "packets_with_payload_fwd"),
+            int(&row, "packets_with_payload_bwd")
+        ),
+        (2, 2)
+    );
     close(float(&row, "header_only_ratio"), 3.0 / 7.0);
-    assert_eq!((int(&row, "l7_pkt_min_fwd"), int(&row, "l7_pkt_max_fwd")), (3, 10));
-    assert_eq!((int(&row, "l7_pkt_min_bwd"), int(&row, "l7_pkt_max_bwd")), (2, 20));
+    assert_eq!(
+        (int(&row, "l7_pkt_min_fwd"), int(&row, "l7_pkt_max_fwd")),
+        (3, 10)
+    );
+    assert_eq!(
+        (int(&row, "l7_pkt_min_bwd"), int(&row, "l7_pkt_max_bwd")),
+        (2, 20)
+    );
     assert_eq!(int(&row, "l7_bytes_total"), 35);
     // 100 and 40 both appear twice; 100 came first.
     assert_eq!(int(&row, "dominant_pkt_size"), 100);
@@ -206,30 +280,70 @@ fn sizes_overall_and_per_direction() {
 fn tcp_flags_and_life_cycle() {
     let pkts = vec![
         (packet(0, Dir::Fwd, 60, b"", Some(tcp::SYN)), Dir::Fwd),
-        (packet(1, Dir::Bwd, 60, b"", Some(tcp::SYN | tcp::ACK)), Dir::Bwd),
+        (
+            packet(1, Dir::Bwd, 60, b"", Some(tcp::SYN | tcp::ACK)),
+            Dir::Bwd,
+        ),
         (packet(2, Dir::Fwd, 52, b"", Some(tcp::ACK)), Dir::Fwd),
-        (packet(3, Dir::Fwd, 60, b"12345678", Some(tcp::ACK | tcp::PSH | tcp::ECE)), Dir::Fwd),
-        (packet(4, Dir::Bwd, 52, b"", Some(tcp::ACK | tcp::FIN)), Dir::Bwd),
+        (
+            packet(
+                3,
+                Dir::Fwd,
+                60,
+                b"12345678",
+                Some(tcp::ACK | tcp::PSH | tcp::ECE),
+            ),
+            Dir::Fwd,
+        ),
+        (
+            packet(4, Dir::Bwd, 52, b"", Some(tcp::ACK | tcp::FIN)),
+            Dir::Bwd,
+        ),
         (packet(5, Dir::Fwd, 52, b"", Some(tcp::RST)), Dir::Fwd),
     ];
     let row = row_of(&pkts, ipproto::TCP);
     assert!(boolean(&row, "tcp_is_tcp"));
-    assert_eq!((int(&row, "tcp_syn_count"), int(&row, "tcp_synack_count")), (1, 1));
-    assert_eq!((int(&row, "tcp_ack_count"), int(&row, "tcp_psh_count"), int(&row, "tcp_ece_count")), (4, 1, 1));
-    assert_eq!((int(&row, "tcp_fin_count"), int(&row, "tcp_rst_count")), (1, 1));
+    assert_eq!(
+        (int(&row, "tcp_syn_count"), int(&row, "tcp_synack_count")),
+        (1, 1)
+    );
+    assert_eq!(
+        (
+            int(&row, "tcp_ack_count"),
+            int(&row, "tcp_psh_count"),
+            int(&row, "tcp_ece_count")
+        ),
+        (4, 1, 1)
+    );
+    assert_eq!(
+        (int(&row, "tcp_fin_count"), int(&row, "tcp_rst_count")),
+        (1, 1)
+    );
     assert!(boolean(&row, "tcp_initiator_syn"));
     assert!(boolean(&row, "tcp_responder_synack"));
     assert!(boolean(&row, "tcp_complete_handshake"));
-    assert!(!boolean(&row, "tcp_graceful_close"), "only the responder sent FIN");
+    assert!(
+        !boolean(&row, "tcp_graceful_close"),
+        "only the responder sent FIN"
+    );
     assert!(boolean(&row, "tcp_reset_close"));
     assert!(!boolean(&row, "tcp_flags_anomaly"));
     assert_eq!(int(&row, "tcp_ack_only_packets"), 1);
     assert_eq!(int(&row, "tcp_data_packets"), 1);
     close(float(&row, "tcp_syn_ratio"), 2.0 / 6.0);
-    assert_eq!(int(&row, "tcp_flags_fwd"), i64::from(tcp::SYN | tcp::ACK | tcp::PSH | tcp::ECE | tcp::RST));
-    assert_eq!(int(&row, "tcp_flags_bwd"), i64::from(tcp::SYN | tcp::ACK | tcp::FIN));
+    assert_eq!(
+        int(&row, "tcp_flags_fwd"),
+        i64::from(tcp::SYN | tcp::ACK | tcp::PSH | tcp::ECE | tcp::RST)
+    );
+    assert_eq!(
+        int(&row, "tcp_flags_bwd"),
+        i64::from(tcp::SYN | tcp::ACK | tcp::FIN)
+    );
     // 0x01 initiator SYN, 0x02 responder SYN/ACK, 0x04 ACKs beyond the handshake, 0x10 responder FIN, 0x20 RST, 0x40 data.
-    assert_eq!(int(&row, "tcp_fstat"), 0x01 | 0x02 | 0x04 | 0x10 | 0x20 | 0x40);
+    assert_eq!(
+        int(&row, "tcp_fstat"),
+        0x01 | 0x02 | 0x04 | 0x10 | 0x20 | 0x40
+    );
     // flow_stat: SYN, SYN/ACK, FIN from responder, RST, and closed by RST after a handshake.
     assert_eq!(int(&row, "flow_stat"), 0x01 | 0x02 | 0x08 | 0x10 | 0x40);
 }
@@ -238,7 +352,10 @@ fn tcp_flags_and_life_cycle() {
 fn tcp_syn_from_the_responder_does_not_count_as_initiator_syn() {
     let pkts = vec![
         (packet(0, Dir::Bwd, 60, b"", Some(tcp::SYN)), Dir::Bwd),
-        (packet(1, Dir::Fwd, 60, b"", Some(tcp::SYN | tcp::ACK)), Dir::Fwd),
+        (
+            packet(1, Dir::Fwd, 60, b"", Some(tcp::SYN | tcp::ACK)),
+            Dir::Fwd,
+        ),
     ];
     let row = row_of(&pkts, ipproto::TCP);
     assert!(!boolean(&row, "tcp_initiator_syn"));
@@ -248,8 +365,17 @@ fn tcp_syn_from_the_responder_does_not_count_as_initiator_syn() {
 
 #[test]
 fn tcp_anomalies() {
-    for flags in [0, tcp::SYN | tcp::FIN, tcp::SYN | tcp::RST, tcp::FIN, tcp::FIN | tcp::PSH | tcp::URG | tcp::ACK] {
-        let row = row_of(&[(packet(0, Dir::Fwd, 40, b"", Some(flags)), Dir::Fwd)], ipproto::TCP);
+    for flags in [
+        0,
+        tcp::SYN | tcp::FIN,
+        tcp::SYN | tcp::RST,
+        tcp::FIN,
+        tcp::FIN | tcp::PSH | tcp::URG | tcp::ACK,
+    ] {
+        let row = row_of(
+            &[(packet(0, Dir::Fwd, 40, b"", Some(flags)), Dir::Fwd)],
+            ipproto::TCP,
+        );
         assert!(boolean(&row, "tcp_flags_anomaly"), "flags {flags:#x}");
         assert_eq!(int(&row, "tcp_fstat") & 0x80, 0x80);
     }
@@ -268,10 +394,21 @@ fn non_tcp_flows_have_tcp_defaults() {
 #[test]
 fn capture_columns_describe_encapsulation() {
     let mut pkts = sample();
-    pkts[0].0.tunnel = TunnelInfo { kind: TunnelKind::Vxlan, id: 4242 };
+    pkts[0].0.tunnel = TunnelInfo {
+        kind: TunnelKind::Vxlan,
+        id: 4242,
+    };
     pkts[0].0.link.vlan_count = 1;
     pkts[0].0.link.vlan_ids = [7, 0];
-    for layer in [Layer::Ethernet, Layer::Ipv4, Layer::Udp, Layer::Vxlan, Layer::Ethernet, Layer::Ipv4, Layer::Udp] {
+    for layer in [
+        Layer::Ethernet,
+        Layer::Ipv4,
+        Layer::Udp,
+        Layer::Vxlan,
+        Layer::Ethernet,
+        Layer::Ipv4,
+        Layer::Udp,
+    ] {
         pkts[0].0.layers.push(layer);
     }
     let row = row_of(&pkts, ipproto::UDP);
@@ -298,7 +435,12 @@ fn disabled_groups_cost_nothing_and_write_defaults() {
     for (p, d) in sample() {
         f.update(GroupSet::of(&[Group::FlowMeta]), &p, d);
     }
-    let row = f.finish(&FlowIdentity { initiator: client(), responder: server(), protocol: 17, end_reason: FlowEndReason::Idle });
+    let row = f.finish(&FlowIdentity {
+        initiator: client(),
+        responder: server(),
+        protocol: 17,
+        end_reason: FlowEndReason::Idle,
+    });
     assert_eq!(int(&row, "total_packets"), 7);
     close(float(&row, "iat_mean"), 0.0);
     assert_eq!(f.heap_bytes(), 0);

@@ -44,7 +44,7 @@ impl Extractor for Tls {
             return;
         }
         stream.push(t.seq, t.flags & tcp::SYN != 0, payload, &mut |bytes| {
-            parser.feed(bytes)
+            parser.feed(bytes);
         });
         if parser.is_done() {
             stream.close();

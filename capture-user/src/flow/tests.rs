@@ -19,8 +19,20 @@ fn addr(n: u8) -> IpAddr {
 }
 
 /// A TCP segment from host `from` to host `to` (ports 1000+host).
-fn seg(ts: i64, from: u8, to: u8, flags: u16, seq: u32, ack: u32, payload: &'static [u8]) -> Packet<'static> {
-    let mut p = Packet { ts_ns: ts, payload, ..Packet::default() };
+fn seg(
+    ts: i64,
+    from: u8,
+    to: u8,
+    flags: u16,
+    seq: u32,
+    ack: u32,
+    payload: &'static [u8],
+) -> Packet<'static> {
+    let mut p = Packet {
+        ts_ns: ts,
+        payload,
+        ..Packet::default()
+    };
     p.ip.version = 4;
     p.ip.src = addr(from);
     p.ip.dst = addr(to);
@@ -28,12 +40,20 @@ fn seg(ts: i64, from: u8, to: u8, flags: u16, seq: u32, ack: u32, payload: &'sta
     p.ip.total_len = 40 + u32::try_from(payload.len()).unwrap();
     p.src_port = 1000 + u16::from(from);
     p.dst_port = 1000 + u16::from(to);
-    p.tcp = Some(TcpInfo { seq, ack, flags, ..TcpInfo::default() });
+    p.tcp = Some(TcpInfo {
+        seq,
+        ack,
+        flags,
+        ..TcpInfo::default()
+    });
     p
 }
 
 fn udp(ts: i64, from: u8, to: u8) -> Packet<'static> {
-    let mut p = Packet { ts_ns: ts, ..Packet::default() };
+    let mut p = Packet {
+        ts_ns: ts,
+        ..Packet::default()
+    };
     p.ip.version = 4;
     p.ip.src = addr(from);
     p.ip.dst = addr(to);
@@ -51,7 +71,10 @@ struct Run {
 
 impl Run {
     fn new(config: FlowConfig) -> Self {
-        Self { table: FlowTable::new(config), ended: Vec::new() }
+        Self {
+            table: FlowTable::new(config),
+            ended: Vec::new(),
+        }
     }
 
     fn feed(&mut self, pkts: &[Packet<'_>]) {
@@ -67,7 +90,10 @@ impl Run {
     }
 
     fn summary(&self) -> Vec<(FlowEndReason, u64, IpAddr)> {
-        self.ended.iter().map(|f| (f.reason, f.flow.features.packets(), f.flow.initiator.0)).collect()
+        self.ended
+            .iter()
+            .map(|f| (f.reason, f.flow.features.packets(), f.flow.initiator.0))
+            .collect()
     }
 }
 
@@ -143,20 +169,30 @@ fn exactly_the_idle_timeout_is_not_idle() {
 
 #[test]
 fn active_timeout_cuts_long_flows() {
-    let mut run = Run::new(FlowConfig { active_timeout_ns: Some(10 * SEC), ..FlowConfig::default() });
+    let mut run = Run::new(FlowConfig {
+        active_timeout_ns: Some(10 * SEC),
+        ..FlowConfig::default()
+    });
     let pkts: Vec<_> = (0..25).map(|i| udp(i * SEC, 1, 2)).collect();
     run.feed(&pkts);
     run.flush();
     let reasons: Vec<_> = run.summary().iter().map(|s| (s.0, s.1)).collect();
     assert_eq!(
         reasons,
-        vec![(FlowEndReason::Active, 11), (FlowEndReason::Active, 11), (FlowEndReason::EndOfInput, 3)]
+        vec![
+            (FlowEndReason::Active, 11),
+            (FlowEndReason::Active, 11),
+            (FlowEndReason::EndOfInput, 3)
+        ]
     );
 }
 
 #[test]
 fn least_recently_seen_flow_is_evicted() {
-    let mut run = Run::new(FlowConfig { max_flows: 2, ..FlowConfig::default() });
+    let mut run = Run::new(FlowConfig {
+        max_flows: 2,
+        ..FlowConfig::default()
+    });
     run.feed(&[udp(0, 1, 2), udp(1, 3, 4), udp(2, 1, 2), udp(3, 5, 6)]);
     assert_eq!(run.summary(), vec![(FlowEndReason::Evicted, 1, addr(3))]);
     assert_eq!(run.table.active(), 2);
@@ -166,7 +202,10 @@ fn least_recently_seen_flow_is_evicted() {
 #[test]
 fn synack_seen_first_still_names_the_syn_sender_initiator() {
     let mut run = Run::new(FlowConfig::default());
-    run.feed(&[seg(0, 2, 1, SYNACK, 500, 101, b""), seg(1_000, 1, 2, ACK, 101, 501, b"")]);
+    run.feed(&[
+        seg(0, 2, 1, SYNACK, 500, 101, b""),
+        seg(1_000, 1, 2, ACK, 101, 501, b""),
+    ]);
     run.flush();
     let f = &run.ended[0].flow;
     assert_eq!(f.initiator, (addr(1), 1001));

@@ -22,7 +22,7 @@ struct Interface {
 }
 
 impl Interface {
-    fn to_nanos(&self, ticks: u64) -> i64 {
+    fn to_nanos(self, ticks: u64) -> i64 {
         let ns: u128 = if self.binary {
             (u128::from(ticks) * 1_000_000_000) >> self.resolution_exp.min(127)
         } else if self.resolution_exp <= 9 {
@@ -109,7 +109,7 @@ impl<'a> Reader<'a> {
             }
             let block_type = self.u32_at(start);
             let total = self.u32_at(start + 4);
-            if total < 12 || total % 4 != 0 || total > MAX_BLOCK {
+            if total < 12 || !total.is_multiple_of(4) || total > MAX_BLOCK {
                 return Err((start as u64, InputErrorKind::BadLength(total)));
             }
             let end = start + total as usize;

@@ -5,8 +5,20 @@ use std::path::Path;
 use super::*;
 
 fn pcap(big_endian: bool, nanos: bool, linktype: u32, records: &[(u32, u32, &[u8])]) -> Vec<u8> {
-    let w32 = |v: u32| if big_endian { v.to_be_bytes() } else { v.to_le_bytes() };
-    let w16 = |v: u16| if big_endian { v.to_be_bytes() } else { v.to_le_bytes() };
+    let w32 = |v: u32| {
+        if big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    };
+    let w16 = |v: u16| {
+        if big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    };
     let mut f = Vec::new();
     f.extend_from_slice(&w32(if nanos { 0xa1b2_3c4d } else { 0xa1b2_c3d4 }));
     f.extend_from_slice(&w16(2));
@@ -68,7 +80,9 @@ fn epb(iface: u32, ticks: u64, data: &[u8]) -> Vec<u8> {
     block(6, &body)
 }
 
-fn read_all(bytes: Vec<u8>) -> (Vec<(i64, Vec<u8>, LinkType)>, Option<InputError>) {
+type ReadFrames = Vec<(i64, Vec<u8>, LinkType)>;
+
+fn read_all(bytes: Vec<u8>) -> (ReadFrames, Option<InputError>) {
     let file = CaptureFile::from_bytes(Path::new("mem.cap"), bytes);
     let mut frames = Vec::new();
     let mut error = None;
@@ -94,7 +108,14 @@ fn classic_pcap_all_four_magics() {
             let (frames, err) = read_all(bytes);
             assert!(err.is_none());
             let unit = if nanos { 1 } else { 1000 };
-            assert_eq!(frames[0], (10_000_000_000 + 5 * unit, b"abc".to_vec(), LinkType::Ethernet));
+            assert_eq!(
+                frames[0],
+                (
+                    10_000_000_000 + 5 * unit,
+                    b"abc".to_vec(),
+                    LinkType::Ethernet
+                )
+            );
             assert_eq!(frames[1].0, 11_000_000_000 + 999 * unit);
             assert_eq!(frames.len(), 2);
         }
@@ -111,7 +132,10 @@ fn truncated_pcap_keeps_what_was_read_and_names_the_offset() {
     let err = err.unwrap();
     assert_eq!(err.kind, InputErrorKind::Truncated);
     assert_eq!(err.offset, 24 + 16 + 5);
-    assert!(err.to_string().contains("mem.cap: at byte offset 45"), "{err}");
+    assert!(
+        err.to_string().contains("mem.cap: at byte offset 45"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -143,7 +167,10 @@ fn pcapng_interfaces_resolutions_and_link_types() {
     let (frames, err) = read_all(f);
     assert!(err.is_none(), "{err:?}");
     assert_eq!(frames.len(), 3);
-    assert_eq!(frames[0], (1_500_000_000, b"a".to_vec(), LinkType::Ethernet));
+    assert_eq!(
+        frames[0],
+        (1_500_000_000, b"a".to_vec(), LinkType::Ethernet)
+    );
     assert_eq!(frames[1], (1_500_000_123, b"bb".to_vec(), LinkType::Raw));
     assert_eq!(frames[2].0, 3_500_000_000);
 }
@@ -165,7 +192,10 @@ fn pcapng_undeclared_interface_and_truncation() {
     f.truncate(f.len() - 2);
     let (_, err) = read_all(f);
     let err = err.unwrap();
-    assert_eq!((err.kind, err.offset), (InputErrorKind::Truncated, good as u64));
+    assert_eq!(
+        (err.kind, err.offset),
+        (InputErrorKind::Truncated, good as u64)
+    );
 }
 
 #[test]
@@ -183,8 +213,14 @@ fn files_are_recognised_by_content_not_name() {
     let (files, skipped) = expand_inputs(std::slice::from_ref(&dir)).unwrap();
     assert_eq!(files, vec![classic.clone(), ng.clone()]);
     assert_eq!(skipped, vec![dir.join("notes.txt")]);
-    assert_eq!(CaptureFile::open(&ng).unwrap().format(), Some(Format::Pcapng));
-    assert_eq!(CaptureFile::open(&classic).unwrap().format(), Some(Format::Pcap));
+    assert_eq!(
+        CaptureFile::open(&ng).unwrap().format(),
+        Some(Format::Pcapng)
+    );
+    assert_eq!(
+        CaptureFile::open(&classic).unwrap().format(),
+        Some(Format::Pcap)
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -1,0 +1,252 @@
+//! The `capture` binary as a user runs it.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use parquet::basic::Type as PhysicalType;
+use parquet::file::reader::{FileReader, SerializedFileReader};
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("capture-cli-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn capture(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_capture"))
+        .args(args)
+        .output()
+        .expect("run capture")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn csv_rows(text: &str) -> Vec<Vec<String>> {
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    let mut rows = vec![r.headers().unwrap().iter().map(String::from).collect()];
+    rows.extend(
+        r.records()
+            .map(|x| x.unwrap().iter().map(String::from).collect()),
+    );
+    rows
+}
+
+#[test]
+fn parquet_has_typed_columns_and_one_row_per_flow() {
+    let out = scratch("flows.parquet");
+    let o = capture(&[
+        "extract",
+        data("ndpi__vxlan.pcap").to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("flows written"),
+        "summary missing: {}",
+        stderr(&o)
+    );
+    let reader = SerializedFileReader::new(fs::File::open(&out).unwrap()).unwrap();
+    let meta = reader.metadata();
+    let schema = meta.file_metadata().schema_descr();
+    let column = |name: &str| {
+        (0..schema.num_columns())
+            .map(|i| schema.column(i))
+            .find(|c| c.name() == name)
+            .unwrap()
+    };
+    assert_eq!(column("total_packets").physical_type(), PhysicalType::INT64);
+    assert_eq!(column("duration").physical_type(), PhysicalType::DOUBLE);
+    assert_eq!(column("tcp_is_tcp").physical_type(), PhysicalType::BOOLEAN);
+    assert_eq!(column("src_ip").physical_type(), PhysicalType::BYTE_ARRAY);
+    assert_eq!(
+        column("tunnel_type").physical_type(),
+        PhysicalType::BYTE_ARRAY
+    );
+    assert_eq!(meta.file_metadata().num_rows(), 4);
+    let compression = meta.row_group(0).column(0).compression();
+    assert!(
+        format!("{compression:?}").starts_with("ZSTD"),
+        "{compression:?}"
+    );
+}
+
+#[test]
+fn csv_to_stdout_and_compressed_text_agree() {
+    let o = capture(&[
+        "extract",
+        data("zeek__tls1.2.pcap").to_str().unwrap(),
+        "-o",
+        "-",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let plain = String::from_utf8(o.stdout).unwrap();
+    let rows = csv_rows(&plain);
+    assert_eq!(rows.len(), 2);
+    let col = |name: &str| rows[0].iter().position(|h| h == name).unwrap();
+    // Certificate lengths 1449, 1280 and 1082 and cipher 0x0004, as tshark reads them.
+    assert_eq!(rows[1][col("tls_cert_count")], "3");
+    assert_eq!(rows[1][col("tls_cert_first_length")], "1449");
+    assert_eq!(rows[1][col("tls_cert_total_length")], "3811");
+    assert_eq!(rows[1][col("tls_cipher_suite")], "4");
+    assert_eq!(rows[1][col("ja3_hash")], "bd9c99b3a0f752c3ab8b052a79e9de3e");
+    assert_eq!(rows[1][col("flow_end_reason")], "fin");
+    assert_eq!(rows[1][col("tcp_is_tcp")], "True");
+
+    let zst = scratch("flows.csv.zst");
+    let o = capture(&[
+        "extract",
+        data("zeek__tls1.2.pcap").to_str().unwrap(),
+        "-o",
+        zst.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let decoded = zstd::decode_all(fs::File::open(&zst).unwrap()).unwrap();
+    assert_eq!(String::from_utf8(decoded).unwrap(), plain);
+
+    let jsonl = scratch("flows.jsonl.zst");
+    let o = capture(&[
+        "extract",
+        data("zeek__tls1.2.pcap").to_str().unwrap(),
+        "-o",
+        jsonl.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let decoded =
+        String::from_utf8(zstd::decode_all(fs::File::open(&jsonl).unwrap()).unwrap()).unwrap();
+    let record: serde_json::Value = serde_json::from_str(decoded.lines().next().unwrap()).unwrap();
+    assert_eq!(record["tls_cert_count"], 3);
+    assert_eq!(record["tcp_is_tcp"], true);
+    assert_eq!(record["total_packets"], 22);
+}
+
+#[test]
+fn feature_groups_and_bidir_split_shape_the_columns() {
+    let o = capture(&[
+        "extract",
+        data("zeek__tls1.2.pcap").to_str().unwrap(),
+        "-o",
+        "-",
+        "--features",
+        "tls",
+        "tcp",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows = csv_rows(&String::from_utf8_lossy(&o.stdout));
+    assert_eq!(rows[0][0], "tcp_is_tcp");
+    assert!(rows[0].contains(&"ja3_hash".to_string()));
+    assert!(!rows[0].contains(&"iat_mean".to_string()));
+    let o = capture(&[
+        "extract",
+        data("zeek__tls1.2.pcap").to_str().unwrap(),
+        "-o",
+        "-",
+        "--bidir-split",
+    ]);
+    let rows = csv_rows(&String::from_utf8_lossy(&o.stdout));
+    assert!(rows[0].contains(&"total_tcp_syn_count".to_string()));
+    let o = capture(&[
+        "extract",
+        data("zeek__tls1.2.pcap").to_str().unwrap(),
+        "-o",
+        "-",
+        "--features",
+        "dns",
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("unknown feature group 'dns'"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn a_directory_is_every_capture_in_it() {
+    let o = capture(&["extract", data("").to_str().unwrap(), "-o", "-", "--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows = csv_rows(&String::from_utf8_lossy(&o.stdout));
+    assert!(rows.len() > 20, "{} rows", rows.len());
+    assert!(stderr(&o).contains("6 file(s)"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("skipped"),
+        "SOURCES.md is reported as skipped: {}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn truncated_input_keeps_what_was_read_and_says_where_it_broke() {
+    let whole = fs::read(data("zeek__tls1.2.pcap")).unwrap();
+    let cut = scratch("cut.pcap");
+    fs::write(&cut, &whole[..whole.len() - 100]).unwrap();
+    let o = capture(&["extract", cut.to_str().unwrap(), "-o", "-"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("cut.pcap: at byte offset"), "{err}");
+    assert!(err.contains("file ends in the middle of a record"), "{err}");
+    let rows = csv_rows(&String::from_utf8_lossy(&o.stdout));
+    assert_eq!(
+        rows.len(),
+        2,
+        "the flow read before the damage is still written"
+    );
+}
+
+#[test]
+fn clear_errors_for_bad_arguments() {
+    let o = capture(&["extract", "/nonexistent.pcap", "-o", "-"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        stderr(&o).contains("cannot open /nonexistent.pcap"),
+        "{}",
+        stderr(&o)
+    );
+    let o = capture(&[
+        "extract",
+        data("zeek__tls1.2.pcap").to_str().unwrap(),
+        "-o",
+        scratch("flows.xyz").to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("cannot tell the output format"),
+        "{}",
+        stderr(&o)
+    );
+    let o = capture(&[
+        "extract",
+        data("zeek__tls1.2.pcap").to_str().unwrap(),
+        "-o",
+        "-",
+        "--timeout",
+        "0",
+    ]);
+    assert!(
+        stderr(&o).contains("--timeout must be a positive number"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn features_lists_the_registry_and_docs_match() {
+    let o = capture(&["features"]);
+    assert!(o.status.success());
+    let listing = String::from_utf8(o.stdout).unwrap();
+    assert!(listing.lines().any(|l| l.starts_with("ja3_hash")));
+    let o = capture(&["features", "--markdown"]);
+    let docs =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/features.md"))
+            .unwrap();
+    assert_eq!(String::from_utf8(o.stdout).unwrap(), docs);
+}

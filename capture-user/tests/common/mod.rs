@@ -1,0 +1,91 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code, reason = "each test binary uses a different part")]
+
+use std::collections::HashMap;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use capture::extract::{extract, ExtractSummary};
+use capture::features::{Row, Value, FEATURES};
+use capture::flow::FlowConfig;
+use capture::output::RecordSink;
+
+/// The shared corpus: `$CAPTURE_CORPUS`, else `shared/corpus` beside the repository.
+pub fn corpus_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("CAPTURE_CORPUS") {
+        return PathBuf::from(dir);
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus");
+    assert!(
+        dir.join("pcap").is_dir(),
+        "corpus not found at {} (set CAPTURE_CORPUS to the folder holding pcap/ and reference/)",
+        dir.display()
+    );
+    dir
+}
+
+/// Every capture of the corpus, sorted.
+pub fn corpus_files() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(corpus_dir().join("pcap"))
+        .expect("corpus pcap folder")
+        .map(|e| e.expect("dir entry").path())
+        .collect();
+    files.sort();
+    files
+}
+
+/// A sink keeping rows in memory.
+#[derive(Debug, Default)]
+pub struct Rows(pub Vec<Row>);
+
+impl RecordSink for &mut Rows {
+    fn write_row(&mut self, row: &Row) -> io::Result<()> {
+        self.0.push(row.clone());
+        Ok(())
+    }
+
+    fn finish(self: Box<Self>) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Extracts one file with the default (JoyfulJay-compatible) settings.
+pub fn extract_file(path: &Path) -> (Vec<HashMap<&'static str, Value>>, ExtractSummary) {
+    let mut rows = Rows::default();
+    let summary = {
+        let mut sink = &mut rows;
+        extract(
+            &[path.to_path_buf()],
+            FlowConfig::default(),
+            &mut sink,
+            &mut |_, _| {},
+        )
+        .expect("extract")
+    };
+    let named = rows
+        .0
+        .into_iter()
+        .map(|r| FEATURES.iter().map(|f| f.name).zip(r.values).collect())
+        .collect();
+    (named, summary)
+}
+
+/// Text form of a value, as in CSV.
+pub fn text(v: &Value) -> String {
+    match v {
+        Value::Int(n) => n.to_string(),
+        Value::Float(f) => f.to_string(),
+        Value::Bool(b) => if *b { "True" } else { "False" }.to_string(),
+        Value::Str(s) => s.to_string(),
+    }
+}
+
+/// Numeric form of a value.
+pub fn number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Int(n) => Some(*n as f64),
+        Value::Float(f) => Some(*f),
+        Value::Bool(b) => Some(f64::from(u8::from(*b))),
+        Value::Str(_) => None,
+    }
+}

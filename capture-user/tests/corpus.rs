@@ -1,0 +1,367 @@
+//! The whole shared corpus through the engine: accounting, parity with JoyfulJay on the flows
+//! it segments the same way, and JA3/JA3S equal to tshark's on every TLS flow.
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use capture::features::{Kind, Value, FEATURES};
+use common::{corpus_dir, corpus_files, extract_file, number, text};
+
+type Flow = HashMap<&'static str, Value>;
+type Endpoints = ((String, u16), (String, u16));
+
+fn endpoints(a: (String, u16), b: (String, u16)) -> Endpoints {
+    if a <= b {
+        (a, b)
+    } else {
+        (b, a)
+    }
+}
+
+fn our_endpoints(f: &Flow) -> Endpoints {
+    let port = |n| number(&f[n]).unwrap_or_default() as u16;
+    endpoints(
+        (text(&f["src_ip"]), port("src_port")),
+        (text(&f["dst_ip"]), port("dst_port")),
+    )
+}
+
+fn stem(path: &Path) -> String {
+    path.file_stem()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn every_frame_is_accounted_for() {
+    for path in corpus_files() {
+        let (flows, summary) = extract_file(&path);
+        assert!(
+            summary.input_errors.is_empty(),
+            "{}: {:?}",
+            path.display(),
+            summary.input_errors
+        );
+        let e = summary.engine;
+        let skipped: u64 = e.skipped.iter().sum();
+        assert_eq!(
+            e.frames,
+            e.packets + skipped,
+            "{}: frames must be packets or a counted skip",
+            path.display()
+        );
+        let in_flows: i64 = flows
+            .iter()
+            .map(|f| number(&f["total_packets"]).unwrap_or_default() as i64)
+            .sum();
+        assert_eq!(in_flows as u64, e.packets, "{}", path.display());
+        assert_eq!(flows.len() as u64, summary.records);
+        // A capture of only non-IP frames (the ERSPAN sample mirrors STP and ARP) has no flows.
+        let not_ip = e.skipped[capture_common::SkipReason::NotIp as usize];
+        assert!(
+            !flows.is_empty() || not_ip == e.frames,
+            "{}: no flows",
+            path.display()
+        );
+    }
+}
+
+/// Columns whose value depends on the transport payload length.
+const PAYLOAD_COLUMNS: &[&str] = &[
+    "payload_bytes_fwd",
+    "payload_bytes_bwd",
+    "payload_bytes_total",
+    "payload_len_min",
+    "payload_len_max",
+    "payload_len_mean",
+    "payload_len_std",
+    "payload_len_fwd_mean",
+    "payload_len_fwd_std",
+    "payload_len_bwd_mean",
+    "payload_len_bwd_std",
+    "packets_with_payload",
+    "packets_with_payload_fwd",
+    "packets_with_payload_bwd",
+    "header_only_ratio",
+    "l7_bytes_fwd",
+    "l7_bytes_bwd",
+    "l7_bytes_total",
+    "l7_pkt_min_fwd",
+    "l7_pkt_max_fwd",
+    "l7_pkt_min_bwd",
+    "l7_pkt_max_bwd",
+    "tcp_data_packets",
+    "tcp_ack_only_packets",
+    "tcp_fstat",
+];
+const TLS_CLIENT_COLUMNS: &[&str] = &[
+    "tls_detected",
+    "tls_version",
+    "tls_version_str",
+    "tls_cipher_count",
+    "tls_extension_count",
+    "tls_sni",
+    "tls_alpn",
+    "ja3_hash",
+    "tls_session_id_len",
+    "tls_session_ticket_ext",
+    "tls_psk_ext",
+    "tls_early_data_ext",
+];
+const TLS_SERVER_COLUMNS: &[&str] = &["tls_cipher_suite", "ja3s_hash"];
+const TLS_BEYOND_256_COLUMNS: &[&str] = &[
+    "tls_cert_count",
+    "tls_cert_total_length",
+    "tls_cert_first_length",
+    "tls_cert_chain_length",
+    "tls_session_resumed",
+    "tls_key_exchange_group",
+    "tls_key_exchange_group_name",
+    "tls_key_exchange_length",
+];
+/// Layers JoyfulJay's hdr_desc can name.
+const JJ_LAYERS: &[&str] = &["ETH", "IP", "IP6", "TCP", "UDP", "ICMP"];
+
+/// Why JoyfulJay's value for `column` on this flow is not the truth, if it is not.
+/// Each reason is documented in docs/deviations.md.
+fn known_deviation(
+    column: &str,
+    ours: &Flow,
+    jj: &HashMap<String, String>,
+    file: &str,
+) -> Option<&'static str> {
+    let jj_num = |c: &str| {
+        jj.get(c)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or_default()
+    };
+    let our_num = |c: &str| number(&ours[c]).unwrap_or_default();
+    if (column == "hdr_desc" || column == "num_hdrs")
+        && text(&ours["hdr_desc"])
+            .split('-')
+            .any(|l| !JJ_LAYERS.contains(&l) && !l.starts_with("PROTO"))
+    {
+        return Some("we name every layer (VLAN, MPLS, tunnels, cooked/loopback headers, ICMP6)");
+    }
+    if PAYLOAD_COLUMNS.contains(&column) {
+        let extra = jj_num("payload_bytes_total") - our_num("payload_bytes_total");
+        if extra > 0.0 && extra <= 6.0 * our_num("total_packets") {
+            return Some("Scapy counts Ethernet padding of short frames as TCP/UDP payload");
+        }
+        if our_num("protocol") == 58.0 {
+            return Some("JoyfulJay counts the ICMPv6 header as payload");
+        }
+    }
+    if TLS_CLIENT_COLUMNS.contains(&column)
+        && jj.get("tls_detected").map(String::as_str) == Some("True")
+        && jj_num("tls_version") == 0.0
+    {
+        return Some("JoyfulJay takes any payload starting with byte 22 and a 1 at offset 5 for a ClientHello, UDP included");
+    }
+    if TLS_CLIENT_COLUMNS.contains(&column)
+        && jj.get("ja3_hash").map(String::as_str) != Some(text(&ours["ja3_hash"]).as_str())
+    {
+        return Some(
+            "JoyfulJay cuts the ClientHello at 256 bytes (JA3 is checked against tshark instead)",
+        );
+    }
+    if TLS_SERVER_COLUMNS.contains(&column)
+        && jj.get("ja3s_hash").map(String::as_str) != Some(text(&ours["ja3s_hash"]).as_str())
+    {
+        return Some("JoyfulJay's JA3S reads past a ServerHello without extensions (JA3S is checked against tshark instead)");
+    }
+    if TLS_BEYOND_256_COLUMNS.contains(&column) {
+        let jj_missed_certs = jj_num("tls_cert_count") < our_num("tls_cert_count");
+        let jj_missed_kex =
+            jj_num("tls_key_exchange_group") == 0.0 && our_num("tls_key_exchange_group") != 0.0;
+        let jj_kex_from_client = column.starts_with("tls_key_exchange")
+            && our_num("tls_key_exchange_group") != jj_num("tls_key_exchange_group")
+            && our_num("tls_cert_count") > jj_num("tls_cert_count");
+        if jj_missed_certs || jj_missed_kex || jj_kex_from_client {
+            return Some("JoyfulJay reads only the first 256 bytes of each packet and misses later certificates and the ServerKeyExchange");
+        }
+    }
+    if file == "ndpi__dns_fragmented" && our_num("total_bytes") != jj_num("total_bytes") {
+        return Some("IP fragments are reassembled into the datagram they belong to");
+    }
+    None
+}
+
+fn tolerance(column: &str, expected: f64) -> f64 {
+    let timing = column.starts_with("iat_")
+        || matches!(
+            column,
+            "duration"
+                | "first_response_time"
+                | "avg_burst_duration"
+                | "avg_idle_duration"
+                | "max_idle_duration"
+        );
+    let epoch = matches!(
+        column,
+        "start_time" | "end_time" | "time_first" | "time_last"
+    );
+    let from_duration = column.ends_with("_per_second") || column.starts_with("burstiness_index");
+    if epoch {
+        1e-6
+    } else if timing {
+        // JoyfulJay subtracts float epoch timestamps, which carry about 0.2 µs of precision.
+        2e-6
+    } else if from_duration {
+        2e-2 * expected.abs() + 1e-6
+    } else {
+        1e-9 * expected.abs().max(1.0)
+    }
+}
+
+#[test]
+fn parity_with_joyfuljay_on_flows_it_segments_the_same_way() {
+    let reference = corpus_dir().join("reference/joyfuljay");
+    let mut compared_flows = 0usize;
+    let mut split_differently = 0usize;
+    let mut compared_values = 0usize;
+    let mut excused: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let mut mismatches = Vec::new();
+    for path in corpus_files() {
+        let name = stem(&path);
+        let Ok(mut reader) = csv::Reader::from_path(reference.join(format!("{name}.csv"))) else {
+            continue;
+        };
+        let headers = reader.headers().expect("header").clone();
+        let mut jj_by_key: HashMap<(Endpoints, String), Vec<HashMap<String, String>>> =
+            HashMap::new();
+        for record in reader.records() {
+            let record = record.expect("JoyfulJay csv row");
+            let row: HashMap<String, String> = headers
+                .iter()
+                .map(String::from)
+                .zip(record.iter().map(String::from))
+                .collect();
+            let port = |c: &str| row[c].parse::<f64>().unwrap_or_default() as u16;
+            let key = endpoints(
+                (row["src_ip"].clone(), port("src_port")),
+                (row["dst_ip"].clone(), port("dst_port")),
+            );
+            jj_by_key
+                .entry((key, row["protocol"].clone()))
+                .or_default()
+                .push(row);
+        }
+        let (ours, _) = extract_file(&path);
+        for flow in &ours {
+            let key = (our_endpoints(flow), text(&flow["protocol"]));
+            let start = number(&flow["start_time"]).unwrap_or_default();
+            let Some(jj) = jj_by_key.get(&key).and_then(|rows| {
+                rows.iter().find(|r| {
+                    (r["start_time"].parse::<f64>().unwrap_or_default() - start).abs() < 2e-6
+                })
+            }) else {
+                continue;
+            };
+            if jj["total_packets"] != text(&flow["total_packets"]) {
+                split_differently += 1;
+                continue;
+            }
+            compared_flows += 1;
+            for def in FEATURES {
+                let Some(jj_value) = jj.get(def.name) else {
+                    continue;
+                };
+                let ours_value = &flow[def.name];
+                if let Some(reason) = known_deviation(def.name, flow, jj, &name) {
+                    *excused.entry(reason).or_default() += 1;
+                    continue;
+                }
+                compared_values += 1;
+                let equal = match (def.kind, number(ours_value), jj_value.parse::<f64>()) {
+                    (Kind::Str, _, _) | (_, None, _) => text(ours_value) == *jj_value,
+                    (Kind::Bool, Some(a), _) => (a != 0.0) == (jj_value == "True"),
+                    (_, Some(a), Ok(b)) => (a - b).abs() <= tolerance(def.name, b),
+                    (_, Some(_), Err(_)) => false,
+                };
+                if !equal {
+                    mismatches.push(format!(
+                        "{name} {key:?} {}: ours {} joyfuljay {jj_value}",
+                        def.name,
+                        text(ours_value)
+                    ));
+                }
+            }
+        }
+    }
+    eprintln!("compared {compared_flows} flows ({compared_values} values); {split_differently} flows JoyfulJay splits differently");
+    for (reason, n) in &excused {
+        eprintln!("  {n:6} values differ for a documented reason: {reason}");
+    }
+    assert!(
+        compared_flows >= 350,
+        "too few flows compared: {compared_flows}"
+    );
+    assert!(
+        mismatches.is_empty(),
+        "{} mismatches:\n{}",
+        mismatches.len(),
+        mismatches[..mismatches.len().min(40)].join("\n")
+    );
+}
+
+#[test]
+fn ja3_and_ja3s_equal_tshark_on_every_tls_flow() {
+    let reference = corpus_dir().join("reference/tshark");
+    let mut checked = 0;
+    let mut wrong = Vec::new();
+    for path in corpus_files() {
+        let name = stem(&path);
+        let Ok(mut reader) = csv::ReaderBuilder::new()
+            .delimiter(b'\t')
+            .from_path(reference.join(format!("{name}.tsv")))
+        else {
+            continue;
+        };
+        let (ours, _) = extract_file(&path);
+        for record in reader.deserialize::<HashMap<String, String>>() {
+            let r = record.expect("tshark row");
+            if r["transport"] != "tcp" || (r["ja3"].is_empty() && r["ja3s"].is_empty()) {
+                continue;
+            }
+            let port = |c: &str| r[c].parse::<u16>().unwrap_or_default();
+            let key = endpoints(
+                (r["src_ip"].clone(), port("src_port")),
+                (r["dst_ip"].clone(), port("dst_port")),
+            );
+            let t: f64 = r["time_epoch"].parse().unwrap_or_default();
+            let flow = ours.iter().find(|f| {
+                our_endpoints(f) == key
+                    && number(&f["start_time"]).unwrap_or_default() <= t + 1e-6
+                    && t <= number(&f["end_time"]).unwrap_or_default() + 1e-6
+            });
+            let Some(flow) = flow else {
+                wrong.push(format!("{name} frame {}: no flow for {key:?}", r["frame"]));
+                continue;
+            };
+            for (theirs, column) in [(&r["ja3"], "ja3_hash"), (&r["ja3s"], "ja3s_hash")] {
+                if theirs.is_empty() {
+                    continue;
+                }
+                checked += 1;
+                if text(&flow[column]) != *theirs {
+                    wrong.push(format!(
+                        "{name} frame {} {column}: ours {} tshark {theirs}",
+                        r["frame"],
+                        text(&flow[column])
+                    ));
+                }
+            }
+        }
+    }
+    assert!(checked >= 300, "too few fingerprints checked: {checked}");
+    assert!(
+        wrong.is_empty(),
+        "{} disagreements:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+}
