@@ -140,7 +140,7 @@ impl Emitter<'_> {
         if self.error.is_some() {
             return;
         }
-        match self.sink.write_row(&finished.into_row()) {
+        match self.sink.write_row(finished.into_row()) {
             Ok(()) => self.records += 1,
             Err(e) => self.error = Some(e),
         }

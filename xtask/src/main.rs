@@ -1,1 +1,607 @@
-fn main() {}
+//! Project tasks: `cargo xtask run|test|bench|fuzz|docs|build-ebpf`.
+//!
+//! Every task installs what it needs first (Python packages go into a scratch virtual
+//! environment under `target/`), so a fresh clone needs only `cargo xtask <task>`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+
+const USAGE: &str = "usage: cargo xtask <task>
+
+tasks:
+  run [-- ARGS]        build release and run `capture ARGS`; with no ARGS, extract the shipped
+                       sample captures to target/demo/flows.parquet and print the flows
+  test                 format check, clippy, every test, and the pandas/polars/DuckDB check of the outputs
+  bench offline [N]    the offline benchmark on the 1.1M-packet capture (N runs, default 5),
+                       side by side with NFStream; writes docs/benchmarks.md
+  fuzz [SECONDS]       run the decoder fuzz target (default 300 s) with cargo-fuzz on nightly
+  docs                 regenerate docs/features.md from the feature registry
+  build-ebpf           build the XDP program (nightly + bpf-linker)";
+
+fn main() {
+    if let Err(e) = run_task() {
+        eprintln!("xtask: error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run_task() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let rest = || {
+        args.iter()
+            .skip(1)
+            .map(String::as_str)
+            .filter(|a| *a != "--")
+            .collect::<Vec<_>>()
+    };
+    match args.first().map(String::as_str) {
+        Some("run") => run(&rest()),
+        Some("test") => test(),
+        Some("bench") => bench(&rest()),
+        Some("fuzz") => fuzz(
+            rest()
+                .first()
+                .map_or(Ok(300), |s| s.parse())
+                .context("fuzz SECONDS")?,
+        ),
+        Some("docs") => docs(),
+        Some("build-ebpf") => build_ebpf(),
+        _ => {
+            println!("{USAGE}");
+            Ok(())
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+fn sh(cmd: &mut Command) -> Result<()> {
+    eprintln!("xtask: $ {}", describe(cmd));
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start {}", describe(cmd)))?;
+    if !status.success() {
+        bail!("{} failed with {status}", describe(cmd));
+    }
+    Ok(())
+}
+
+fn describe(cmd: &Command) -> String {
+    std::iter::once(cmd.get_program().to_string_lossy().into_owned())
+        .chain(cmd.get_args().map(|a| a.to_string_lossy().into_owned()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn cargo() -> Command {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(root());
+    c
+}
+
+fn release_binary() -> Result<PathBuf> {
+    sh(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "capture-user",
+        "--bin",
+        "capture",
+    ]))?;
+    Ok(root().join("target/release/capture"))
+}
+
+fn run(args: &[&str]) -> Result<()> {
+    if args.contains(&"--iface") {
+        bail!(
+            "live capture (`--iface`) is the XDP/AF_XDP path, which this build does not include yet; \
+             `cargo xtask run` with no arguments runs the offline engine on the shipped samples"
+        );
+    }
+    let capture = release_binary()?;
+    if !args.is_empty() {
+        return sh(Command::new(&capture).args(args));
+    }
+    let out_dir = root().join("target/demo");
+    std::fs::create_dir_all(&out_dir)?;
+    let out = out_dir.join("flows.csv");
+    let samples = root().join("capture-user/tests/data");
+    sh(Command::new(&capture)
+        .arg("extract")
+        .arg(&samples)
+        .arg("-o")
+        .arg(&out)
+        .arg("--quiet"))?;
+    let parquet = out_dir.join("flows.parquet");
+    sh(Command::new(&capture)
+        .arg("extract")
+        .arg(&samples)
+        .arg("-o")
+        .arg(&parquet)
+        .arg("--quiet"))?;
+    print_preview(&out)?;
+    println!(
+        "\nall {} columns: {}\nas Parquet: {}",
+        count_columns(&out)?,
+        out.display(),
+        parquet.display()
+    );
+    Ok(())
+}
+
+fn count_columns(csv: &Path) -> Result<usize> {
+    let text = std::fs::read_to_string(csv)?;
+    Ok(text.lines().next().map_or(0, |h| h.split(',').count()))
+}
+
+/// Prints a few telling columns of each flow as an aligned table.
+fn print_preview(csv: &Path) -> Result<()> {
+    let text = std::fs::read_to_string(csv)?;
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+    let wanted = [
+        "src_ip",
+        "src_port",
+        "dst_ip",
+        "dst_port",
+        "protocol",
+        "total_packets",
+        "total_bytes",
+        "duration",
+        "hdr_desc",
+        "ja3_hash",
+        "flow_end_reason",
+    ];
+    let idx: Vec<usize> = wanted
+        .iter()
+        .filter_map(|w| header.iter().position(|h| h == w))
+        .collect();
+    let rows: Vec<Vec<String>> = lines
+        .map(|l| {
+            let cells: Vec<&str> = l.split(',').collect();
+            idx.iter()
+                .map(|&i| cells.get(i).copied().unwrap_or("").to_string())
+                .collect()
+        })
+        .collect();
+    let widths: Vec<usize> = (0..idx.len())
+        .map(|c| {
+            rows.iter()
+                .map(|r| r[c].len())
+                .chain([wanted[c].len()])
+                .max()
+                .unwrap_or(0)
+                .min(40)
+        })
+        .collect();
+    let line = |cells: &[String]| {
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{:<w$}", c.chars().take(*w).collect::<String>(), w = *w))
+            .collect::<Vec<_>>()
+            .join("  ")
+    };
+    println!(
+        "{}",
+        line(&wanted.iter().map(|s| (*s).to_string()).collect::<Vec<_>>())
+    );
+    for r in rows.iter().take(40) {
+        println!("{}", line(r));
+    }
+    if rows.len() > 40 {
+        println!("... {} flows in all", rows.len());
+    }
+    Ok(())
+}
+
+/// A scratch virtual environment under target/ with `packages` installed.
+fn venv(name: &str, packages: &[&str]) -> Result<PathBuf> {
+    let dir = root().join("target").join(name);
+    let python = dir.join("bin/python");
+    let stamp = dir.join(format!(
+        ".installed-{}",
+        packages.join("_").replace(['=', '<', '>', '[', ']'], "-")
+    ));
+    if !stamp.exists() {
+        if !python.exists() {
+            sh(Command::new("python3").args(["-m", "venv"]).arg(&dir))?;
+        }
+        sh(Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
+            .args(packages))?;
+        std::fs::write(&stamp, "")?;
+    }
+    Ok(python)
+}
+
+fn test() -> Result<()> {
+    sh(cargo().args(["fmt", "--all", "--", "--check"]))?;
+    sh(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    sh(cargo().args(["test", "--workspace"]))?;
+    // The outputs must open in the tools data scientists use, with no code of ours.
+    let capture = release_binary()?;
+    let out = root().join("target/compat");
+    std::fs::create_dir_all(&out)?;
+    let samples = root().join("capture-user/tests/data");
+    for name in ["flows.parquet", "flows.csv", "flows.jsonl", "flows.csv.zst"] {
+        sh(Command::new(&capture)
+            .arg("extract")
+            .arg(&samples)
+            .arg("-o")
+            .arg(out.join(name))
+            .arg("--quiet"))?;
+    }
+    let python = venv(
+        "venv-compat",
+        &["pandas", "pyarrow", "polars", "duckdb", "zstandard"],
+    )?;
+    sh(Command::new(python)
+        .arg(root().join("tests/compat/check_outputs.py"))
+        .arg(&out))
+}
+
+fn bench(args: &[&str]) -> Result<()> {
+    match args.first().copied() {
+        Some("offline") => bench_offline(
+            args.get(1)
+                .map_or(Ok(5), |s| s.parse())
+                .context("bench offline N")?,
+        ),
+        other => bail!("unknown bench {other:?}: this build has `cargo xtask bench offline [N]`"),
+    }
+}
+
+fn bench_input() -> Result<PathBuf> {
+    let big = PathBuf::from(
+        std::env::var("CAPTURE_BENCH_PCAP").unwrap_or_else(|_| "/tmp/bench/big.pcap".into()),
+    );
+    if !big.exists() {
+        let script = root().join("../shared/bench/build_big.py");
+        if !script.exists() {
+            bail!(
+                "{} is missing and so is {}: set CAPTURE_BENCH_PCAP",
+                big.display(),
+                script.display()
+            );
+        }
+        sh(Command::new("python3").arg(script).env("OUT", &big))?;
+    }
+    Ok(big)
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn bench_offline(runs: usize) -> Result<()> {
+    let capture = release_binary()?;
+    let big = bench_input()?;
+    let packets = count_packets(&capture, &big)?;
+    let out = root().join("target/bench");
+    std::fs::create_dir_all(&out)?;
+    let mut ours = Vec::new();
+    let mut summary = String::new();
+    for i in 0..runs.max(1) {
+        let started = Instant::now();
+        let o = Command::new(&capture)
+            .arg("extract")
+            .arg(&big)
+            .arg("-o")
+            .arg(out.join("core.parquet"))
+            .args(["--profile", "core", "--quiet"])
+            .stderr(Stdio::piped())
+            .output()?;
+        let secs = started.elapsed().as_secs_f64();
+        if !o.status.success() {
+            bail!("capture failed: {}", String::from_utf8_lossy(&o.stderr));
+        }
+        summary = String::from_utf8_lossy(&o.stderr).into_owned();
+        eprintln!(
+            "xtask: capture run {}: {:.3} s, {:.0} packets/s",
+            i + 1,
+            secs,
+            packets as f64 / secs
+        );
+        ours.push(secs);
+    }
+    let python = venv("venv-nfstream", &["nfstream==6.6.0"])?;
+    let script = "import sys, time\nfrom nfstream import NFStreamer\nt=time.time()\nn=sum(1 for _ in NFStreamer(source=sys.argv[1], statistical_analysis=True, n_meters=1))\nprint(time.time()-t, n)";
+    let mut theirs = Vec::new();
+    let mut nf_flows = String::new();
+    for i in 0..runs.clamp(1, 3) {
+        let o = Command::new(&python)
+            .args(["-c", script])
+            .arg(&big)
+            .output()?;
+        if !o.status.success() {
+            bail!("nfstream failed: {}", String::from_utf8_lossy(&o.stderr));
+        }
+        let text = String::from_utf8_lossy(&o.stdout);
+        let mut parts = text.split_whitespace();
+        let secs: f64 = parts.next().unwrap_or("0").parse()?;
+        nf_flows = parts.next().unwrap_or("").to_string();
+        eprintln!(
+            "xtask: nfstream run {}: {:.3} s, {:.0} packets/s",
+            i + 1,
+            secs,
+            packets as f64 / secs
+        );
+        theirs.push(secs);
+    }
+    let ours_med = median(&mut ours);
+    let theirs_med = median(&mut theirs);
+    let report = offline_report(
+        &big, packets, &ours, ours_med, &theirs, theirs_med, &nf_flows, &summary,
+    );
+    println!("{report}");
+    write_benchmarks_section("offline", &report)
+}
+
+fn count_packets(capture: &Path, big: &Path) -> Result<u64> {
+    let o = Command::new(capture)
+        .arg("extract")
+        .arg(big)
+        .args([
+            "-o",
+            "-",
+            "--features",
+            "flow_meta",
+            "--quiet",
+            "--format",
+            "csv",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()?;
+    let err = String::from_utf8_lossy(&o.stderr);
+    // The summary reads "capture: 1 file(s), 1114480 frames (… bytes), …".
+    let frames = err
+        .split(", ")
+        .find(|part| part.contains(" frames ("))
+        .and_then(|part| part.split(' ').next()?.parse::<u64>().ok())
+        .context("frame count in capture's summary")?;
+    Ok(frames)
+}
+
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one report, assembled from one run's measurements"
+)]
+fn offline_report(
+    big: &Path,
+    packets: u64,
+    ours: &[f64],
+    ours_med: f64,
+    theirs: &[f64],
+    theirs_med: f64,
+    nf_flows: &str,
+    summary: &str,
+) -> String {
+    let rate = |s: f64| packets as f64 / s;
+    let range = |v: &[f64]| {
+        let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = v.iter().copied().fold(0.0, f64::max);
+        format!("{lo:.3}–{hi:.3} s")
+    };
+    let memory = summary
+        .lines()
+        .find(|l| l.contains("peak flow-state memory"))
+        .unwrap_or("")
+        .trim_start_matches("capture: ");
+    let flows = summary
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim_start_matches("capture: ");
+    format!(
+        "| tool | runs | median time | range | packets/s (median) |\n|---|---|---|---|---|\n\
+         | `capture extract --profile core` (1 thread) | {} | {:.3} s | {} | {:.0} |\n\
+         | NFStream 6.6.0 `statistical_analysis=True, n_meters=1` | {} | {:.3} s | {} | {:.0} |\n\n\
+         Speed-up over NFStream: **{:.1}×**. Input: `{}` ({} packets). NFStream flows: {}.\n\n\
+         capture's own summary: {}; {}.\n",
+        ours.len(),
+        ours_med,
+        range(ours),
+        rate(ours_med),
+        theirs.len(),
+        theirs_med,
+        range(theirs),
+        rate(theirs_med),
+        theirs_med / ours_med,
+        big.display(),
+        packets,
+        nf_flows,
+        flows,
+        memory
+    )
+}
+
+/// Replaces the generated section `name` of docs/benchmarks.md, keeping everything else.
+fn write_benchmarks_section(name: &str, body: &str) -> Result<()> {
+    let path = root().join("docs/benchmarks.md");
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let begin = format!("<!-- xtask:{name}:begin -->");
+    let end = format!("<!-- xtask:{name}:end -->");
+    let machine = machine_description();
+    let block = format!("{begin}\n{machine}\n\n{body}{end}");
+    let new = match (text.find(&begin), text.find(&end)) {
+        (Some(a), Some(b)) if b > a => format!("{}{}{}", &text[..a], block, &text[b + end.len()..]),
+        _ => format!("{text}\n{block}\n"),
+    };
+    std::fs::write(&path, new)?;
+    eprintln!("xtask: wrote {}", path.display());
+    Ok(())
+}
+
+fn machine_description() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let date = Command::new("date")
+        .arg("-u")
+        .arg("+%Y-%m-%d")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    format!(
+        "Measured {date} on {cpu}, {cores} cores, Linux {kernel}, by `cargo xtask bench offline`."
+    )
+}
+
+fn fuzz(seconds: u64) -> Result<()> {
+    let have = Command::new("cargo")
+        .args(["fuzz", "--version"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !have {
+        sh(Command::new("cargo").args(["install", "cargo-fuzz", "--locked"]))?;
+    }
+    let corpus = root().join("fuzz/corpus/decode_frame");
+    std::fs::create_dir_all(&corpus)?;
+    seed_fuzz_corpus(&corpus)?;
+    sh(Command::new("cargo")
+        .current_dir(root().join("fuzz"))
+        .args([
+            "+nightly",
+            "fuzz",
+            "run",
+            "decode_frame",
+            "--",
+            &format!("-max_total_time={seconds}"),
+        ])
+        .arg("-max_len=4096"))?;
+    sh(Command::new("cargo")
+        .current_dir(root().join("fuzz"))
+        .args([
+            "+nightly",
+            "fuzz",
+            "run",
+            "read_capture",
+            "--",
+            &format!("-max_total_time={}", seconds / 3),
+        ]))
+}
+
+/// Seeds the decoder fuzzer with every frame of the shared corpus (one file per distinct frame,
+/// prefixed with its link type as the target expects).
+fn seed_fuzz_corpus(dir: &Path) -> Result<()> {
+    let pcaps = root().join("../shared/corpus/pcap");
+    let Ok(entries) = std::fs::read_dir(&pcaps) else {
+        return Ok(());
+    };
+    let mut n = 0;
+    for entry in entries {
+        let path = entry?.path();
+        let bytes = std::fs::read(&path)?;
+        for (link, frame) in frames_of(&bytes) {
+            let mut seed = link.to_le_bytes()[..2].to_vec();
+            seed.extend_from_slice(frame);
+            std::fs::write(dir.join(format!("seed-{n:06}")), seed)?;
+            n += 1;
+            if n > 20_000 {
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The frames of a little-endian classic pcap (enough to seed a fuzzer; pcapng files are skipped).
+fn frames_of(bytes: &[u8]) -> Vec<(u32, &[u8])> {
+    let mut out = Vec::new();
+    if bytes.len() < 24 || bytes[..4] != [0xd4, 0xc3, 0xb2, 0xa1] {
+        return out;
+    }
+    let link = u32::from_le_bytes([bytes[20], bytes[21], bytes[22], bytes[23]]);
+    let mut at = 24;
+    while at + 16 <= bytes.len() {
+        let len = u32::from_le_bytes([bytes[at + 8], bytes[at + 9], bytes[at + 10], bytes[at + 11]])
+            as usize;
+        let end = at + 16 + len;
+        if end > bytes.len() {
+            break;
+        }
+        out.push((link, &bytes[at + 16..end]));
+        at = end;
+    }
+    out
+}
+
+fn docs() -> Result<()> {
+    let o = cargo()
+        .args([
+            "run",
+            "-q",
+            "-p",
+            "capture-user",
+            "--bin",
+            "capture",
+            "--",
+            "features",
+            "--markdown",
+        ])
+        .output()?;
+    if !o.status.success() {
+        bail!(
+            "capture features failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    std::fs::write(root().join("docs/features.md"), o.stdout)?;
+    eprintln!("xtask: wrote docs/features.md");
+    Ok(())
+}
+
+fn build_ebpf() -> Result<()> {
+    let have_linker = Command::new("bpf-linker")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !have_linker {
+        bail!(
+            "bpf-linker is not installed: see README.md (eBPF toolchain) for the two-line recipe"
+        );
+    }
+    sh(Command::new("cargo")
+        .current_dir(root().join("capture-ebpf"))
+        .args(["+nightly", "build", "--release"]))?;
+    eprintln!("xtask: built capture-ebpf/target/bpfel-unknown-none/release/capture-ebpf");
+    Ok(())
+}

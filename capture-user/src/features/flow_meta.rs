@@ -69,7 +69,7 @@ impl Extractor for FlowMeta {
         }
     }
 
-    fn finish(&self, flow: &FlowIdentity, out: &mut Row) {
+    fn finish(&mut self, flow: &FlowIdentity, out: &mut Row) {
         let [pf, pb] = self.packets;
         let [bf, bb] = self.bytes;
         let (packets, bytes) = (pf + pb, bf + bb);

@@ -107,8 +107,9 @@ pub trait Extractor: Default {
     /// Sees one packet of the flow.
     fn update(&mut self, pkt: &Packet<'_>, dir: Dir);
 
-    /// Writes this group's columns, in registry order.
-    fn finish(&self, flow: &FlowIdentity, out: &mut Row);
+    /// Writes this group's columns, in registry order. The flow has ended: the state may be
+    /// rearranged (sorted in place) while reading it out.
+    fn finish(&mut self, flow: &FlowIdentity, out: &mut Row);
 
     /// Heap bytes this state holds (for memory accounting).
     fn heap_bytes(&self) -> usize {
@@ -174,7 +175,7 @@ impl FlowFeatures {
 
     /// Writes the whole record (every registry column, in order).
     #[must_use]
-    pub fn finish(&self, flow: &FlowIdentity) -> Row {
+    pub fn finish(&mut self, flow: &FlowIdentity) -> Row {
         let mut row = Row {
             values: Vec::with_capacity(FEATURES.len()),
         };

@@ -50,9 +50,10 @@ impl Extractor for Size {
         }
     }
 
-    fn finish(&self, _flow: &FlowIdentity, out: &mut Row) {
+    fn finish(&mut self, _flow: &FlowIdentity, out: &mut Row) {
         let all = Moments::merge(&self.len[0], &self.len[1]);
-        let all_q = Quantiles::merged(&self.len_q[0], &self.len_q[1]);
+        let [fwd_q, bwd_q] = &mut self.len_q;
+        let mut all_q = Quantiles::merged(fwd_q, bwd_q);
         let [p25, median, p75, p90] = all_q.percentiles([25.0, 50.0, 75.0, 90.0]);
         out.float(all.min());
         out.float(all.max());

@@ -139,6 +139,7 @@ impl Moments {
 #[derive(Clone, Debug, Default)]
 pub struct Quantiles {
     exact: Vec<f64>,
+    sorted: bool,
     sketch: Option<Box<Sketch>>,
 }
 
@@ -151,7 +152,12 @@ impl Quantiles {
             return;
         }
         if self.exact.len() < EXACT_CAP {
+            if self.exact.capacity() == 0 {
+                // Most flows are short: one allocation covers them.
+                self.exact.reserve_exact(16);
+            }
             self.exact.push(x);
+            self.sorted = false;
             return;
         }
         let mut s = Box::new(Sketch::default());
@@ -175,9 +181,17 @@ impl Quantiles {
         self.exact.capacity() * 8 + self.sketch.as_ref().map_or(0, |s| s.heap_bytes())
     }
 
-    /// The requested percentiles (each in 0..=100), numpy's `linear` method; 0 for an empty stream.
+    fn sort(&mut self) {
+        if !self.sorted {
+            self.exact.sort_unstable_by(f64::total_cmp);
+            self.sorted = true;
+        }
+    }
+
+    /// The requested percentiles (each in 0..=100), numpy's `linear` method; 0 for an empty
+    /// stream. Exact values are sorted in place.
     #[must_use]
-    pub fn percentiles<const N: usize>(&self, ps: [f64; N]) -> [f64; N] {
+    pub fn percentiles<const N: usize>(&mut self, ps: [f64; N]) -> [f64; N] {
         let mut out = [0.0; N];
         if let Some(s) = &self.sketch {
             for (o, p) in out.iter_mut().zip(ps) {
@@ -188,39 +202,51 @@ impl Quantiles {
         if self.exact.is_empty() {
             return out;
         }
-        let mut sorted = self.exact.clone();
-        sorted.sort_unstable_by(f64::total_cmp);
+        self.sort();
         for (o, p) in out.iter_mut().zip(ps) {
-            *o = linear_percentile(&sorted, p);
+            *o = linear_percentile(&self.exact, p);
         }
         out
     }
 
-    /// Combines two streams (used for both-direction percentiles from per-direction stores).
+    /// Combines two streams (both-direction percentiles from per-direction stores). Exact
+    /// stores are sorted in place and merged in one pass.
     #[must_use]
-    pub fn merged(a: &Self, b: &Self) -> Self {
-        let mut out = Self::default();
-        for q in [a, b] {
-            match &q.sketch {
-                None => q.exact.iter().for_each(|&v| out.push(v)),
-                Some(s) => {
-                    let target = out.sketch.get_or_insert_with(|| {
-                        let mut fresh = Box::new(Sketch::default());
-                        for v in out.exact.drain(..) {
-                            fresh.push(v);
-                        }
-                        fresh
-                    });
-                    target.merge(s);
+    pub fn merged(a: &mut Self, b: &mut Self) -> Self {
+        if a.is_exact() && b.is_exact() && a.exact.len() + b.exact.len() <= EXACT_CAP {
+            a.sort();
+            b.sort();
+            let mut exact = Vec::with_capacity(a.exact.len() + b.exact.len());
+            let (mut i, mut j) = (0, 0);
+            while i < a.exact.len() && j < b.exact.len() {
+                if a.exact[i] <= b.exact[j] {
+                    exact.push(a.exact[i]);
+                    i += 1;
+                } else {
+                    exact.push(b.exact[j]);
+                    j += 1;
                 }
             }
+            exact.extend_from_slice(&a.exact[i..]);
+            exact.extend_from_slice(&b.exact[j..]);
+            return Self {
+                exact,
+                sorted: true,
+                sketch: None,
+            };
         }
-        if let Some(s) = &mut out.sketch {
-            for v in out.exact.drain(..) {
-                s.push(v);
+        let mut sketch = Box::new(Sketch::default());
+        for q in [&*a, &*b] {
+            match &q.sketch {
+                None => q.exact.iter().for_each(|&v| sketch.push(v)),
+                Some(s) => sketch.merge(s),
             }
         }
-        out
+        Self {
+            exact: Vec::new(),
+            sorted: false,
+            sketch: Some(sketch),
+        }
     }
 }
 
@@ -336,7 +362,7 @@ mod tests {
     #[test]
     fn exact_percentiles_match_numpy_linear() {
         let mut q = Quantiles::default();
-        for x in [1.0, 2.0, 3.0, 4.0] {
+        for x in [4.0, 2.0, 3.0, 1.0] {
             q.push(x);
         }
         // numpy.percentile([1,2,3,4], [25,50,75,90,99]) = 1.75, 2.5, 3.25, 3.7, 3.97
@@ -382,8 +408,17 @@ mod tests {
             all.push(x);
         }
         assert_eq!(
-            Quantiles::merged(&a, &b).percentiles([10.0, 50.0, 90.0]),
+            Quantiles::merged(&mut a, &mut b).percentiles([10.0, 50.0, 90.0]),
             all.percentiles([10.0, 50.0, 90.0])
         );
+        // A sketched side makes the merge a sketch.
+        let mut big = Quantiles::default();
+        for i in 0..3000 {
+            big.push(f64::from(i));
+        }
+        let mut merged = Quantiles::merged(&mut big, &mut a);
+        assert!(!merged.is_exact());
+        let [median] = merged.percentiles([50.0]);
+        assert!((median - 1500.0).abs() < 30.0, "{median}");
     }
 }

@@ -74,7 +74,7 @@ impl Extractor for TcpFlags {
         self.flags_by[d] |= f;
     }
 
-    fn finish(&self, flow: &FlowIdentity, out: &mut Row) {
+    fn finish(&mut self, flow: &FlowIdentity, out: &mut Row) {
         let is_tcp = flow.protocol == ipproto::TCP;
         if !is_tcp {
             out.bool(false);

@@ -92,7 +92,7 @@ impl Extractor for Timing {
         }
     }
 
-    fn finish(&self, _flow: &FlowIdentity, out: &mut Row) {
+    fn finish(&mut self, _flow: &FlowIdentity, out: &mut Row) {
         let a = &self.all;
         let [p25, median, p75, p90, p99] = self.all_q.percentiles([25.0, 50.0, 75.0, 90.0, 99.0]);
         out.float(a.min());

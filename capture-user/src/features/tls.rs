@@ -60,7 +60,7 @@ impl Extractor for Tls {
         }
     }
 
-    fn finish(&self, _flow: &FlowIdentity, out: &mut Row) {
+    fn finish(&mut self, _flow: &FlowIdentity, out: &mut Row) {
         let found = |pick: &dyn Fn(&tls::TlsFindings) -> bool| -> Option<&tls::TlsFindings> {
             self.streams.as_deref().and_then(|s| {
                 [&s[0], &s[1]]

@@ -135,8 +135,9 @@ pub struct FinishedFlow {
 impl FinishedFlow {
     /// The flow's record.
     #[must_use]
-    pub fn into_row(self) -> Row {
-        self.flow.features.finish(&self.flow.identity(self.reason))
+    pub fn into_row(mut self) -> Row {
+        let identity = self.flow.identity(self.reason);
+        self.flow.features.finish(&identity)
     }
 }
 

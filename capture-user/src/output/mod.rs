@@ -178,7 +178,7 @@ fn bidir_split_name(name: &str) -> String {
 /// A destination for records.
 pub trait RecordSink {
     /// Writes one record.
-    fn write_row(&mut self, row: &Row) -> io::Result<()>;
+    fn write_row(&mut self, row: Row) -> io::Result<()>;
     /// Flushes and closes the output; nothing is complete until this returns.
     fn finish(self: Box<Self>) -> io::Result<()>;
 }
@@ -198,7 +198,7 @@ pub fn open_sink(
     format: Format,
     zstd: bool,
     columns: Columns,
-) -> io::Result<Box<dyn RecordSink>> {
+) -> io::Result<Box<dyn RecordSink + Send>> {
     let raw: Box<dyn Write + Send> = match dest {
         Destination::Stdout => Box::new(io::stdout()),
         Destination::File(path) => Box::new(File::create(path)?),
@@ -213,6 +213,66 @@ pub fn open_sink(
         Format::Jsonl => Box::new(jsonl::JsonlSink::new(out, columns)),
         Format::Parquet => Box::new(parquet::ParquetSink::new(out, columns)?),
     })
+}
+
+/// Hands records to a writer thread over a bounded channel, so that encoding and compression
+/// run beside the packet path instead of on it. Offline, a full channel makes the sender wait
+/// (no record is ever dropped); a write error stops the writer and is returned by the next call.
+pub struct ThreadedSink {
+    sender: Option<crossbeam_channel::Sender<Row>>,
+    writer: Option<std::thread::JoinHandle<io::Result<()>>>,
+}
+
+impl std::fmt::Debug for ThreadedSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ThreadedSink").finish_non_exhaustive()
+    }
+}
+
+impl ThreadedSink {
+    /// Starts the writer thread around `inner`, with room for `capacity` records in flight.
+    pub fn spawn(mut inner: Box<dyn RecordSink + Send>, capacity: usize) -> io::Result<Self> {
+        let (sender, receiver) = crossbeam_channel::bounded::<Row>(capacity);
+        let writer = std::thread::Builder::new()
+            .name("capture-writer".into())
+            .spawn(move || {
+                for row in receiver {
+                    inner.write_row(row)?;
+                }
+                inner.finish()
+            })?;
+        Ok(Self {
+            sender: Some(sender),
+            writer: Some(writer),
+        })
+    }
+
+    /// Closes the channel and waits for the writer: its result is the sink's result.
+    fn join(&mut self) -> io::Result<()> {
+        self.sender = None;
+        match self.writer.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(io::Error::other("the writer thread panicked")),
+            None => Err(io::Error::other("the writer thread already stopped")),
+        }
+    }
+}
+
+impl RecordSink for ThreadedSink {
+    fn write_row(&mut self, row: Row) -> io::Result<()> {
+        match self.sender.as_ref().map(|s| s.send(row)) {
+            Some(Ok(())) => Ok(()),
+            // The writer hung up: it failed, and joining it yields why.
+            _ => Err(self
+                .join()
+                .err()
+                .unwrap_or_else(|| io::Error::other("the writer thread stopped"))),
+        }
+    }
+
+    fn finish(mut self: Box<Self>) -> io::Result<()> {
+        self.join()
+    }
 }
 
 /// Writes a float the way Python's `repr` would be read back: shortest round-trip digits.

@@ -15,7 +15,7 @@ use super::{Columns, RecordSink};
 use crate::features::{Kind, Row, Value};
 
 /// Rows buffered per row group.
-pub(crate) const ROW_GROUP_ROWS: usize = 64 * 1024;
+pub(crate) const ROW_GROUP_ROWS: usize = 8 * 1024;
 
 enum Column {
     Int(Vec<i64>),
@@ -125,8 +125,8 @@ impl ParquetSink {
 }
 
 impl RecordSink for ParquetSink {
-    fn write_row(&mut self, row: &Row) -> io::Result<()> {
-        for (buffer, value) in self.buffers.iter_mut().zip(self.columns.values(row)) {
+    fn write_row(&mut self, row: Row) -> io::Result<()> {
+        for (buffer, value) in self.buffers.iter_mut().zip(self.columns.values(&row)) {
             match (buffer, value) {
                 (Column::Int(b), Value::Int(v)) => b.push(*v),
                 (Column::Float(b), Value::Float(v)) => b.push(*v),
