@@ -184,6 +184,12 @@ fn known_deviation(
             return Some("JoyfulJay reads only the first 256 bytes of each packet and misses later certificates and the ServerKeyExchange");
         }
     }
+    if column == "tls_session_resumed"
+        && jj_num("tls_cert_count") == 0.0
+        && text(&ours[column]) == "False"
+    {
+        return Some("JoyfulJay calls any handshake without a visible certificate resumed (every TLS 1.3 one); we ask the ServerHello");
+    }
     if file == "ndpi__dns_fragmented" && our_num("total_bytes") != jj_num("total_bytes") {
         return Some("IP fragments are reassembled into the datagram they belong to");
     }

@@ -314,7 +314,7 @@ features! {
     "tls_cert_chain_length", Tls, Core, Int, "count", Bwd, "0", "Same as tls_cert_count.";
     "tls_session_id_len", Tls, Core, Int, "bytes", Fwd, "0", "Session id length in the ClientHello.";
     "tls_session_ticket_ext", Tls, Core, Bool, "", Fwd, "false", "The ClientHello carries a session_ticket extension.";
-    "tls_session_resumed", Tls, Core, Bool, "", Bidir, "false", "A ClientHello offering resumption (session id, ticket or PSK) was followed by no certificate.";
+    "tls_session_resumed", Tls, Core, Bool, "", Bidir, "false", "The server resumed a session: in TLS 1.3 its ServerHello selects a pre-shared key; before 1.3 it answers an offer of resumption with an abbreviated handshake (no Certificate).";
     "tls_psk_ext", Tls, Core, Bool, "", Fwd, "false", "The ClientHello carries a pre_shared_key extension.";
     "tls_early_data_ext", Tls, Core, Bool, "", Fwd, "false", "The ClientHello carries an early_data extension.";
     "tls_key_exchange_group", Tls, Core, Int, "", Bidir, "0", "Named group of the key exchange: the ServerKeyExchange curve when present, else the ClientHello's first key share.";

@@ -102,7 +102,11 @@ impl Extractor for Tls {
         let early = client.is_some_and(|c| c.has_extension(EXT_EARLY_DATA_ID));
         out.int(sid);
         out.bool(ticket);
-        out.bool(detected && certs.count == 0 && (sid > 0 || ticket || psk));
+        out.bool(resumed(
+            server,
+            found(&|f| f.certificates.is_some()).is_some(),
+            sid > 0 || ticket || psk,
+        ));
         out.bool(psk);
         out.bool(early);
         // The server's key exchange, when visible, overrides the client's first key share.
@@ -129,6 +133,19 @@ impl Extractor for Tls {
                     .sum::<usize>()
         })
     }
+}
+
+/// Whether the server resumed a session. TLS 1.3 (a ServerHello with supported_versions) resumes
+/// when the ServerHello selects a pre-shared key; earlier versions resume with an abbreviated
+/// handshake: a ServerHello answering an offer of resumption with no Certificate message before
+/// the switch to encryption. Without a ServerHello nothing is known, and the answer is false.
+fn resumed(server: Option<&tls::ServerHello>, saw_certificate: bool, client_offered: bool) -> bool {
+    const SUPPORTED_VERSIONS: u16 = 43;
+    let Some(server) = server else { return false };
+    if server.extensions.contains(&SUPPORTED_VERSIONS) {
+        return server.extensions.contains(&EXT_PRE_SHARED_KEY_ID);
+    }
+    client_offered && !saw_certificate
 }
 
 fn version_name(v: u16) -> String {
