@@ -227,7 +227,7 @@ fn record_encoding(c: &mut Criterion) {
                 )
                 .expect("sink");
                 for row in &rows {
-                    sink.write_row(row.clone()).expect("write");
+                    sink.write_row(row).expect("write");
                 }
                 sink.finish().expect("finish");
             });

@@ -140,7 +140,9 @@ impl Emitter<'_> {
         if self.error.is_some() {
             return;
         }
-        match self.sink.write_row(finished.into_row()) {
+        let mut row = self.sink.recycled_row();
+        finished.write_into(&mut row);
+        match self.sink.send_row(row) {
             Ok(()) => self.records += 1,
             Err(e) => self.error = Some(e),
         }

@@ -302,34 +302,11 @@ fn bench_offline(runs: usize) -> Result<()> {
     let packets = count_packets(&capture, &big)?;
     let out = root().join("target/bench");
     std::fs::create_dir_all(&out)?;
-    let mut ours = Vec::new();
-    let mut summary = String::new();
-    for i in 0..runs.max(1) {
-        let started = Instant::now();
-        let o = Command::new(&capture)
-            .arg("extract")
-            .arg(&big)
-            .arg("-o")
-            .arg(out.join("core.parquet"))
-            .args(["--profile", "core", "--quiet"])
-            .stderr(Stdio::piped())
-            .output()?;
-        let secs = started.elapsed().as_secs_f64();
-        if !o.status.success() {
-            bail!("capture failed: {}", String::from_utf8_lossy(&o.stderr));
-        }
-        summary = String::from_utf8_lossy(&o.stderr).into_owned();
-        eprintln!(
-            "xtask: capture run {}: {:.3} s, {:.0} packets/s",
-            i + 1,
-            secs,
-            packets as f64 / secs
-        );
-        ours.push(secs);
-    }
+    let (threaded, summary) = time_capture(&capture, &big, &out, &[], runs, packets)?;
+    let (single, _) = time_capture(&capture, &big, &out, &["--single-thread"], runs, packets)?;
     let python = venv("venv-nfstream", &["nfstream==6.6.0"])?;
     let script = "import sys, time\nfrom nfstream import NFStreamer\nt=time.time()\nn=sum(1 for _ in NFStreamer(source=sys.argv[1], statistical_analysis=True, n_meters=1))\nprint(time.time()-t, n)";
-    let mut theirs = Vec::new();
+    let mut nfstream = Vec::new();
     let mut nf_flows = String::new();
     for i in 0..runs.clamp(1, 3) {
         let o = Command::new(&python)
@@ -349,15 +326,53 @@ fn bench_offline(runs: usize) -> Result<()> {
             secs,
             packets as f64 / secs
         );
-        theirs.push(secs);
+        nfstream.push(secs);
     }
-    let ours_med = median(&mut ours);
-    let theirs_med = median(&mut theirs);
     let report = offline_report(
-        &big, packets, &ours, ours_med, &theirs, theirs_med, &nf_flows, &summary,
+        &big, packets, &threaded, &single, &nfstream, &nf_flows, &summary,
     );
     println!("{report}");
     write_benchmarks_section("offline", &report)
+}
+
+/// Runs `capture extract --profile core` on `big` `runs` times; returns the wall times and the
+/// last run's summary.
+fn time_capture(
+    capture: &Path,
+    big: &Path,
+    out: &Path,
+    extra: &[&str],
+    runs: usize,
+    packets: u64,
+) -> Result<(Vec<f64>, String)> {
+    let mut times = Vec::new();
+    let mut summary = String::new();
+    for i in 0..runs.max(1) {
+        let started = Instant::now();
+        let o = Command::new(capture)
+            .arg("extract")
+            .arg(big)
+            .arg("-o")
+            .arg(out.join("core.parquet"))
+            .args(["--profile", "core", "--quiet"])
+            .args(extra)
+            .stderr(Stdio::piped())
+            .output()?;
+        let secs = started.elapsed().as_secs_f64();
+        if !o.status.success() {
+            bail!("capture failed: {}", String::from_utf8_lossy(&o.stderr));
+        }
+        summary = String::from_utf8_lossy(&o.stderr).into_owned();
+        eprintln!(
+            "xtask: capture {} run {}: {:.3} s, {:.0} packets/s",
+            extra.join(" "),
+            i + 1,
+            secs,
+            packets as f64 / secs
+        );
+        times.push(secs);
+    }
+    Ok((times, summary))
 }
 
 fn count_packets(capture: &Path, big: &Path) -> Result<u64> {
@@ -386,25 +401,28 @@ fn count_packets(capture: &Path, big: &Path) -> Result<u64> {
     Ok(frames)
 }
 
-#[allow(
-    clippy::too_many_arguments,
-    reason = "one report, assembled from one run's measurements"
-)]
 fn offline_report(
     big: &Path,
     packets: u64,
-    ours: &[f64],
-    ours_med: f64,
-    theirs: &[f64],
-    theirs_med: f64,
+    threaded: &[f64],
+    single: &[f64],
+    nfstream: &[f64],
     nf_flows: &str,
     summary: &str,
 ) -> String {
-    let rate = |s: f64| packets as f64 / s;
-    let range = |v: &[f64]| {
+    let med = |v: &[f64]| {
+        let mut v = v.to_vec();
+        median(&mut v)
+    };
+    let row = |name: &str, v: &[f64]| {
         let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
         let hi = v.iter().copied().fold(0.0, f64::max);
-        format!("{lo:.3}–{hi:.3} s")
+        format!(
+            "| {name} | {} | {:.3} s | {lo:.3}–{hi:.3} s | {:.0} |\n",
+            v.len(),
+            med(v),
+            packets as f64 / med(v)
+        )
     };
     let memory = summary
         .lines()
@@ -417,20 +435,15 @@ fn offline_report(
         .unwrap_or("")
         .trim_start_matches("capture: ");
     format!(
-        "| tool | runs | median time | range | packets/s (median) |\n|---|---|---|---|---|\n\
-         | `capture extract --profile core` (1 thread) | {} | {:.3} s | {} | {:.0} |\n\
-         | NFStream 6.6.0 `statistical_analysis=True, n_meters=1` | {} | {:.3} s | {} | {:.0} |\n\n\
-         Speed-up over NFStream: **{:.1}×**. Input: `{}` ({} packets). NFStream flows: {}.\n\n\
-         capture's own summary: {}; {}.\n",
-        ours.len(),
-        ours_med,
-        range(ours),
-        rate(ours_med),
-        theirs.len(),
-        theirs_med,
-        range(theirs),
-        rate(theirs_med),
-        theirs_med / ours_med,
+        "| tool | runs | median wall time | range | packets/s (median) |\n|---|---|---|---|---|\n{}{}{}\n\
+         Speed-up over NFStream: **{:.1}×** with the writer thread, **{:.1}×** with everything on one thread. \
+         Input: `{}` ({} packets). NFStream flows: {}.\n\n\
+         capture's own summary of the last run: {}; {}.\n",
+        row("`capture extract --profile core` (one packet thread, one writer thread)", threaded),
+        row("`capture extract --profile core --single-thread`", single),
+        row("NFStream 6.6.0 `statistical_analysis=True, n_meters=1`", nfstream),
+        med(nfstream) / med(threaded),
+        med(nfstream) / med(single),
         big.display(),
         packets,
         nf_flows,

@@ -127,13 +127,22 @@ impl Extractor for FlowMeta {
         }
         out.int(stat);
         let layers = self.layers.as_slice();
-        let mut names: Vec<String> = layers.iter().map(|l| l.name().to_string()).collect();
+        let mut desc = String::with_capacity(8 * layers.len() + 8);
+        for (i, layer) in layers.iter().enumerate() {
+            if i > 0 {
+                desc.push('-');
+            }
+            desc.push_str(layer.name());
+        }
+        let mut count = layers.len();
         // A transport the decoder does not parse is named by number, as JoyfulJay does.
         if matches!(layers.last(), Some(Layer::Ipv4 | Layer::Ipv6)) {
-            names.push(format!("PROTO{}", flow.protocol));
+            use std::fmt::Write;
+            let _ = write!(desc, "-PROTO{}", flow.protocol);
+            count += 1;
         }
-        out.int(names.len());
-        out.str(names.join("-"));
+        out.int(count);
+        out.str(desc);
     }
 }
 

@@ -176,17 +176,22 @@ impl FlowFeatures {
     /// Writes the whole record (every registry column, in order).
     #[must_use]
     pub fn finish(&mut self, flow: &FlowIdentity) -> Row {
-        let mut row = Row {
-            values: Vec::with_capacity(FEATURES.len()),
-        };
-        self.meta.finish(flow, &mut row);
-        self.timing.finish(flow, &mut row);
-        self.size.finish(flow, &mut row);
-        self.tcp.finish(flow, &mut row);
-        self.tls.finish(flow, &mut row);
-        self.meta.finish_capture(flow, &mut row);
-        debug_assert_eq!(row.values.len(), FEATURES.len());
+        let mut row = Row::default();
+        self.finish_into(flow, &mut row);
         row
+    }
+
+    /// Writes the whole record into `row`, replacing what it held (its buffer is reused).
+    pub fn finish_into(&mut self, flow: &FlowIdentity, row: &mut Row) {
+        row.values.clear();
+        row.values.reserve(FEATURES.len());
+        self.meta.finish(flow, row);
+        self.timing.finish(flow, row);
+        self.size.finish(flow, row);
+        self.tcp.finish(flow, row);
+        self.tls.finish(flow, row);
+        self.meta.finish_capture(flow, row);
+        debug_assert_eq!(row.values.len(), FEATURES.len());
     }
 
     /// Heap bytes held by this flow's feature state.

@@ -15,15 +15,20 @@ const SKETCH_ALPHA: f64 = 0.005;
 /// Most buckets the sketch holds; the lowest are merged beyond this.
 const SKETCH_MAX_BUCKETS: usize = 4096;
 
-/// Count, sum, extremes and Welford's running mean and variance.
+/// Count, sum, extremes, and the sums of values and squares shifted by the first value.
+///
+/// Shifting by the first value (instead of Welford's running mean) keeps the variance exact
+/// enough for lengths and time gaps while the per-value update needs no division, which matters
+/// on a path run for every packet.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Moments {
     count: u64,
     sum: f64,
     min: f64,
     max: f64,
-    mean: f64,
-    m2: f64,
+    shift: f64,
+    shifted_sum: f64,
+    shifted_squares: f64,
 }
 
 impl Moments {
@@ -33,18 +38,19 @@ impl Moments {
         if self.count == 0 {
             self.min = x;
             self.max = x;
+            self.shift = x;
         } else {
             self.min = self.min.min(x);
             self.max = self.max.max(x);
         }
         self.count += 1;
         self.sum += x;
-        let delta = x - self.mean;
-        self.mean += delta / self.count as f64;
-        self.m2 += delta * (x - self.mean);
+        let d = x - self.shift;
+        self.shifted_sum += d;
+        self.shifted_squares += d * d;
     }
 
-    /// The moments of two streams together (Chan et al.'s parallel update).
+    /// The moments of two streams together.
     #[must_use]
     pub fn merge(a: &Self, b: &Self) -> Self {
         if a.count == 0 {
@@ -53,15 +59,21 @@ impl Moments {
         if b.count == 0 {
             return *a;
         }
-        let n = a.count + b.count;
-        let delta = b.mean - a.mean;
+        // Re-express b's shifted sums around a's shift: with e = b.shift - a.shift,
+        // sum(x - a.shift) = S1 + n e and sum((x - a.shift)^2) = S2 + 2 e S1 + n e^2.
+        let e = b.shift - a.shift;
+        let n = b.count as f64;
         Self {
-            count: n,
+            count: a.count + b.count,
             sum: a.sum + b.sum,
             min: a.min.min(b.min),
             max: a.max.max(b.max),
-            mean: a.mean + delta * b.count as f64 / n as f64,
-            m2: a.m2 + b.m2 + delta * delta * (a.count as f64 * b.count as f64) / n as f64,
+            shift: a.shift,
+            shifted_sum: a.shifted_sum + b.shifted_sum + n * e,
+            shifted_squares: a.shifted_squares
+                + b.shifted_squares
+                + 2.0 * e * b.shifted_sum
+                + n * e * e,
         }
     }
 
@@ -111,10 +123,10 @@ impl Moments {
     #[must_use]
     pub fn variance(&self) -> f64 {
         if self.count == 0 {
-            0.0
-        } else {
-            (self.m2 / self.count as f64).max(0.0)
+            return 0.0;
         }
+        let n = self.count as f64;
+        ((self.shifted_squares - self.shifted_sum * self.shifted_sum / n) / n).max(0.0)
     }
 
     /// Population standard deviation (0 when empty).
@@ -135,7 +147,8 @@ impl Moments {
     }
 }
 
-/// Percentiles over a stream: exact up to [`EXACT_CAP`] values, sketched beyond.
+/// Percentiles over a stream: exact up to [`EXACT_CAP`] values, sketched beyond (the sketch
+/// counts negative values as 0; only a clock stepping back produces them).
 #[derive(Clone, Debug, Default)]
 pub struct Quantiles {
     exact: Vec<f64>,
@@ -183,7 +196,14 @@ impl Quantiles {
 
     fn sort(&mut self) {
         if !self.sorted {
-            self.exact.sort_unstable_by(f64::total_cmp);
+            // Lengths and time gaps are non-negative, and non-negative floats order exactly as
+            // their bit patterns do, which sorts faster. A capture whose clock steps back can
+            // yield negative gaps; those take the general comparison.
+            if self.exact.iter().any(|v| v.is_sign_negative()) {
+                self.exact.sort_unstable_by(f64::total_cmp);
+            } else {
+                self.exact.sort_unstable_by_key(|v| v.to_bits());
+            }
             self.sorted = true;
         }
     }
@@ -360,11 +380,45 @@ mod tests {
     }
 
     #[test]
+    fn merged_moments_equal_one_stream() {
+        let (mut a, mut b, mut all) = (Moments::default(), Moments::default(), Moments::default());
+        for i in 0..1000 {
+            let x = 1500.0 + f64::from(i % 17) * 3.5;
+            if i % 4 == 0 {
+                a.push(x)
+            } else {
+                b.push(x)
+            }
+            all.push(x);
+        }
+        let m = Moments::merge(&a, &b);
+        assert_eq!(m.count(), all.count());
+        assert!((m.mean() - all.mean()).abs() < 1e-9);
+        assert!((m.std() - all.std()).abs() < 1e-9);
+        assert_eq!((m.min(), m.max()), (all.min(), all.max()));
+    }
+
+    #[test]
+    fn variance_is_exact_for_tiny_gaps() {
+        // Nanosecond-scale gaps around a large offset lose nothing to cancellation.
+        let mut m = Moments::default();
+        for x in [1e-6, 2e-6, 3e-6, 4e-6] {
+            m.push(x);
+        }
+        assert!((m.std() - 1.118_033_988_749_895e-6).abs() < 1e-15);
+    }
+
+    #[test]
     fn exact_percentiles_match_numpy_linear() {
         let mut q = Quantiles::default();
         for x in [4.0, 2.0, 3.0, 1.0] {
             q.push(x);
         }
+        let mut negative = Quantiles::default();
+        for x in [0.5, -1.0, 2.0] {
+            negative.push(x);
+        }
+        assert_eq!(negative.percentiles([0.0, 50.0, 100.0]), [-1.0, 0.5, 2.0]);
         // numpy.percentile([1,2,3,4], [25,50,75,90,99]) = 1.75, 2.5, 3.25, 3.7, 3.97
         let [p25, p50, p75, p90, p99] = q.percentiles([25.0, 50.0, 75.0, 90.0, 99.0]);
         assert!((p25 - 1.75).abs() < 1e-12);

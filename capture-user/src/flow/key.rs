@@ -8,12 +8,14 @@ use crate::decode::Packet;
 
 /// Identifies a bidirectional conversation: both endpoints in a fixed order (the smaller
 /// address/port pair first), the transport protocol, and optionally the tunnel it arrived in.
+/// Addresses are kept as 128-bit integers (IPv4 as IPv4-mapped IPv6), so that comparing and
+/// hashing a key is a handful of integer operations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct FlowKey {
     /// The smaller endpoint.
-    pub lo: (IpAddr, u16),
+    pub lo: (u128, u16),
     /// The larger endpoint.
-    pub hi: (IpAddr, u16),
+    pub hi: (u128, u16),
     /// Transport protocol.
     pub protocol: u8,
     /// Tunnel kind, when tunnels are part of the key (else `None`).
@@ -28,8 +30,8 @@ impl FlowKey {
     /// ERSPAN sessions) is two flows.
     #[must_use]
     pub fn of(pkt: &Packet<'_>, by_tunnel: bool) -> (Self, bool) {
-        let a = (pkt.ip.src, pkt.src_port);
-        let b = (pkt.ip.dst, pkt.dst_port);
+        let a = (addr_bits(pkt.ip.src), pkt.src_port);
+        let b = (addr_bits(pkt.ip.dst), pkt.dst_port);
         let from_lo = a <= b;
         let (lo, hi) = if from_lo { (a, b) } else { (b, a) };
         let (tunnel_kind, tunnel_id) = if by_tunnel {
@@ -47,6 +49,14 @@ impl FlowKey {
             },
             from_lo,
         )
+    }
+}
+
+#[inline]
+fn addr_bits(a: IpAddr) -> u128 {
+    match a {
+        IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
+        IpAddr::V6(v6) => u128::from(v6),
     }
 }
 

@@ -57,6 +57,8 @@ pub struct Flow {
     pub initiator: (IpAddr, u16),
     /// The other endpoint.
     pub responder: (IpAddr, u16),
+    /// Whether the initiator is the key's `lo` endpoint (how a packet's direction is told).
+    initiator_is_lo: bool,
     /// Timestamp of the first packet (ns).
     pub first_ts: i64,
     /// Timestamp of the last packet (ns).
@@ -135,9 +137,16 @@ pub struct FinishedFlow {
 impl FinishedFlow {
     /// The flow's record.
     #[must_use]
-    pub fn into_row(mut self) -> Row {
+    pub fn into_row(self) -> Row {
+        let mut row = Row::default();
+        self.write_into(&mut row);
+        row
+    }
+
+    /// Writes the flow's record into `row`, reusing its buffer.
+    pub fn write_into(mut self, row: &mut Row) {
         let identity = self.flow.identity(self.reason);
-        self.flow.features.finish(&identity)
+        self.flow.features.finish_into(&identity, row);
     }
 }
 
@@ -221,12 +230,12 @@ impl FlowTable {
     pub fn process(&mut self, pkt: &Packet<'_>, ended: &mut impl FnMut(FinishedFlow)) {
         let now = pkt.ts_ns;
         self.expire(now, ended);
-        let (key, _) = FlowKey::of(pkt, self.config.key_by_tunnel);
+        let (key, from_lo) = FlowKey::of(pkt, self.config.key_by_tunnel);
         if let Some(&idx) = self.index.get(&key) {
             match self.end_before(idx, pkt) {
                 Some(reason) => self.remove(idx, reason, ended),
                 None => {
-                    self.update(idx, pkt);
+                    self.update(idx, pkt, from_lo);
                     return;
                 }
             }
@@ -234,8 +243,8 @@ impl FlowTable {
         if self.index.len() >= self.config.max_flows && self.head != NIL {
             self.remove(self.head, FlowEndReason::Evicted, ended);
         }
-        let idx = self.insert(key, pkt);
-        self.update(idx, pkt);
+        let idx = self.insert(key, pkt, from_lo);
+        self.update(idx, pkt, from_lo);
     }
 
     /// Ends every flow whose idle timeout or close grace period passed by `now`.
@@ -305,7 +314,7 @@ impl FlowTable {
         None
     }
 
-    fn insert(&mut self, key: FlowKey, pkt: &Packet<'_>) -> u32 {
+    fn insert(&mut self, key: FlowKey, pkt: &Packet<'_>, from_lo: bool) -> u32 {
         let src = (pkt.ip.src, pkt.src_port);
         let dst = (pkt.ip.dst, pkt.dst_port);
         // A SYN/ACK seen first still makes the SYN sender (its destination) the initiator.
@@ -315,6 +324,7 @@ impl FlowTable {
             key,
             initiator,
             responder,
+            initiator_is_lo: from_lo != synack_first,
             first_ts: pkt.ts_ns,
             last_ts: pkt.ts_ns,
             close: TcpClose::default(),
@@ -340,13 +350,13 @@ impl FlowTable {
         idx
     }
 
-    fn update(&mut self, idx: u32, pkt: &Packet<'_>) {
+    fn update(&mut self, idx: u32, pkt: &Packet<'_>, from_lo: bool) {
         let groups = self.config.groups;
         let generation = self.slots[idx as usize].generation;
         let Some(flow) = self.slots[idx as usize].flow.as_mut() else {
             return;
         };
-        let dir = if (pkt.ip.src, pkt.src_port) == flow.initiator {
+        let dir = if from_lo == flow.initiator_is_lo {
             Dir::Fwd
         } else {
             Dir::Bwd

@@ -28,8 +28,8 @@ fn write_field(out: &mut impl Write, s: &str) -> io::Result<()> {
 }
 
 impl RecordSink for CsvSink {
-    fn write_row(&mut self, row: Row) -> io::Result<()> {
-        for (i, v) in self.columns.values(&row).enumerate() {
+    fn write_row(&mut self, row: &Row) -> io::Result<()> {
+        for (i, v) in self.columns.values(row).enumerate() {
             if i > 0 {
                 self.out.write_all(b",")?;
             }

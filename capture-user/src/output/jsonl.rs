@@ -23,9 +23,9 @@ impl JsonlSink {
 }
 
 impl RecordSink for JsonlSink {
-    fn write_row(&mut self, row: Row) -> io::Result<()> {
+    fn write_row(&mut self, row: &Row) -> io::Result<()> {
         self.out.write_all(b"{")?;
-        for (i, (v, key)) in self.columns.values(&row).zip(&self.keys).enumerate() {
+        for (i, (v, key)) in self.columns.values(row).zip(&self.keys).enumerate() {
             if i > 0 {
                 self.out.write_all(b",")?;
             }

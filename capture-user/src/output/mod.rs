@@ -178,7 +178,17 @@ fn bidir_split_name(name: &str) -> String {
 /// A destination for records.
 pub trait RecordSink {
     /// Writes one record.
-    fn write_row(&mut self, row: Row) -> io::Result<()>;
+    fn write_row(&mut self, row: &Row) -> io::Result<()>;
+
+    /// Writes one record the sink may keep (a threaded sink moves it to its writer).
+    fn send_row(&mut self, row: Row) -> io::Result<()> {
+        self.write_row(&row)
+    }
+
+    /// An empty row to fill, reusing a buffer of an already written row when the sink has one.
+    fn recycled_row(&mut self) -> Row {
+        Row::default()
+    }
     /// Flushes and closes the output; nothing is complete until this returns.
     fn finish(self: Box<Self>) -> io::Result<()>;
 }
@@ -220,6 +230,7 @@ pub fn open_sink(
 /// (no record is ever dropped); a write error stops the writer and is returned by the next call.
 pub struct ThreadedSink {
     sender: Option<crossbeam_channel::Sender<Row>>,
+    recycled: crossbeam_channel::Receiver<Row>,
     writer: Option<std::thread::JoinHandle<io::Result<()>>>,
 }
 
@@ -233,16 +244,22 @@ impl ThreadedSink {
     /// Starts the writer thread around `inner`, with room for `capacity` records in flight.
     pub fn spawn(mut inner: Box<dyn RecordSink + Send>, capacity: usize) -> io::Result<Self> {
         let (sender, receiver) = crossbeam_channel::bounded::<Row>(capacity);
+        // Written rows travel back whole and are emptied by the packet thread: what it allocated
+        // (the row and its strings) is freed where it was allocated and reused warm, instead of
+        // the allocator fetching fresh pages while the writer frees the old ones.
+        let (give_back, recycled) = crossbeam_channel::bounded::<Row>(capacity);
         let writer = std::thread::Builder::new()
             .name("capture-writer".into())
             .spawn(move || {
                 for row in receiver {
-                    inner.write_row(row)?;
+                    inner.write_row(&row)?;
+                    let _ = give_back.try_send(row);
                 }
                 inner.finish()
             })?;
         Ok(Self {
             sender: Some(sender),
+            recycled,
             writer: Some(writer),
         })
     }
@@ -259,7 +276,17 @@ impl ThreadedSink {
 }
 
 impl RecordSink for ThreadedSink {
-    fn write_row(&mut self, row: Row) -> io::Result<()> {
+    fn write_row(&mut self, row: &Row) -> io::Result<()> {
+        self.send_row(row.clone())
+    }
+
+    fn recycled_row(&mut self) -> Row {
+        let mut row = self.recycled.try_recv().unwrap_or_default();
+        row.values.clear();
+        row
+    }
+
+    fn send_row(&mut self, row: Row) -> io::Result<()> {
         match self.sender.as_ref().map(|s| s.send(row)) {
             Some(Ok(())) => Ok(()),
             // The writer hung up: it failed, and joining it yields why.

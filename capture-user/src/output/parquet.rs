@@ -125,8 +125,8 @@ impl ParquetSink {
 }
 
 impl RecordSink for ParquetSink {
-    fn write_row(&mut self, row: Row) -> io::Result<()> {
-        for (buffer, value) in self.buffers.iter_mut().zip(self.columns.values(&row)) {
+    fn write_row(&mut self, row: &Row) -> io::Result<()> {
+        for (buffer, value) in self.buffers.iter_mut().zip(self.columns.values(row)) {
             match (buffer, value) {
                 (Column::Int(b), Value::Int(v)) => b.push(*v),
                 (Column::Float(b), Value::Float(v)) => b.push(*v),

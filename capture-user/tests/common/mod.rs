@@ -39,8 +39,8 @@ pub fn corpus_files() -> Vec<PathBuf> {
 pub struct Rows(pub Vec<Row>);
 
 impl RecordSink for &mut Rows {
-    fn write_row(&mut self, row: Row) -> io::Result<()> {
-        self.0.push(row);
+    fn write_row(&mut self, row: &Row) -> io::Result<()> {
+        self.0.push(row.clone());
         Ok(())
     }
 
