@@ -385,9 +385,9 @@ mod tests {
         for i in 0..1000 {
             let x = 1500.0 + f64::from(i % 17) * 3.5;
             if i % 4 == 0 {
-                a.push(x)
+                a.push(x);
             } else {
-                b.push(x)
+                b.push(x);
             }
             all.push(x);
         }
