@@ -140,6 +140,11 @@ fn flow_table(c: &mut Criterion) {
         for i in 0..flows {
             table.process(&packet(i, flows), &mut sink);
         }
+        eprintln!(
+            "flow_table: {flows} flows hold {} bytes, {} bytes per flow",
+            table.memory_bytes(),
+            table.memory_bytes() / usize::try_from(flows).unwrap_or(1)
+        );
         let mut i = flows;
         g.bench_function(format!("update_existing/{flows}"), |b| {
             b.iter(|| {

@@ -241,8 +241,8 @@ fn run_extract(args: &ExtractArgs) -> Result<ExitCode> {
             bar.set_position(done);
         }
     };
-    let summary = extract(&args.inputs, flow, sink.as_mut(), &mut progress)
-        .with_context(|| format!("writing '{}'", args.output.display()))?;
+    let summary =
+        extract(&args.inputs, flow, sink.as_mut(), &mut progress).context("extraction stopped")?;
     sink.finish()
         .with_context(|| format!("finishing '{}'", args.output.display()))?;
     if let Some(bar) = bar {

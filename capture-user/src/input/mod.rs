@@ -229,8 +229,11 @@ pub fn expand_inputs(inputs: &[PathBuf]) -> std::io::Result<(Vec<PathBuf>, Vec<P
             let mut stack = vec![input.clone()];
             let mut found = Vec::new();
             while let Some(dir) = stack.pop() {
-                for entry in std::fs::read_dir(&dir)? {
-                    let path = entry?.path();
+                let named = |e: std::io::Error| {
+                    std::io::Error::new(e.kind(), format!("{}: {e}", dir.display()))
+                };
+                for entry in std::fs::read_dir(&dir).map_err(named)? {
+                    let path = entry.map_err(named)?.path();
                     if path.is_dir() {
                         stack.push(path);
                     } else {
