@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use super::{write_float, Columns, RecordSink};
+use super::{write_float, write_int, Columns, RecordSink};
 use crate::features::{Row, Value};
 
 pub(super) struct CsvSink {
@@ -34,7 +34,7 @@ impl RecordSink for CsvSink {
                 self.out.write_all(b",")?;
             }
             match v {
-                Value::Int(n) => write!(self.out, "{n}")?,
+                Value::Int(n) => write_int(&mut self.out, *n)?,
                 Value::Float(f) => write_float(&mut self.out, *f)?,
                 Value::Bool(b) => self.out.write_all(if *b { b"True" } else { b"False" })?,
                 Value::Str(s) => write_field(&mut self.out, s)?,

@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use super::{write_float, Columns, RecordSink};
+use super::{write_float, write_int, Columns, RecordSink};
 use crate::features::{Row, Value};
 
 pub(super) struct JsonlSink {
@@ -32,7 +32,7 @@ impl RecordSink for JsonlSink {
             self.out.write_all(key.as_bytes())?;
             self.out.write_all(b":")?;
             match v {
-                Value::Int(n) => write!(self.out, "{n}")?,
+                Value::Int(n) => write_int(&mut self.out, *n)?,
                 Value::Float(f) if f.is_finite() => write_float(&mut self.out, *f)?,
                 Value::Float(_) => self.out.write_all(b"null")?,
                 Value::Bool(b) => self.out.write_all(if *b { b"true" } else { b"false" })?,

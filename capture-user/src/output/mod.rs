@@ -302,13 +302,21 @@ impl RecordSink for ThreadedSink {
     }
 }
 
-/// Writes a float the way Python's `repr` would be read back: shortest round-trip digits.
+/// Writes a float with the shortest digits that read back to the same value (as Python's
+/// `repr` does); `nan`, `inf` and `-inf` for the non-finite values.
 pub(crate) fn write_float(out: &mut impl Write, v: f64) -> io::Result<()> {
     if v.is_nan() {
         out.write_all(b"nan")
+    } else if v.is_infinite() {
+        out.write_all(if v > 0.0 { b"inf" } else { b"-inf" })
     } else {
-        write!(out, "{v:?}")
+        out.write_all(ryu::Buffer::new().format_finite(v).as_bytes())
     }
+}
+
+/// Writes an integer.
+pub(crate) fn write_int(out: &mut impl Write, v: i64) -> io::Result<()> {
+    out.write_all(itoa::Buffer::new().format(v).as_bytes())
 }
 
 #[cfg(test)]
