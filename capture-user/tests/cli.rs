@@ -30,6 +30,12 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+#[track_caller]
+fn assert_stderr_has(o: &Output, text: &str) {
+    let err = stderr(o);
+    assert!(err.contains(text), "standard error lacks {text:?}:\n{err}");
+}
+
 fn csv_rows(text: &str) -> Vec<Vec<String>> {
     let mut r = csv::Reader::from_reader(text.as_bytes());
     let mut rows = vec![r.headers().unwrap().iter().map(String::from).collect()];
@@ -163,11 +169,7 @@ fn feature_groups_and_bidir_split_shape_the_columns() {
         "dns",
     ]);
     assert!(!o.status.success());
-    assert!(
-        stderr(&o).contains("unknown feature group 'dns'"),
-        "{}",
-        stderr(&o)
-    );
+    assert_stderr_has(&o, "unknown feature group 'dns'");
 }
 
 #[test]
@@ -176,7 +178,7 @@ fn a_directory_is_every_capture_in_it() {
     assert!(o.status.success(), "{}", stderr(&o));
     let rows = csv_rows(&String::from_utf8_lossy(&o.stdout));
     assert!(rows.len() > 20, "{} rows", rows.len());
-    assert!(stderr(&o).contains("6 file(s)"), "{}", stderr(&o));
+    assert_stderr_has(&o, "6 file(s)");
     assert!(
         stderr(&o).contains("skipped"),
         "SOURCES.md is reported as skipped: {}",
@@ -206,11 +208,7 @@ fn truncated_input_keeps_what_was_read_and_says_where_it_broke() {
 fn clear_errors_for_bad_arguments() {
     let o = capture(&["extract", "/nonexistent.pcap", "-o", "-"]);
     assert_eq!(o.status.code(), Some(3));
-    assert!(
-        stderr(&o).contains("cannot open /nonexistent.pcap"),
-        "{}",
-        stderr(&o)
-    );
+    assert_stderr_has(&o, "cannot open /nonexistent.pcap");
     let o = capture(&[
         "extract",
         data("zeek__tls1.2.pcap").to_str().unwrap(),
@@ -218,11 +216,7 @@ fn clear_errors_for_bad_arguments() {
         scratch("flows.xyz").to_str().unwrap(),
     ]);
     assert!(!o.status.success());
-    assert!(
-        stderr(&o).contains("cannot tell the output format"),
-        "{}",
-        stderr(&o)
-    );
+    assert_stderr_has(&o, "cannot tell the output format");
     let o = capture(&[
         "extract",
         data("zeek__tls1.2.pcap").to_str().unwrap(),
@@ -231,11 +225,7 @@ fn clear_errors_for_bad_arguments() {
         "--timeout",
         "0",
     ]);
-    assert!(
-        stderr(&o).contains("--timeout must be a positive number"),
-        "{}",
-        stderr(&o)
-    );
+    assert_stderr_has(&o, "--timeout must be a positive number");
 }
 
 #[test]

@@ -113,20 +113,16 @@ fn run(args: &[&str]) -> Result<()> {
     let out_dir = root().join("target/demo");
     std::fs::create_dir_all(&out_dir)?;
     let out = out_dir.join("flows.csv");
-    let samples = root().join("capture-user/tests/data");
-    sh(Command::new(&capture)
-        .arg("extract")
-        .arg(&samples)
-        .arg("-o")
-        .arg(&out)
-        .arg("--quiet"))?;
     let parquet = out_dir.join("flows.parquet");
-    sh(Command::new(&capture)
-        .arg("extract")
-        .arg(&samples)
-        .arg("-o")
-        .arg(&parquet)
-        .arg("--quiet"))?;
+    let samples = root().join("capture-user/tests/data");
+    for target in [&out, &parquet] {
+        sh(Command::new(&capture)
+            .arg("extract")
+            .arg(&samples)
+            .arg("-o")
+            .arg(target)
+            .arg("--quiet"))?;
+    }
     print_preview(&out)?;
     println!(
         "\nall {} columns: {}\nas Parquet: {}",

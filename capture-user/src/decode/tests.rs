@@ -91,6 +91,22 @@ fn inner_tcp() -> Vec<u8> {
     )
 }
 
+/// 10.0.0.1:1234 -> 10.0.0.2:443 in VXLAN (VNI 12345) between 172.16.0.1 and 172.16.0.2.
+fn vxlan_frame() -> Vec<u8> {
+    let mut vx = vec![0x08, 0, 0, 0, 0x00, 0x30, 0x39, 0x00];
+    vx.extend_from_slice(&eth(0x0800, &inner_tcp()));
+    eth(
+        0x0800,
+        &ipv4(
+            17,
+            [172, 16, 0, 1],
+            [172, 16, 0, 2],
+            &[],
+            &udp(50000, 4789, &vx),
+        ),
+    )
+}
+
 #[test]
 fn ethernet_ipv4_tcp_with_options() {
     // MSS 1460, SACK permitted, timestamps, NOP, window scale 7.
@@ -271,18 +287,7 @@ fn icmp_and_icmpv6() {
 
 #[test]
 fn vxlan_inner_conversation_with_vni() {
-    let mut vx = vec![0x08, 0, 0, 0, 0x00, 0x30, 0x39, 0x00];
-    vx.extend_from_slice(&eth(0x0800, &inner_tcp()));
-    let outer = eth(
-        0x0800,
-        &ipv4(
-            17,
-            [172, 16, 0, 1],
-            [172, 16, 0, 2],
-            &[],
-            &udp(50000, 4789, &vx),
-        ),
-    );
+    let outer = vxlan_frame();
     let bytes = outer;
     let p = decode(LinkType::Ethernet, &bytes).unwrap();
     assert_eq!(names(&p), "ETH-IP-UDP-VXLAN-ETH-IP-TCP");
@@ -441,18 +446,7 @@ fn not_ip_and_unsupported_link_types_are_classified() {
 
 #[test]
 fn every_truncation_is_an_error_naming_layer_and_offset() {
-    let mut vx = vec![0x08, 0, 0, 0, 0x00, 0x30, 0x39, 0x00];
-    vx.extend_from_slice(&eth(0x0800, &inner_tcp()));
-    let full = eth(
-        0x0800,
-        &ipv4(
-            17,
-            [172, 16, 0, 1],
-            [172, 16, 0, 2],
-            &[],
-            &udp(50000, 4789, &vx),
-        ),
-    );
+    let full = vxlan_frame();
     assert!(decode(LinkType::Ethernet, &full).is_ok());
     // The 5 payload bytes of the inner TCP segment may be cut without an error.
     let complete_headers = full.len() - 5;
@@ -517,9 +511,7 @@ mod never_panics {
 
         #[test]
         fn on_mutated_tunnel_frames(flips in proptest::collection::vec((0usize..200, any::<u8>()), 1..8)) {
-            let mut vx = vec![0x08, 0, 0, 0, 0x00, 0x30, 0x39, 0x00];
-            vx.extend_from_slice(&eth(0x0800, &inner_tcp()));
-            let mut frame = eth(0x0800, &ipv4(17, [172, 16, 0, 1], [172, 16, 0, 2], &[], &udp(50000, 4789, &vx)));
+            let mut frame = vxlan_frame();
             for (at, v) in flips {
                 let n = frame.len();
                 frame[at % n] = v;
