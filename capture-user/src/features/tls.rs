@@ -11,7 +11,7 @@ use crate::stream::tls::{
 pub(super) struct Tls {
     /// Packets whose TCP or UDP payload starts with a handshake record byte.
     handshake_packets: u64,
-    /// Allocated once a direction's stream starts like TLS.
+    /// Allocated at a TCP flow's first SYN or payload; freed once both directions prove not TLS.
     streams: Option<Box<[Direction; 2]>>,
     /// Set once both directions' first in-order bytes showed this flow is not TLS.
     not_tls: bool,

@@ -559,13 +559,6 @@ impl TlsParser {
     }
 }
 
-/// Whether a stream's first bytes look like a TLS handshake record.
-#[must_use]
-pub fn looks_like_tls(first: &[u8]) -> bool {
-    matches!(first, [RECORD_HANDSHAKE, 3, minor, ..] if *minor <= 4)
-        || matches!(first, [RECORD_HANDSHAKE] | [RECORD_HANDSHAKE, 3])
-}
-
 #[cfg(test)]
 #[path = "tls_tests.rs"]
 mod tests;
