@@ -235,7 +235,7 @@ fn test() -> Result<()> {
         "-D",
         "warnings",
     ]))?;
-    sh(cargo().args(["test", "--workspace"]))?;
+    let (mut passed, failed) = cargo_test()?;
     // The outputs must open in the tools data scientists use, with no code of ours.
     let capture = release_binary()?;
     let out = root().join("target/compat");
@@ -255,7 +255,52 @@ fn test() -> Result<()> {
     )?;
     sh(Command::new(python)
         .arg(root().join("tests/compat/check_outputs.py"))
-        .arg(&out))
+        .arg(&out))?;
+    passed += 1;
+    // One closing line for every test run above (cargo's own last lines are often the empty
+    // doc-test binaries).
+    println!("tests: {passed} passed, {failed} failed");
+    Ok(())
+}
+
+/// Runs `cargo test --workspace`, echoing its output, and sums its `test result` lines.
+fn cargo_test() -> Result<(u64, u64)> {
+    use std::io::BufRead;
+    let mut cmd = cargo();
+    cmd.args(["test", "--workspace"]).stdout(Stdio::piped());
+    eprintln!("xtask: $ {}", describe(&cmd));
+    let mut child = cmd.spawn().context("cannot start cargo test")?;
+    let (mut passed, mut failed) = (0, 0);
+    if let Some(out) = child.stdout.take() {
+        for line in std::io::BufReader::new(out).lines() {
+            let line = line?;
+            println!("{line}");
+            if let Some(rest) = line.strip_prefix("test result: ") {
+                // "ok. 78 passed; 0 failed; 0 ignored; ..."
+                let count = |word: &str| -> u64 {
+                    rest.split(';')
+                        .find_map(|part| {
+                            part.trim()
+                                .strip_suffix(word)?
+                                .trim()
+                                .rsplit(' ')
+                                .next()?
+                                .parse()
+                                .ok()
+                        })
+                        .unwrap_or(0)
+                };
+                passed += count("passed");
+                failed += count("failed");
+            }
+        }
+    }
+    let status = child.wait()?;
+    if !status.success() {
+        println!("tests: {passed} passed, {failed} failed");
+        bail!("cargo test failed with {status}");
+    }
+    Ok((passed, failed))
 }
 
 fn bench(args: &[&str]) -> Result<()> {
