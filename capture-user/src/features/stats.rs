@@ -194,22 +194,16 @@ impl Quantiles {
         self.exact.capacity() * 8 + self.sketch.as_ref().map_or(0, |s| s.heap_bytes())
     }
 
-    fn sort(&mut self) {
-        if !self.sorted {
-            // Lengths and time gaps are non-negative, and non-negative floats order exactly as
-            // their bit patterns do, which sorts faster. A capture whose clock steps back can
-            // yield negative gaps; those take the general comparison.
-            if self.exact.iter().any(|v| v.is_sign_negative()) {
-                self.exact.sort_unstable_by(f64::total_cmp);
-            } else {
-                self.exact.sort_unstable_by_key(|v| v.to_bits());
-            }
-            self.sorted = true;
-        }
+    /// Lengths and time gaps are non-negative, and non-negative floats order exactly as their
+    /// bit patterns do, which compares faster. A capture whose clock steps back can yield
+    /// negative gaps; those take the general comparison.
+    fn orders_by_bits(&self) -> bool {
+        !self.exact.iter().any(|v| v.is_sign_negative())
     }
 
     /// The requested percentiles (each in 0..=100), numpy's `linear` method; 0 for an empty
-    /// stream. Exact values are sorted in place.
+    /// stream. Short series are sorted; longer ones are only partitioned around each rank
+    /// needed (linear time each), which is all the features ask for.
     #[must_use]
     pub fn percentiles<const N: usize>(&mut self, ps: [f64; N]) -> [f64; N] {
         let mut out = [0.0; N];
@@ -222,36 +216,36 @@ impl Quantiles {
         if self.exact.is_empty() {
             return out;
         }
-        self.sort();
+        let by_bits = self.orders_by_bits();
+        if !self.sorted && self.exact.len() <= 32 {
+            if by_bits {
+                self.exact.sort_unstable_by_key(|v| v.to_bits());
+            } else {
+                self.exact.sort_unstable_by(f64::total_cmp);
+            }
+            self.sorted = true;
+        }
         for (o, p) in out.iter_mut().zip(ps) {
-            *o = linear_percentile(&self.exact, p);
+            *o = if self.sorted {
+                linear_percentile(&self.exact, p)
+            } else {
+                selected_percentile(&mut self.exact, p, by_bits)
+            };
         }
         out
     }
 
     /// Combines two streams (both-direction percentiles from per-direction stores). Exact
-    /// stores are sorted in place and merged in one pass.
+    /// stores are concatenated; a sketched side makes the result a sketch.
     #[must_use]
     pub fn merged(a: &mut Self, b: &mut Self) -> Self {
-        if a.is_exact() && b.is_exact() && a.exact.len() + b.exact.len() <= EXACT_CAP {
-            a.sort();
-            b.sort();
+        if a.is_exact() && b.is_exact() {
             let mut exact = Vec::with_capacity(a.exact.len() + b.exact.len());
-            let (mut i, mut j) = (0, 0);
-            while i < a.exact.len() && j < b.exact.len() {
-                if a.exact[i] <= b.exact[j] {
-                    exact.push(a.exact[i]);
-                    i += 1;
-                } else {
-                    exact.push(b.exact[j]);
-                    j += 1;
-                }
-            }
-            exact.extend_from_slice(&a.exact[i..]);
-            exact.extend_from_slice(&b.exact[j..]);
+            exact.extend_from_slice(&a.exact);
+            exact.extend_from_slice(&b.exact);
             return Self {
                 exact,
-                sorted: true,
+                sorted: false,
                 sketch: None,
             };
         }
@@ -270,20 +264,43 @@ impl Quantiles {
     }
 }
 
-/// numpy's default percentile on sorted data.
-fn linear_percentile(sorted: &[f64], p: f64) -> f64 {
-    let n = sorted.len();
+/// The rank of percentile `p` among `n` values: the lower index and the interpolation weight.
+fn rank(n: usize, p: f64) -> (usize, f64) {
     let rank = (p / 100.0) * (n - 1) as f64;
-    let lo = rank.floor() as usize;
-    let hi = (lo + 1).min(n - 1);
-    let t = rank - lo as f64;
-    let (a, b) = (sorted[lo], sorted[hi]);
-    // numpy's _lerp: symmetric form keeps results within [a, b].
+    let lo = (rank.floor() as usize).min(n - 1);
+    (lo, rank - lo as f64)
+}
+
+/// numpy's `_lerp`: the symmetric form keeps results within [a, b].
+fn lerp(a: f64, b: f64, t: f64) -> f64 {
     if t >= 0.5 {
         b - (b - a) * (1.0 - t)
     } else {
         a + (b - a) * t
     }
+}
+
+/// numpy's default percentile on sorted data.
+fn linear_percentile(sorted: &[f64], p: f64) -> f64 {
+    let (lo, t) = rank(sorted.len(), p);
+    let hi = (lo + 1).min(sorted.len() - 1);
+    lerp(sorted[lo], sorted[hi], t)
+}
+
+/// numpy's default percentile on unsorted data: partitions `values` around the lower rank and
+/// takes the next value as the smallest of the upper part.
+fn selected_percentile(values: &mut [f64], p: f64, by_bits: bool) -> f64 {
+    let (lo, t) = rank(values.len(), p);
+    let (_, &mut a, upper) = if by_bits {
+        values.select_nth_unstable_by_key(lo, |v| v.to_bits())
+    } else {
+        values.select_nth_unstable_by(lo, f64::total_cmp)
+    };
+    if t == 0.0 || upper.is_empty() {
+        return a;
+    }
+    let b = upper.iter().copied().fold(f64::INFINITY, f64::min);
+    lerp(a, b, t)
 }
 
 /// A logarithmic-bucket quantile sketch (in the manner of DDSketch) for non-negative values.
@@ -427,6 +444,23 @@ mod tests {
         assert!((p90 - 3.7).abs() < 1e-12);
         assert!((p99 - 3.97).abs() < 1e-12);
         assert_eq!(Quantiles::default().percentiles([50.0]), [0.0]);
+    }
+
+    #[test]
+    fn selection_equals_sorting_on_long_series() {
+        for n in [33usize, 100, 1000, 2048] {
+            let mut q = Quantiles::default();
+            let mut sorted = Vec::new();
+            for i in 0..n {
+                let x = ((i * 7919) % 1013) as f64 * 0.25;
+                q.push(x);
+                sorted.push(x);
+            }
+            sorted.sort_by(f64::total_cmp);
+            let ps = [0.0, 25.0, 50.0, 75.0, 90.0, 99.0, 100.0];
+            let expected = ps.map(|p| linear_percentile(&sorted, p));
+            assert_eq!(q.percentiles(ps), expected, "n = {n}");
+        }
     }
 
     #[test]
