@@ -30,6 +30,16 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// Runs `capture extract tests/data/NAME -o OUT`.
+fn extract_to(name: &str, out: &Path) -> Output {
+    capture(&[
+        "extract",
+        data(name).to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ])
+}
+
 #[track_caller]
 fn assert_stderr_has(o: &Output, text: &str) {
     let err = stderr(o);
@@ -49,12 +59,7 @@ fn csv_rows(text: &str) -> Vec<Vec<String>> {
 #[test]
 fn parquet_has_typed_columns_and_one_row_per_flow() {
     let out = scratch("flows.parquet");
-    let o = capture(&[
-        "extract",
-        data("ndpi__vxlan.pcap").to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-    ]);
+    let o = extract_to("ndpi__vxlan.pcap", &out);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("flows written"),
@@ -109,23 +114,13 @@ fn csv_to_stdout_and_compressed_text_agree() {
     assert_eq!(rows[1][col("tcp_is_tcp")], "True");
 
     let zst = scratch("flows.csv.zst");
-    let o = capture(&[
-        "extract",
-        data("zeek__tls1.2.pcap").to_str().unwrap(),
-        "-o",
-        zst.to_str().unwrap(),
-    ]);
+    let o = extract_to("zeek__tls1.2.pcap", &zst);
     assert!(o.status.success(), "{}", stderr(&o));
     let decoded = zstd::decode_all(fs::File::open(&zst).unwrap()).unwrap();
     assert_eq!(String::from_utf8(decoded).unwrap(), plain);
 
     let jsonl = scratch("flows.jsonl.zst");
-    let o = capture(&[
-        "extract",
-        data("zeek__tls1.2.pcap").to_str().unwrap(),
-        "-o",
-        jsonl.to_str().unwrap(),
-    ]);
+    let o = extract_to("zeek__tls1.2.pcap", &jsonl);
     assert!(o.status.success(), "{}", stderr(&o));
     let decoded =
         String::from_utf8(zstd::decode_all(fs::File::open(&jsonl).unwrap()).unwrap()).unwrap();
