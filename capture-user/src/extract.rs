@@ -64,6 +64,7 @@ pub fn extract(
     let mut engine = Engine::new(flow, ReassemblyLimits::default());
     let mut out = Emitter {
         sink,
+        scratch: crate::features::Row::default(),
         records: 0,
         error: None,
     };
@@ -128,9 +129,10 @@ pub fn extract(
     Ok(summary)
 }
 
-/// Turns finished flows into records; after the first write error it stops writing and keeps the error.
+/// Hands finished flows to the sink; after the first write error it stops writing and keeps the error.
 struct Emitter<'s> {
     sink: &'s mut dyn RecordSink,
+    scratch: crate::features::Row,
     records: u64,
     error: Option<std::io::Error>,
 }
@@ -140,9 +142,7 @@ impl Emitter<'_> {
         if self.error.is_some() {
             return;
         }
-        let mut row = self.sink.recycled_row();
-        finished.write_into(&mut row);
-        match self.sink.send_row(row) {
+        match self.sink.write_flow(finished, &mut self.scratch) {
             Ok(()) => self.records += 1,
             Err(e) => self.error = Some(e),
         }

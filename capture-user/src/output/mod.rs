@@ -9,6 +9,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use crate::features::{FeatureDef, Group, Row, Tier, FEATURES};
+use crate::flow::FinishedFlow;
 
 /// Output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -180,15 +181,14 @@ pub trait RecordSink {
     /// Writes one record.
     fn write_row(&mut self, row: &Row) -> io::Result<()>;
 
-    /// Writes one record the sink may keep (a threaded sink moves it to its writer).
-    fn send_row(&mut self, row: Row) -> io::Result<()> {
-        self.write_row(&row)
+    /// Writes the record of a finished flow. By default the record is built here, in
+    /// `scratch` (whose buffers are reused from flow to flow); a threaded sink instead hands the
+    /// flow to its writer thread, which builds and writes the record there.
+    fn write_flow(&mut self, flow: FinishedFlow, scratch: &mut Row) -> io::Result<()> {
+        flow.write_into(scratch);
+        self.write_row(scratch)
     }
 
-    /// An empty row to fill, reusing a buffer of an already written row when the sink has one.
-    fn recycled_row(&mut self) -> Row {
-        Row::default()
-    }
     /// Flushes and closes the output; nothing is complete until this returns.
     fn finish(self: Box<Self>) -> io::Result<()>;
 }
@@ -225,12 +225,12 @@ pub fn open_sink(
     })
 }
 
-/// Hands records to a writer thread over a bounded channel, so that encoding and compression
-/// run beside the packet path instead of on it. Offline, a full channel makes the sender wait
-/// (no record is ever dropped); a write error stops the writer and is returned by the next call.
+/// Hands finished flows to a writer thread over a bounded channel: building each record
+/// (percentiles, address strings, fingerprints) and encoding and compressing it run beside the
+/// packet path instead of on it. Offline, a full channel makes the sender wait (no record is ever
+/// dropped); a write error stops the writer and is returned by the next call.
 pub struct ThreadedSink {
-    sender: Option<crossbeam_channel::Sender<Row>>,
-    recycled: crossbeam_channel::Receiver<Row>,
+    sender: Option<crossbeam_channel::Sender<FinishedFlow>>,
     writer: Option<std::thread::JoinHandle<io::Result<()>>>,
 }
 
@@ -241,25 +241,20 @@ impl std::fmt::Debug for ThreadedSink {
 }
 
 impl ThreadedSink {
-    /// Starts the writer thread around `inner`, with room for `capacity` records in flight.
+    /// Starts the writer thread around `inner`, with room for `capacity` flows in flight.
     pub fn spawn(mut inner: Box<dyn RecordSink + Send>, capacity: usize) -> io::Result<Self> {
-        let (sender, receiver) = crossbeam_channel::bounded::<Row>(capacity);
-        // Written rows travel back whole and are emptied by the packet thread: what it allocated
-        // (the row and its strings) is freed where it was allocated and reused warm, instead of
-        // the allocator fetching fresh pages while the writer frees the old ones.
-        let (give_back, recycled) = crossbeam_channel::bounded::<Row>(capacity);
+        let (sender, receiver) = crossbeam_channel::bounded::<FinishedFlow>(capacity);
         let writer = std::thread::Builder::new()
             .name("capture-writer".into())
             .spawn(move || {
-                for row in receiver {
-                    inner.write_row(&row)?;
-                    let _ = give_back.try_send(row);
+                let mut scratch = Row::default();
+                for flow in receiver {
+                    inner.write_flow(flow, &mut scratch)?;
                 }
                 inner.finish()
             })?;
         Ok(Self {
             sender: Some(sender),
-            recycled,
             writer: Some(writer),
         })
     }
@@ -276,18 +271,14 @@ impl ThreadedSink {
 }
 
 impl RecordSink for ThreadedSink {
-    fn write_row(&mut self, row: &Row) -> io::Result<()> {
-        self.send_row(row.clone())
+    fn write_row(&mut self, _row: &Row) -> io::Result<()> {
+        Err(io::Error::other(
+            "a threaded sink takes finished flows, not rows",
+        ))
     }
 
-    fn recycled_row(&mut self) -> Row {
-        let mut row = self.recycled.try_recv().unwrap_or_default();
-        row.values.clear();
-        row
-    }
-
-    fn send_row(&mut self, row: Row) -> io::Result<()> {
-        match self.sender.as_ref().map(|s| s.send(row)) {
+    fn write_flow(&mut self, flow: FinishedFlow, _scratch: &mut Row) -> io::Result<()> {
+        match self.sender.as_ref().map(|s| s.send(flow)) {
             Some(Ok(())) => Ok(()),
             // The writer hung up: it failed, and joining it yields why.
             _ => Err(self
