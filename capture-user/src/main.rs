@@ -112,7 +112,7 @@ struct ExtractArgs {
     /// Never show a progress bar.
     #[arg(long)]
     quiet: bool,
-    /// Encode and write records on the packet thread instead of a separate writer thread.
+    /// Build, encode and write records on the packet thread instead of a separate writer thread.
     #[arg(long)]
     single_thread: bool,
 }
