@@ -167,16 +167,12 @@ fn run_extract(args: &ExtractArgs) -> Result<ExitCode> {
     if args.bidir_split {
         columns = columns.with_bidir_split_names();
     }
-    let available = FEATURES
-        .iter()
-        .filter(|f| f.tier <= args.profile.tier())
-        .count();
-    let core = FEATURES.iter().filter(|f| f.tier == Tier::Core).count();
-    if args.profile.tier() > Tier::Core && available == core {
+    let missing = registry::missing_jj_groups(args.profile.tier());
+    if !missing.is_empty() {
         eprintln!(
-            "capture: note: this build implements the JJ-CORE tier only; --profile {:?} emits the same {} columns as core",
+            "capture: note: JoyfulJay groups of --profile {:?} not in this build yet: {}",
             args.profile,
-            columns.len()
+            missing.join(", ")
         );
     }
     let (dest, inferred) = if args.output.as_os_str() == "-" {

@@ -4,6 +4,7 @@
 //! direction ([`Dir`]), and at the end writes its columns, in registry order, into a [`Row`].
 
 mod flow_meta;
+mod ip_extended;
 pub mod registry;
 mod size;
 pub mod stats;
@@ -146,6 +147,7 @@ pub struct FlowFeatures {
     size: size::Size,
     tcp: tcp::TcpFlags,
     tls: tls::Tls,
+    ip_extended: ip_extended::IpExtended,
 }
 
 impl FlowFeatures {
@@ -164,6 +166,9 @@ impl FlowFeatures {
         }
         if groups.contains(Group::Tls) {
             self.tls.update(pkt, dir);
+        }
+        if groups.contains(Group::IpExtended) {
+            self.ip_extended.update(pkt, dir);
         }
     }
 
@@ -190,6 +195,7 @@ impl FlowFeatures {
         self.size.finish(flow, row);
         self.tcp.finish(flow, row);
         self.tls.finish(flow, row);
+        self.ip_extended.finish(flow, row);
         self.meta.finish_capture(flow, row);
         debug_assert_eq!(row.values.len(), FEATURES.len());
     }

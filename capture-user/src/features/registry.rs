@@ -17,18 +17,21 @@ pub enum Group {
     Tcp,
     /// TLS handshake.
     Tls,
+    /// TTL, type of service, IPv4 flags and IDs (JJ-EXTENDED).
+    IpExtended,
     /// Capture metadata we add: why the flow ended, its encapsulation.
     Capture,
 }
 
 impl Group {
     /// Every group, in output order.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::FlowMeta,
         Self::Timing,
         Self::Size,
         Self::Tcp,
         Self::Tls,
+        Self::IpExtended,
         Self::Capture,
     ];
 
@@ -41,6 +44,7 @@ impl Group {
             Self::Size => "size",
             Self::Tcp => "tcp",
             Self::Tls => "tls",
+            Self::IpExtended => "ip_extended",
             Self::Capture => "capture",
         }
     }
@@ -320,11 +324,64 @@ features! {
     "tls_key_exchange_group", Tls, Core, Int, "", Bidir, "0", "Named group of the key exchange: the ServerKeyExchange curve when present, else the ClientHello's first key share.";
     "tls_key_exchange_group_name", Tls, Core, Str, "", Bidir, "empty", "tls_key_exchange_group as a name, for example x25519.";
     "tls_key_exchange_length", Tls, Core, Int, "bits", Bidir, "0", "Length of that public key (or DH prime) in bits.";
+    // ip_extended
+    "ip_ttl_fwd_min", IpExtended, Extended, Int, "hops", Fwd, "0 without forward packets", "Smallest TTL (IPv6: hop limit) from the initiator.";
+    "ip_ttl_fwd_max", IpExtended, Extended, Int, "hops", Fwd, "0 without forward packets", "Largest TTL from the initiator.";
+    "ip_ttl_fwd_mean", IpExtended, Extended, Float, "hops", Fwd, "0 without forward packets", "Mean TTL from the initiator.";
+    "ip_ttl_fwd_changes", IpExtended, Extended, Int, "count", Fwd, "0", "Distinct TTL values from the initiator, minus one.";
+    "ip_ttl_bwd_min", IpExtended, Extended, Int, "hops", Bwd, "0 without backward packets", "Smallest TTL from the responder.";
+    "ip_ttl_bwd_max", IpExtended, Extended, Int, "hops", Bwd, "0 without backward packets", "Largest TTL from the responder.";
+    "ip_ttl_bwd_mean", IpExtended, Extended, Float, "hops", Bwd, "0 without backward packets", "Mean TTL from the responder.";
+    "ip_ttl_bwd_changes", IpExtended, Extended, Int, "count", Bwd, "0", "Distinct TTL values from the responder, minus one.";
+    "ip_ttl_fwd_initial_est", IpExtended, Extended, Int, "hops", Fwd, "0 without forward packets", "Likely initial TTL of the initiator: the first forward TTL rounded up to 64, 128 or 255.";
+    "ip_ttl_fwd_hops_est", IpExtended, Extended, Int, "hops", Fwd, "0 without forward packets", "ip_ttl_fwd_initial_est minus the first forward TTL: routers between the initiator and the capture point.";
+    "ip_tos_value", IpExtended, Extended, Int, "", Bidir, "0 for IPv6 flows", "Smallest IPv4 type-of-service byte seen.";
+    "ip_tos_unique_count", IpExtended, Extended, Int, "count", Bidir, "0 for IPv6 flows", "Distinct IPv4 type-of-service bytes.";
+    "ip_dscp", IpExtended, Extended, Int, "", Bidir, "0 for IPv6 flows", "DSCP (upper six bits) of ip_tos_value.";
+    "ip_ecn", IpExtended, Extended, Int, "", Bidir, "0 for IPv6 flows", "ECN (lower two bits) of ip_tos_value.";
+    "ip_flags", IpExtended, Extended, Int, "", Bidir, "0 for IPv6 flows", "OR of the IPv4 flag bits over all packets (DF = 2, MF = 1).";
+    "ip_df_count", IpExtended, Extended, Int, "count", Bidir, "0", "IPv4 packets with Don't Fragment set.";
+    "ip_df_ratio", IpExtended, Extended, Float, "", Bidir, "0", "ip_df_count divided by all packets.";
+    "ip_version", IpExtended, Extended, Int, "", Bidir, "never absent", "IP version of the flow's packets (4 or 6).";
+    "ip_id_gaps", IpExtended, Extended, Int, "count", Bidir, "0 for IPv6 flows", "Steps between consecutive IPv4 identification values (both directions, in arrival order, modulo 2^16) larger than one.";
     // capture (ours)
     "flow_end_reason", Capture, Core, Str, "", Bidir, "never absent", "Why the record was emitted: idle, active, fin, rst, evicted or eof.";
     "tunnel_type", Capture, Core, Str, "", Bidir, "empty when not encapsulated", "Outermost encapsulation of the first packet: vxlan, geneve, gre, erspan or ipip.";
     "tunnel_id", Capture, Core, Int, "", Bidir, "0", "VXLAN/GENEVE VNI, GRE key or ERSPAN session id of that encapsulation.";
     "vlan_id", Capture, Core, Int, "", Bidir, "0 when untagged", "Outermost 802.1Q VLAN id of the first packet.";
+}
+
+/// JoyfulJay's groups in the tiers above JJ-CORE, with their feature counts, so that users can
+/// be told which of them a build does not compute yet.
+pub const JJ_TIER_GROUPS: &[(Tier, &str, usize)] = &[
+    (Tier::Extended, "quic", 12),
+    (Tier::Extended, "ssh", 10),
+    (Tier::Extended, "dns", 16),
+    (Tier::Extended, "entropy", 9),
+    (Tier::Extended, "ip_extended", 19),
+    (Tier::Extended, "tcp_sequence", 18),
+    (Tier::Extended, "tcp_window", 21),
+    (Tier::Extended, "tcp_options", 19),
+    (Tier::Extended, "tcp_rtt", 10),
+    (Tier::Extended, "http2", 14),
+    (Tier::Experimental, "padding", 17),
+    (Tier::Experimental, "fingerprint", 8),
+    (Tier::Experimental, "connection", 20),
+    (Tier::Experimental, "mac", 10),
+    (Tier::Experimental, "ipv6_options", 11),
+    (Tier::Experimental, "icmp", 16),
+    (Tier::Experimental, "tcp_mptcp", 6),
+    (Tier::Experimental, "tcp_fingerprint", 14),
+];
+
+/// JoyfulJay groups up to `tier` that this build does not compute.
+#[must_use]
+pub fn missing_jj_groups(tier: Tier) -> Vec<&'static str> {
+    JJ_TIER_GROUPS
+        .iter()
+        .filter(|(t, name, _)| *t <= tier && Group::from_name(name).is_none())
+        .map(|(_, name, _)| *name)
+        .collect()
 }
 
 /// Index of a feature by name.
@@ -398,6 +455,19 @@ mod tests {
             .filter(|f| f.group != Group::Capture && f.tier == Tier::Core)
             .count();
         assert_eq!(jj_core, 151);
+    }
+
+    #[test]
+    fn implemented_tier_groups_have_joyfuljays_counts() {
+        for (tier, name, count) in JJ_TIER_GROUPS {
+            if let Some(group) = Group::from_name(name) {
+                let ours: Vec<_> = FEATURES.iter().filter(|f| f.group == group).collect();
+                assert_eq!(ours.len(), *count, "{name}");
+                assert!(ours.iter().all(|f| f.tier == *tier), "{name}");
+            }
+        }
+        assert!(!missing_jj_groups(Tier::Experimental).contains(&"ip_extended"));
+        assert!(missing_jj_groups(Tier::Core).is_empty());
     }
 
     #[test]

@@ -445,3 +445,82 @@ fn disabled_groups_cost_nothing_and_write_defaults() {
     close(float(&row, "iat_mean"), 0.0);
     assert_eq!(f.heap_bytes(), 0);
 }
+
+#[test]
+fn ip_extended_per_direction() {
+    let mut pkts = sample();
+    // Forward TTLs 60, 60, 59, 60; backward 120, 121, 120.
+    for ((p, _), (ttl, tos, flags, ident)) in pkts.iter_mut().zip([
+        (60, 0x28, 2, 65534),
+        (120, 0x00, 2, 10),
+        (60, 0x28, 2, 65535),
+        (121, 0x01, 0, 11),
+        (59, 0x28, 2, 2),
+        (60, 0x28, 2, 3),
+        (120, 0x00, 3, 3),
+    ]) {
+        p.ip.ttl = ttl;
+        p.ip.tos = tos;
+        p.ip.flags = flags;
+        p.ip.ident = ident;
+    }
+    let row = row_of(&pkts, ipproto::UDP);
+    assert_eq!(
+        (int(&row, "ip_ttl_fwd_min"), int(&row, "ip_ttl_fwd_max")),
+        (59, 60)
+    );
+    close(float(&row, "ip_ttl_fwd_mean"), 59.75);
+    assert_eq!(int(&row, "ip_ttl_fwd_changes"), 1);
+    assert_eq!(
+        (int(&row, "ip_ttl_bwd_min"), int(&row, "ip_ttl_bwd_max")),
+        (120, 121)
+    );
+    assert_eq!(int(&row, "ip_ttl_bwd_changes"), 1);
+    assert_eq!(
+        (
+            int(&row, "ip_ttl_fwd_initial_est"),
+            int(&row, "ip_ttl_fwd_hops_est")
+        ),
+        (64, 4)
+    );
+    assert_eq!(
+        (int(&row, "ip_tos_value"), int(&row, "ip_tos_unique_count")),
+        (0, 3)
+    );
+    assert_eq!((int(&row, "ip_dscp"), int(&row, "ip_ecn")), (0, 0));
+    assert_eq!(int(&row, "ip_flags"), 3);
+    assert_eq!(int(&row, "ip_df_count"), 6);
+    close(float(&row, "ip_df_ratio"), 6.0 / 7.0);
+    assert_eq!(int(&row, "ip_version"), 4);
+    // IDs in arrival order: 65534, 10, 65535, 11, 2, 3, 3 -> steps 12, 65525, 12, 65527, 1, 0.
+    assert_eq!(int(&row, "ip_id_gaps"), 4);
+}
+
+#[test]
+fn ip_extended_ipv6_has_no_tos_flags_or_ids() {
+    let mut pkts = sample();
+    for (p, _) in &mut pkts {
+        p.ip.version = 6;
+        p.ip.ttl = 64;
+        p.ip.tos = 0xb8;
+        p.ip.ident = 0;
+    }
+    let row = row_of(&pkts, ipproto::UDP);
+    assert_eq!(int(&row, "ip_version"), 6);
+    assert_eq!(
+        (
+            int(&row, "ip_tos_value"),
+            int(&row, "ip_tos_unique_count"),
+            int(&row, "ip_df_count")
+        ),
+        (0, 0, 0)
+    );
+    assert_eq!(int(&row, "ip_id_gaps"), 0);
+    assert_eq!(
+        (
+            int(&row, "ip_ttl_fwd_initial_est"),
+            int(&row, "ip_ttl_fwd_hops_est")
+        ),
+        (64, 0)
+    );
+}

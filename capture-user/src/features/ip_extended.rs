@@ -1,0 +1,153 @@
+//! `ip_extended` (JJ-EXTENDED): TTL per direction, type of service, IPv4 flags and IDs.
+
+use super::{Dir, Extractor, FlowIdentity, Group, Row};
+use crate::decode::Packet;
+
+/// A set of byte values (TTLs or ToS bytes) in 256 bits.
+#[derive(Clone, Copy, Debug, Default)]
+struct ByteSet([u64; 4]);
+
+impl ByteSet {
+    fn insert(&mut self, v: u8) {
+        self.0[usize::from(v >> 6)] |= 1 << (v & 63);
+    }
+
+    fn len(&self) -> u32 {
+        self.0.iter().map(|w| w.count_ones()).sum()
+    }
+
+    fn min(&self) -> Option<u8> {
+        self.0
+            .iter()
+            .enumerate()
+            .find(|(_, w)| **w != 0)
+            .map(|(i, w)| {
+                u8::try_from(i * 64).unwrap_or(0) + u8::try_from(w.trailing_zeros()).unwrap_or(0)
+            })
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Ttls {
+    count: u64,
+    sum: u64,
+    min: u8,
+    max: u8,
+    first: u8,
+    distinct: ByteSet,
+}
+
+impl Ttls {
+    fn push(&mut self, ttl: u8) {
+        if self.count == 0 {
+            self.min = ttl;
+            self.max = ttl;
+            self.first = ttl;
+        }
+        self.count += 1;
+        self.sum += u64::from(ttl);
+        self.min = self.min.min(ttl);
+        self.max = self.max.max(ttl);
+        self.distinct.insert(ttl);
+    }
+}
+
+#[derive(Debug, Default)]
+pub(super) struct IpExtended {
+    packets: u64,
+    ttl: [Ttls; 2],
+    tos: ByteSet,
+    flags: u8,
+    df: u64,
+    min_version: u8,
+    last_ipv4_id: Option<u16>,
+    id_gaps: u64,
+}
+
+impl Extractor for IpExtended {
+    const GROUP: Group = Group::IpExtended;
+
+    #[inline]
+    fn update(&mut self, pkt: &Packet<'_>, dir: Dir) {
+        let ip = &pkt.ip;
+        self.packets += 1;
+        self.ttl[dir as usize].push(ip.ttl);
+        self.min_version = if self.min_version == 0 {
+            ip.version
+        } else {
+            self.min_version.min(ip.version)
+        };
+        // Type of service, flags and identification exist only in IPv4 headers.
+        if ip.version == 4 {
+            self.tos.insert(ip.tos);
+            self.flags |= ip.flags;
+            self.df += u64::from(ip.flags & 0x02 != 0);
+            if let Some(last) = self.last_ipv4_id {
+                // The ID wraps at 2^16; a step of more than one means unseen datagrams between.
+                if ip.ident.wrapping_sub(last) > 1 {
+                    self.id_gaps += 1;
+                }
+            }
+            self.last_ipv4_id = Some(ip.ident);
+        }
+    }
+
+    fn finish(&mut self, _flow: &FlowIdentity, out: &mut Row) {
+        for t in &self.ttl {
+            out.int(t.min);
+            out.int(t.max);
+            out.float(if t.count > 0 {
+                t.sum as f64 / t.count as f64
+            } else {
+                0.0
+            });
+            out.int(t.distinct.len().saturating_sub(1));
+        }
+        let fwd = &self.ttl[0];
+        let initial: u16 = match fwd.first {
+            _ if fwd.count == 0 => 0,
+            0..=64 => 64,
+            65..=128 => 128,
+            _ => 255,
+        };
+        out.int(initial);
+        out.int(if fwd.count > 0 {
+            initial - u16::from(fwd.first)
+        } else {
+            0
+        });
+        let tos = self.tos.min().unwrap_or(0);
+        out.int(tos);
+        out.int(self.tos.len());
+        out.int(tos >> 2);
+        out.int(tos & 0x03);
+        out.int(self.flags);
+        out.int(self.df);
+        out.float(if self.packets > 0 {
+            self.df as f64 / self.packets as f64
+        } else {
+            0.0
+        });
+        out.int(if self.min_version == 0 {
+            4
+        } else {
+            self.min_version
+        });
+        out.int(self.id_gaps);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_set() {
+        let mut s = ByteSet::default();
+        assert_eq!((s.len(), s.min()), (0, None));
+        for v in [200, 3, 64, 3, 255, 0] {
+            s.insert(v);
+        }
+        assert_eq!((s.len(), s.min()), (5, Some(0)));
+    }
+}
