@@ -9,6 +9,7 @@ pub mod registry;
 mod size;
 pub mod stats;
 mod tcp;
+mod tcp_window;
 mod timing;
 mod tls;
 
@@ -148,6 +149,7 @@ pub struct FlowFeatures {
     tcp: tcp::TcpFlags,
     tls: tls::Tls,
     ip_extended: ip_extended::IpExtended,
+    tcp_window: tcp_window::TcpWindow,
 }
 
 impl FlowFeatures {
@@ -169,6 +171,9 @@ impl FlowFeatures {
         }
         if groups.contains(Group::IpExtended) {
             self.ip_extended.update(pkt, dir);
+        }
+        if groups.contains(Group::TcpWindow) {
+            self.tcp_window.update(pkt, dir);
         }
     }
 
@@ -196,6 +201,7 @@ impl FlowFeatures {
         self.tcp.finish(flow, row);
         self.tls.finish(flow, row);
         self.ip_extended.finish(flow, row);
+        self.tcp_window.finish(flow, row);
         self.meta.finish_capture(flow, row);
         debug_assert_eq!(row.values.len(), FEATURES.len());
     }

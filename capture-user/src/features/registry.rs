@@ -19,19 +19,22 @@ pub enum Group {
     Tls,
     /// TTL, type of service, IPv4 flags and IDs (JJ-EXTENDED).
     IpExtended,
+    /// TCP advertised windows and window scaling (JJ-EXTENDED).
+    TcpWindow,
     /// Capture metadata we add: why the flow ended, its encapsulation.
     Capture,
 }
 
 impl Group {
     /// Every group, in output order.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::FlowMeta,
         Self::Timing,
         Self::Size,
         Self::Tcp,
         Self::Tls,
         Self::IpExtended,
+        Self::TcpWindow,
         Self::Capture,
     ];
 
@@ -45,6 +48,7 @@ impl Group {
             Self::Tcp => "tcp",
             Self::Tls => "tls",
             Self::IpExtended => "ip_extended",
+            Self::TcpWindow => "tcp_window",
             Self::Capture => "capture",
         }
     }
@@ -344,6 +348,28 @@ features! {
     "ip_df_ratio", IpExtended, Extended, Float, "", Bidir, "0", "ip_df_count divided by all packets.";
     "ip_version", IpExtended, Extended, Int, "", Bidir, "never absent", "IP version of the flow's packets (4 or 6).";
     "ip_id_gaps", IpExtended, Extended, Int, "count", Bidir, "0 for IPv6 flows", "Steps between consecutive IPv4 identification values (both directions, in arrival order, modulo 2^16) larger than one.";
+    // tcp_window
+    "tcp_init_win_fwd", TcpWindow, Extended, Int, "bytes", Fwd, "0 without forward TCP segments", "Window advertised by the initiator's first segment (unscaled).";
+    "tcp_init_win_bwd", TcpWindow, Extended, Int, "bytes", Bwd, "0 without backward TCP segments", "Window advertised by the responder's first segment (unscaled).";
+    "tcp_win_scale_fwd", TcpWindow, Extended, Int, "", Fwd, "0 without the option", "Window-scale shift the initiator announced.";
+    "tcp_win_scale_bwd", TcpWindow, Extended, Int, "", Bwd, "0 without the option", "Window-scale shift the responder announced.";
+    "tcp_win_fwd_min", TcpWindow, Extended, Int, "bytes", Fwd, "0 without forward TCP segments", "Smallest window the initiator advertised (unscaled).";
+    "tcp_win_fwd_max", TcpWindow, Extended, Int, "bytes", Fwd, "0 without forward TCP segments", "Largest window the initiator advertised (unscaled).";
+    "tcp_win_fwd_mean", TcpWindow, Extended, Float, "bytes", Fwd, "0 without forward TCP segments", "Mean window the initiator advertised (unscaled).";
+    "tcp_win_fwd_zero_count", TcpWindow, Extended, Int, "count", Fwd, "0", "Initiator segments advertising a zero window.";
+    "tcp_win_bwd_min", TcpWindow, Extended, Int, "bytes", Bwd, "0 without backward TCP segments", "Smallest window the responder advertised (unscaled).";
+    "tcp_win_bwd_max", TcpWindow, Extended, Int, "bytes", Bwd, "0 without backward TCP segments", "Largest window the responder advertised (unscaled).";
+    "tcp_win_bwd_mean", TcpWindow, Extended, Float, "bytes", Bwd, "0 without backward TCP segments", "Mean window the responder advertised (unscaled).";
+    "tcp_win_bwd_zero_count", TcpWindow, Extended, Int, "count", Bwd, "0", "Responder segments advertising a zero window.";
+    "tcp_win_fwd_up_count", TcpWindow, Extended, Int, "count", Fwd, "0", "Initiator segments whose window is larger than the previous one's.";
+    "tcp_win_fwd_down_count", TcpWindow, Extended, Int, "count", Fwd, "0", "Initiator segments whose window is smaller than the previous one's.";
+    "tcp_win_fwd_change_count", TcpWindow, Extended, Int, "count", Fwd, "0", "tcp_win_fwd_up_count plus tcp_win_fwd_down_count.";
+    "tcp_win_bwd_up_count", TcpWindow, Extended, Int, "count", Bwd, "0", "Responder segments whose window is larger than the previous one's.";
+    "tcp_win_bwd_down_count", TcpWindow, Extended, Int, "count", Bwd, "0", "Responder segments whose window is smaller than the previous one's.";
+    "tcp_win_bwd_change_count", TcpWindow, Extended, Int, "count", Bwd, "0", "tcp_win_bwd_up_count plus tcp_win_bwd_down_count.";
+    "tcp_scaled_win_fwd_max", TcpWindow, Extended, Int, "bytes", Fwd, "tcp_win_fwd_max without scaling", "Largest initiator window shifted by its announced scale.";
+    "tcp_scaled_win_bwd_max", TcpWindow, Extended, Int, "bytes", Bwd, "tcp_win_bwd_max without scaling", "Largest responder window shifted by its announced scale.";
+    "tcp_zero_win_ratio", TcpWindow, Extended, Float, "", Bidir, "0 for non-TCP", "Zero-window segments divided by all TCP segments.";
     // capture (ours)
     "flow_end_reason", Capture, Core, Str, "", Bidir, "never absent", "Why the record was emitted: idle, active, fin, rst, evicted or eof.";
     "tunnel_type", Capture, Core, Str, "", Bidir, "empty when not encapsulated", "Outermost encapsulation of the first packet: vxlan, geneve, gre, erspan or ipip.";

@@ -524,3 +524,89 @@ fn ip_extended_ipv6_has_no_tos_flags_or_ids() {
         (64, 0)
     );
 }
+
+#[test]
+fn tcp_window_per_direction() {
+    let spec: [(Dir, u16, Option<u8>); 7] = [
+        (Dir::Fwd, 64240, Some(7)),
+        (Dir::Bwd, 65160, Some(9)),
+        (Dir::Fwd, 502, None),
+        (Dir::Bwd, 0, None),
+        (Dir::Fwd, 502, None),
+        (Dir::Fwd, 1000, Some(3)),
+        (Dir::Bwd, 300, None),
+    ];
+    let pkts: Vec<_> = spec
+        .iter()
+        .enumerate()
+        .map(|(i, &(dir, window, scale))| {
+            let mut p = packet(i64::try_from(i).unwrap(), dir, 52, b"", Some(tcp::ACK));
+            if let Some(t) = p.tcp.as_mut() {
+                t.window = window;
+                t.options.window_scale = scale;
+            }
+            (p, dir)
+        })
+        .collect();
+    let row = row_of(&pkts, ipproto::TCP);
+    assert_eq!(
+        (int(&row, "tcp_init_win_fwd"), int(&row, "tcp_init_win_bwd")),
+        (64240, 65160)
+    );
+    // The first scale option in each direction counts.
+    assert_eq!(
+        (
+            int(&row, "tcp_win_scale_fwd"),
+            int(&row, "tcp_win_scale_bwd")
+        ),
+        (7, 9)
+    );
+    assert_eq!(
+        (int(&row, "tcp_win_fwd_min"), int(&row, "tcp_win_fwd_max")),
+        (502, 64240)
+    );
+    close(
+        float(&row, "tcp_win_fwd_mean"),
+        (64240.0 + 502.0 + 502.0 + 1000.0) / 4.0,
+    );
+    assert_eq!(
+        (
+            int(&row, "tcp_win_bwd_min"),
+            int(&row, "tcp_win_bwd_zero_count")
+        ),
+        (0, 1)
+    );
+    // Forward 64240 -> 502 (down), 502 -> 502 (same), 502 -> 1000 (up).
+    assert_eq!(
+        (
+            int(&row, "tcp_win_fwd_up_count"),
+            int(&row, "tcp_win_fwd_down_count"),
+            int(&row, "tcp_win_fwd_change_count")
+        ),
+        (1, 1, 2)
+    );
+    // Backward 65160 -> 0 (down), 0 -> 300 (up).
+    assert_eq!(
+        (
+            int(&row, "tcp_win_bwd_up_count"),
+            int(&row, "tcp_win_bwd_down_count")
+        ),
+        (1, 1)
+    );
+    assert_eq!(int(&row, "tcp_scaled_win_fwd_max"), 64240 << 7);
+    assert_eq!(int(&row, "tcp_scaled_win_bwd_max"), 65160 << 9);
+    close(float(&row, "tcp_zero_win_ratio"), 1.0 / 7.0);
+}
+
+#[test]
+fn tcp_window_without_scaling_or_tcp() {
+    let row = row_of(&sample(), ipproto::UDP);
+    assert_eq!(
+        (
+            int(&row, "tcp_init_win_fwd"),
+            int(&row, "tcp_scaled_win_fwd_max")
+        ),
+        (0, 0)
+    );
+    close(float(&row, "tcp_zero_win_ratio"), 0.0);
+}
