@@ -9,6 +9,7 @@ pub mod registry;
 mod size;
 pub mod stats;
 mod tcp;
+mod tcp_options;
 mod tcp_window;
 mod timing;
 mod tls;
@@ -150,6 +151,7 @@ pub struct FlowFeatures {
     tls: tls::Tls,
     ip_extended: ip_extended::IpExtended,
     tcp_window: tcp_window::TcpWindow,
+    tcp_options: tcp_options::TcpOptionsGroup,
 }
 
 impl FlowFeatures {
@@ -174,6 +176,9 @@ impl FlowFeatures {
         }
         if groups.contains(Group::TcpWindow) {
             self.tcp_window.update(pkt, dir);
+        }
+        if groups.contains(Group::TcpOptions) {
+            self.tcp_options.update(pkt, dir);
         }
     }
 
@@ -202,6 +207,7 @@ impl FlowFeatures {
         self.tls.finish(flow, row);
         self.ip_extended.finish(flow, row);
         self.tcp_window.finish(flow, row);
+        self.tcp_options.finish(flow, row);
         self.meta.finish_capture(flow, row);
         debug_assert_eq!(row.values.len(), FEATURES.len());
     }

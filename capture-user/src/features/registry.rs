@@ -21,13 +21,15 @@ pub enum Group {
     IpExtended,
     /// TCP advertised windows and window scaling (JJ-EXTENDED).
     TcpWindow,
+    /// TCP options: MSS, window scale, SACK, timestamps (JJ-EXTENDED).
+    TcpOptions,
     /// Capture metadata we add: why the flow ended, its encapsulation.
     Capture,
 }
 
 impl Group {
     /// Every group, in output order.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::FlowMeta,
         Self::Timing,
         Self::Size,
@@ -35,6 +37,7 @@ impl Group {
         Self::Tls,
         Self::IpExtended,
         Self::TcpWindow,
+        Self::TcpOptions,
         Self::Capture,
     ];
 
@@ -49,6 +52,7 @@ impl Group {
             Self::Tls => "tls",
             Self::IpExtended => "ip_extended",
             Self::TcpWindow => "tcp_window",
+            Self::TcpOptions => "tcp_options",
             Self::Capture => "capture",
         }
     }
@@ -370,6 +374,26 @@ features! {
     "tcp_scaled_win_fwd_max", TcpWindow, Extended, Int, "bytes", Fwd, "tcp_win_fwd_max without scaling", "Largest initiator window shifted by its announced scale.";
     "tcp_scaled_win_bwd_max", TcpWindow, Extended, Int, "bytes", Bwd, "tcp_win_bwd_max without scaling", "Largest responder window shifted by its announced scale.";
     "tcp_zero_win_ratio", TcpWindow, Extended, Float, "", Bidir, "0 for non-TCP", "Zero-window segments divided by all TCP segments.";
+    // tcp_options
+    "tcp_mss_fwd", TcpOptions, Extended, Int, "bytes", Fwd, "0 without the option", "First MSS option the initiator sent.";
+    "tcp_mss_bwd", TcpOptions, Extended, Int, "bytes", Bwd, "0 without the option", "First MSS option the responder sent.";
+    "tcp_ws_fwd", TcpOptions, Extended, Int, "", Fwd, "0 without the option", "First window-scale shift the initiator sent.";
+    "tcp_ws_bwd", TcpOptions, Extended, Int, "", Bwd, "0 without the option", "First window-scale shift the responder sent.";
+    "tcp_sack_permitted_fwd", TcpOptions, Extended, Int, "", Fwd, "0", "1 when the initiator sent SACK-permitted.";
+    "tcp_sack_permitted_bwd", TcpOptions, Extended, Int, "", Bwd, "0", "1 when the responder sent SACK-permitted.";
+    "tcp_sack_blocks_total", TcpOptions, Extended, Int, "count", Bidir, "0", "SACK blocks carried by all segments.";
+    "tcp_ts_fwd_present", TcpOptions, Extended, Int, "", Fwd, "0", "1 when the initiator sent timestamps.";
+    "tcp_ts_fwd_first", TcpOptions, Extended, Int, "ticks", Fwd, "0", "First TSval from the initiator.";
+    "tcp_ts_fwd_last", TcpOptions, Extended, Int, "ticks", Fwd, "0", "Last TSval from the initiator.";
+    "tcp_ts_fwd_diff", TcpOptions, Extended, Int, "ticks", Fwd, "0 with fewer than 2 timestamps", "Last minus first TSval from the initiator, modulo 2^32.";
+    "tcp_ts_ecr_fwd_first", TcpOptions, Extended, Int, "ticks", Fwd, "0", "TSecr of the initiator's first timestamped segment.";
+    "tcp_ts_bwd_present", TcpOptions, Extended, Int, "", Bwd, "0", "1 when the responder sent timestamps.";
+    "tcp_ts_bwd_first", TcpOptions, Extended, Int, "ticks", Bwd, "0", "First TSval from the responder.";
+    "tcp_ts_bwd_last", TcpOptions, Extended, Int, "ticks", Bwd, "0", "Last TSval from the responder.";
+    "tcp_ts_bwd_diff", TcpOptions, Extended, Int, "ticks", Bwd, "0 with fewer than 2 timestamps", "Last minus first TSval from the responder, modulo 2^32.";
+    "tcp_ts_ecr_bwd_first", TcpOptions, Extended, Int, "ticks", Bwd, "0", "TSecr of the responder's first timestamped segment.";
+    "tcp_options_bitmap", TcpOptions, Extended, Int, "", Bidir, "0", "Bitmap of options seen in either direction: 0x01 MSS, 0x02 window scale, 0x04 SACK-permitted, 0x08 timestamps.";
+    "tcp_options_pkt_count", TcpOptions, Extended, Int, "count", Bidir, "0", "Segments bringing a direction's first MSS or window scale, or any SACK-permitted, timestamp or SACK block.";
     // capture (ours)
     "flow_end_reason", Capture, Core, Str, "", Bidir, "never absent", "Why the record was emitted: idle, active, fin, rst, evicted or eof.";
     "tunnel_type", Capture, Core, Str, "", Bidir, "empty when not encapsulated", "Outermost encapsulation of the first packet: vxlan, geneve, gre, erspan or ipip.";

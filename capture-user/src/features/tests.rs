@@ -610,3 +610,67 @@ fn tcp_window_without_scaling_or_tcp() {
     );
     close(float(&row, "tcp_zero_win_ratio"), 0.0);
 }
+
+#[test]
+fn tcp_options_per_direction() {
+    use crate::decode::tcp::TcpOptions;
+    let opts = |mss, ws, sack_permitted, timestamp, sack_blocks| TcpOptions {
+        mss,
+        window_scale: ws,
+        sack_permitted,
+        timestamp,
+        sack_blocks,
+        ..TcpOptions::default()
+    };
+    let spec = [
+        (
+            Dir::Fwd,
+            opts(Some(1460), Some(7), true, Some((u32::MAX - 5, 0)), 0),
+        ),
+        (
+            Dir::Bwd,
+            opts(Some(1400), None, true, Some((500, u32::MAX - 5)), 0),
+        ),
+        // A repeated MSS brings nothing new: not counted as carrying options.
+        (Dir::Fwd, opts(Some(1460), None, false, None, 0)),
+        (Dir::Fwd, opts(None, None, false, Some((10, 500)), 2)),
+        (Dir::Bwd, opts(None, None, false, None, 0)),
+    ];
+    let pkts: Vec<_> = spec
+        .iter()
+        .enumerate()
+        .map(|(i, &(dir, o))| {
+            let mut p = packet(i64::try_from(i).unwrap(), dir, 52, b"", Some(tcp::ACK));
+            if let Some(t) = p.tcp.as_mut() {
+                t.options = o;
+            }
+            (p, dir)
+        })
+        .collect();
+    let row = row_of(&pkts, ipproto::TCP);
+    assert_eq!(
+        (int(&row, "tcp_mss_fwd"), int(&row, "tcp_mss_bwd")),
+        (1460, 1400)
+    );
+    assert_eq!((int(&row, "tcp_ws_fwd"), int(&row, "tcp_ws_bwd")), (7, 0));
+    assert_eq!(
+        (
+            int(&row, "tcp_sack_permitted_fwd"),
+            int(&row, "tcp_sack_permitted_bwd")
+        ),
+        (1, 1)
+    );
+    assert_eq!(int(&row, "tcp_sack_blocks_total"), 2);
+    assert_eq!(int(&row, "tcp_ts_fwd_present"), 1);
+    assert_eq!(int(&row, "tcp_ts_fwd_first"), i64::from(u32::MAX - 5));
+    assert_eq!(int(&row, "tcp_ts_fwd_last"), 10);
+    // The forward clock wrapped: 10 - (2^32 - 6) modulo 2^32.
+    assert_eq!(int(&row, "tcp_ts_fwd_diff"), 16);
+    assert_eq!(int(&row, "tcp_ts_ecr_bwd_first"), i64::from(u32::MAX - 5));
+    assert_eq!(
+        (int(&row, "tcp_ts_bwd_first"), int(&row, "tcp_ts_bwd_diff")),
+        (500, 0)
+    );
+    assert_eq!(int(&row, "tcp_options_bitmap"), 0x0f);
+    assert_eq!(int(&row, "tcp_options_pkt_count"), 3);
+}
