@@ -5,6 +5,7 @@
 
 mod flow_meta;
 mod ip_extended;
+mod mac;
 pub mod registry;
 mod size;
 pub mod stats;
@@ -152,6 +153,7 @@ pub struct FlowFeatures {
     ip_extended: ip_extended::IpExtended,
     tcp_window: tcp_window::TcpWindow,
     tcp_options: tcp_options::TcpOptionsGroup,
+    mac: mac::Mac,
 }
 
 impl FlowFeatures {
@@ -180,6 +182,9 @@ impl FlowFeatures {
         if groups.contains(Group::TcpOptions) {
             self.tcp_options.update(pkt, dir);
         }
+        if groups.contains(Group::Mac) {
+            self.mac.update(pkt, dir);
+        }
     }
 
     /// Packets seen so far.
@@ -201,13 +206,23 @@ impl FlowFeatures {
         row.values.clear();
         row.values.reserve(FEATURES.len());
         self.meta.finish(flow, row);
+        written_through(row, Group::FlowMeta);
         self.timing.finish(flow, row);
+        written_through(row, Group::Timing);
         self.size.finish(flow, row);
+        written_through(row, Group::Size);
         self.tcp.finish(flow, row);
+        written_through(row, Group::Tcp);
         self.tls.finish(flow, row);
+        written_through(row, Group::Tls);
+        self.mac.finish(flow, row);
+        written_through(row, Group::Mac);
         self.ip_extended.finish(flow, row);
+        written_through(row, Group::IpExtended);
         self.tcp_window.finish(flow, row);
+        written_through(row, Group::TcpWindow);
         self.tcp_options.finish(flow, row);
+        written_through(row, Group::TcpOptions);
         self.meta.finish_capture(flow, row);
         debug_assert_eq!(row.values.len(), FEATURES.len());
     }
@@ -220,7 +235,23 @@ impl FlowFeatures {
             + self.size.heap_bytes()
             + self.tcp.heap_bytes()
             + self.tls.heap_bytes()
+            + self.mac.heap_bytes()
     }
+}
+
+/// Checks, in debug builds, that the row now ends exactly where `group`'s block of the registry
+/// ends: each group writes its own columns, in registry order.
+#[inline]
+fn written_through(row: &Row, group: Group) {
+    debug_assert_eq!(
+        Some(row.values.len()),
+        FEATURES
+            .iter()
+            .rposition(|f| f.group == group)
+            .map(|i| i + 1),
+        "{} wrote a different number of columns than the registry lists",
+        group.name()
+    );
 }
 
 /// Seconds as a float from nanoseconds.

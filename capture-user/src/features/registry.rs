@@ -23,13 +23,15 @@ pub enum Group {
     TcpWindow,
     /// TCP options: MSS, window scale, SACK, timestamps (JJ-EXTENDED).
     TcpOptions,
+    /// The outermost Ethernet header: addresses, EtherType, VLANs (JJ-EXPERIMENTAL).
+    Mac,
     /// Capture metadata we add: why the flow ended, its encapsulation.
     Capture,
 }
 
 impl Group {
     /// Every group, in output order.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::FlowMeta,
         Self::Timing,
         Self::Size,
@@ -38,6 +40,7 @@ impl Group {
         Self::IpExtended,
         Self::TcpWindow,
         Self::TcpOptions,
+        Self::Mac,
         Self::Capture,
     ];
 
@@ -53,6 +56,7 @@ impl Group {
             Self::IpExtended => "ip_extended",
             Self::TcpWindow => "tcp_window",
             Self::TcpOptions => "tcp_options",
+            Self::Mac => "mac",
             Self::Capture => "capture",
         }
     }
@@ -332,6 +336,17 @@ features! {
     "tls_key_exchange_group", Tls, Core, Int, "", Bidir, "0", "Named group of the key exchange: the ServerKeyExchange curve when present, else the ClientHello's first key share.";
     "tls_key_exchange_group_name", Tls, Core, Str, "", Bidir, "empty", "tls_key_exchange_group as a name, for example x25519.";
     "tls_key_exchange_length", Tls, Core, Int, "bits", Bidir, "0", "Length of that public key (or DH prime) in bits.";
+    // mac
+    "mac_src", Mac, Experimental, Str, "", Fwd, "empty without an Ethernet header", "Source MAC of the first packet's outermost Ethernet header (lowercase, colon-separated).";
+    "mac_dst", Mac, Experimental, Str, "", Bwd, "empty without an Ethernet header", "Destination MAC of the first packet's outermost Ethernet header.";
+    "mac_eth_type", Mac, Experimental, Int, "", Bidir, "0 without an Ethernet header", "EtherType of the first packet's outermost Ethernet header (0x8100 when tagged).";
+    "mac_vlan_id", Mac, Experimental, Int, "", Bidir, "0 when untagged", "Smallest outermost VLAN id among the flow's packets.";
+    "mac_vlan_count", Mac, Experimental, Int, "count", Bidir, "0 when untagged", "Distinct outermost VLAN ids among the flow's packets.";
+    "mac_unique_src_count", Mac, Experimental, Int, "count", Bidir, "0 without Ethernet", "Distinct source MACs over both directions.";
+    "mac_unique_dst_count", Mac, Experimental, Int, "count", Bidir, "0 without Ethernet", "Distinct destination MACs over both directions.";
+    "mac_stat", Mac, Experimental, Int, "", Bidir, "0", "Bitmap: 0x01 first packet has a source MAC, 0x02 a destination MAC, 0x04 several source MACs, 0x08 several destination MACs, 0x10 VLAN-tagged.";
+    "mac_broadcast_count", Mac, Experimental, Int, "count", Bidir, "0", "Packets sent to ff:ff:ff:ff:ff:ff.";
+    "mac_multicast_count", Mac, Experimental, Int, "count", Bidir, "0", "Packets sent to a multicast (group bit set) MAC other than broadcast.";
     // ip_extended
     "ip_ttl_fwd_min", IpExtended, Extended, Int, "hops", Fwd, "0 without forward packets", "Smallest TTL (IPv6: hop limit) from the initiator.";
     "ip_ttl_fwd_max", IpExtended, Extended, Int, "hops", Fwd, "0 without forward packets", "Largest TTL from the initiator.";

@@ -674,3 +674,65 @@ fn tcp_options_per_direction() {
     assert_eq!(int(&row, "tcp_options_bitmap"), 0x0f);
     assert_eq!(int(&row, "tcp_options_pkt_count"), 3);
 }
+
+#[test]
+fn mac_from_the_outermost_ethernet_header() {
+    let a = [0x00, 0x1b, 0x21, 0x0a, 0x0b, 0x0c];
+    let b = [0x3c, 0xfd, 0xfe, 0x01, 0x02, 0x03];
+    let mut pkts = sample();
+    for (i, (p, dir)) in pkts.iter_mut().enumerate() {
+        p.layers.push(Layer::Ethernet);
+        p.link.ethertype = 0x8100;
+        p.link.vlan_count = 1;
+        p.link.vlan_ids = [if i == 6 { 5 } else { 7 }, 0];
+        let (src, dst) = if *dir == Dir::Fwd { (a, b) } else { (b, a) };
+        p.link.src_mac = Some(src);
+        p.link.dst_mac = Some(match i {
+            2 => [0xff; 6],
+            3 => [0x01, 0x00, 0x5e, 0, 0, 1],
+            _ => dst,
+        });
+    }
+    let row = row_of(&pkts, ipproto::UDP);
+    assert_eq!(string(&row, "mac_src"), "00:1b:21:0a:0b:0c");
+    assert_eq!(string(&row, "mac_dst"), "3c:fd:fe:01:02:03");
+    assert_eq!(int(&row, "mac_eth_type"), 0x8100);
+    assert_eq!(
+        (int(&row, "mac_vlan_id"), int(&row, "mac_vlan_count")),
+        (5, 2)
+    );
+    assert_eq!(
+        (
+            int(&row, "mac_unique_src_count"),
+            int(&row, "mac_unique_dst_count")
+        ),
+        (2, 4)
+    );
+    assert_eq!(int(&row, "mac_stat"), 0x01 | 0x02 | 0x04 | 0x08 | 0x10);
+    assert_eq!(
+        (
+            int(&row, "mac_broadcast_count"),
+            int(&row, "mac_multicast_count")
+        ),
+        (1, 1)
+    );
+}
+
+#[test]
+fn mac_is_empty_without_ethernet() {
+    let mut pkts = sample();
+    for (p, _) in &mut pkts {
+        p.layers.push(Layer::LinuxSll);
+        p.link.src_mac = Some([2, 0, 0, 0, 0, 1]);
+    }
+    let row = row_of(&pkts, ipproto::UDP);
+    assert_eq!(string(&row, "mac_src"), "");
+    assert_eq!(
+        (
+            int(&row, "mac_eth_type"),
+            int(&row, "mac_stat"),
+            int(&row, "mac_unique_src_count")
+        ),
+        (0, 0, 0)
+    );
+}
