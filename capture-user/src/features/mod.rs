@@ -4,6 +4,7 @@
 //! direction ([`Dir`]), and at the end writes its columns, in registry order, into a [`Row`].
 
 mod flow_meta;
+mod icmp;
 mod ip_extended;
 mod mac;
 pub mod registry;
@@ -154,6 +155,7 @@ pub struct FlowFeatures {
     tcp_window: tcp_window::TcpWindow,
     tcp_options: tcp_options::TcpOptionsGroup,
     mac: mac::Mac,
+    icmp: icmp::Icmp,
 }
 
 impl FlowFeatures {
@@ -184,6 +186,9 @@ impl FlowFeatures {
         }
         if groups.contains(Group::Mac) {
             self.mac.update(pkt, dir);
+        }
+        if groups.contains(Group::Icmp) {
+            self.icmp.update(pkt, dir);
         }
     }
 
@@ -223,6 +228,8 @@ impl FlowFeatures {
         written_through(row, Group::TcpWindow);
         self.tcp_options.finish(flow, row);
         written_through(row, Group::TcpOptions);
+        self.icmp.finish(flow, row);
+        written_through(row, Group::Icmp);
         self.meta.finish_capture(flow, row);
         debug_assert_eq!(row.values.len(), FEATURES.len());
     }
@@ -236,6 +243,7 @@ impl FlowFeatures {
             + self.tcp.heap_bytes()
             + self.tls.heap_bytes()
             + self.mac.heap_bytes()
+            + self.icmp.heap_bytes()
     }
 }
 

@@ -25,13 +25,15 @@ pub enum Group {
     TcpOptions,
     /// The outermost Ethernet header: addresses, EtherType, VLANs (JJ-EXPERIMENTAL).
     Mac,
+    /// ICMP message types and echo exchanges (JJ-EXPERIMENTAL).
+    Icmp,
     /// Capture metadata we add: why the flow ended, its encapsulation.
     Capture,
 }
 
 impl Group {
     /// Every group, in output order.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::FlowMeta,
         Self::Timing,
         Self::Size,
@@ -41,6 +43,7 @@ impl Group {
         Self::TcpWindow,
         Self::TcpOptions,
         Self::Mac,
+        Self::Icmp,
         Self::Capture,
     ];
 
@@ -57,6 +60,7 @@ impl Group {
             Self::TcpWindow => "tcp_window",
             Self::TcpOptions => "tcp_options",
             Self::Mac => "mac",
+            Self::Icmp => "icmp",
             Self::Capture => "capture",
         }
     }
@@ -409,6 +413,23 @@ features! {
     "tcp_ts_ecr_bwd_first", TcpOptions, Extended, Int, "ticks", Bwd, "0", "TSecr of the responder's first timestamped segment.";
     "tcp_options_bitmap", TcpOptions, Extended, Int, "", Bidir, "0", "Bitmap of options seen in either direction: 0x01 MSS, 0x02 window scale, 0x04 SACK-permitted, 0x08 timestamps.";
     "tcp_options_pkt_count", TcpOptions, Extended, Int, "count", Bidir, "0", "Segments bringing a direction's first MSS or window scale, or any SACK-permitted, timestamp or SACK block.";
+    // icmp
+    "icmp_packet_count", Icmp, Experimental, Int, "count", Bidir, "0 for non-ICMP", "ICMPv4 messages in the flow.";
+    "icmp_echo_request_count", Icmp, Experimental, Int, "count", Bidir, "0", "Echo requests (type 8).";
+    "icmp_echo_reply_count", Icmp, Experimental, Int, "count", Bidir, "0", "Echo replies (type 0).";
+    "icmp_dest_unreachable_count", Icmp, Experimental, Int, "count", Bidir, "0", "Destination-unreachable messages (type 3).";
+    "icmp_time_exceeded_count", Icmp, Experimental, Int, "count", Bidir, "0", "Time-exceeded messages (type 11).";
+    "icmp_unique_type_codes", Icmp, Experimental, Int, "count", Bidir, "0", "Distinct (type, code) pairs.";
+    "icmp_dominant_type", Icmp, Experimental, Int, "", Bidir, "-1 for non-ICMP", "Most frequent message type (the first seen on a tie).";
+    "icmp_dominant_type_count", Icmp, Experimental, Int, "count", Bidir, "0", "Messages of the dominant type.";
+    "icmp_echo_success_ratio", Icmp, Experimental, Float, "", Bidir, "0 without echo requests", "Echo replies divided by echo requests.";
+    "icmp_unique_ids", Icmp, Experimental, Int, "count", Bidir, "0", "Distinct identifiers of messages that carry one (echo, timestamp, information, address mask).";
+    "icmp_seq_min", Icmp, Experimental, Int, "", Bidir, "0", "Smallest sequence number of those messages.";
+    "icmp_seq_max", Icmp, Experimental, Int, "", Bidir, "0", "Largest sequence number of those messages.";
+    "icmp_seq_gaps", Icmp, Experimental, Int, "count", Bidir, "0", "Holes in the sorted distinct sequence numbers.";
+    "icmp_stat", Icmp, Experimental, Int, "", Bidir, "0", "Bitmap: 0x01 echo request, 0x02 echo reply, 0x04 unreachable, 0x08 time exceeded, 0x10 redirect, 0x20 any other type.";
+    "icmp_ratio", Icmp, Experimental, Float, "", Bidir, "0", "ICMPv4 messages divided by the flow's packets.";
+    "is_icmp_only", Icmp, Experimental, Int, "", Bidir, "0", "1 when every packet of the flow is an ICMPv4 message.";
     // capture (ours)
     "flow_end_reason", Capture, Core, Str, "", Bidir, "never absent", "Why the record was emitted: idle, active, fin, rst, evicted or eof.";
     "tunnel_type", Capture, Core, Str, "", Bidir, "empty when not encapsulated", "Outermost encapsulation of the first packet: vxlan, geneve, gre, erspan or ipip.";

@@ -736,3 +736,67 @@ fn mac_is_empty_without_ethernet() {
         (0, 0, 0)
     );
 }
+
+#[test]
+fn icmp_echo_exchange() {
+    use crate::decode::IcmpInfo;
+    let spec: [(Dir, u8, u8, u16, u16); 6] = [
+        (Dir::Fwd, 8, 0, 7, 1),
+        (Dir::Bwd, 0, 0, 7, 1),
+        (Dir::Fwd, 8, 0, 7, 2),
+        (Dir::Fwd, 8, 0, 9, 5),
+        (Dir::Bwd, 3, 1, 0, 0),
+        (Dir::Bwd, 3, 3, 0, 0),
+    ];
+    let pkts: Vec<_> = spec
+        .iter()
+        .enumerate()
+        .map(|(i, &(dir, icmp_type, code, ident, seq))| {
+            let mut p = packet(i64::try_from(i).unwrap(), dir, 84, b"", None);
+            p.ip.protocol = ipproto::ICMP;
+            p.icmp = Some(IcmpInfo {
+                icmp_type,
+                code,
+                ident,
+                seq,
+            });
+            (p, dir)
+        })
+        .collect();
+    let row = row_of(&pkts, ipproto::ICMP);
+    assert_eq!(int(&row, "icmp_packet_count"), 6);
+    assert_eq!(
+        (
+            int(&row, "icmp_echo_request_count"),
+            int(&row, "icmp_echo_reply_count")
+        ),
+        (3, 1)
+    );
+    assert_eq!(int(&row, "icmp_dest_unreachable_count"), 2);
+    assert_eq!(int(&row, "icmp_unique_type_codes"), 4);
+    assert_eq!(
+        (
+            int(&row, "icmp_dominant_type"),
+            int(&row, "icmp_dominant_type_count")
+        ),
+        (8, 3)
+    );
+    close(float(&row, "icmp_echo_success_ratio"), 1.0 / 3.0);
+    // Destination-unreachable messages carry no identifier or sequence number.
+    assert_eq!(int(&row, "icmp_unique_ids"), 2);
+    assert_eq!(
+        (
+            int(&row, "icmp_seq_min"),
+            int(&row, "icmp_seq_max"),
+            int(&row, "icmp_seq_gaps")
+        ),
+        (1, 5, 1)
+    );
+    assert_eq!(int(&row, "icmp_stat"), 0x01 | 0x02 | 0x04);
+    assert_eq!(int(&row, "is_icmp_only"), 1);
+    let udp = row_of(&sample(), ipproto::UDP);
+    assert_eq!(
+        (int(&udp, "icmp_dominant_type"), int(&udp, "is_icmp_only")),
+        (-1, 0)
+    );
+}
