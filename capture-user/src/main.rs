@@ -88,7 +88,7 @@ struct ExtractArgs {
     /// Feature tier to emit.
     #[arg(long, value_enum, default_value = "core")]
     profile: Profile,
-    /// Only these feature groups (flow_meta, timing, size, tcp, tls); the capture group is always written.
+    /// Only these feature groups, whatever their tier (see `capture features`); the capture group is always written.
     #[arg(long, num_args = 1.., value_name = "GROUP")]
     features: Vec<String>,
     /// Idle timeout in seconds: a flow with no packet for this long ends.

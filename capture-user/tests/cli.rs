@@ -161,10 +161,10 @@ fn feature_groups_and_bidir_split_shape_the_columns() {
         "-o",
         "-",
         "--features",
-        "dns",
+        "quic",
     ]);
     assert!(!o.status.success());
-    assert_stderr_has(&o, "unknown feature group 'dns'");
+    assert_stderr_has(&o, "unknown feature group 'quic'");
 }
 
 #[test]

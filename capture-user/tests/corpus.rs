@@ -122,6 +122,19 @@ const TLS_BEYOND_256_COLUMNS: &[&str] = &[
     "tls_key_exchange_group_name",
     "tls_key_exchange_length",
 ];
+/// DNS columns describing the response.
+const DNS_RESPONSE_COLUMNS: &[&str] = &[
+    "dns_response_code",
+    "dns_response_code_str",
+    "dns_answer_count",
+    "dns_authority_count",
+    "dns_additional_count",
+    "dns_min_ttl",
+    "dns_max_ttl",
+    "dns_is_response",
+    "dns_truncated",
+    "dns_recursion_available",
+];
 /// Layers JoyfulJay's hdr_desc can name.
 const JJ_LAYERS: &[&str] = &["ETH", "IP", "IP6", "TCP", "UDP", "ICMP"];
 
@@ -189,6 +202,25 @@ fn known_deviation(
         && text(&ours[column]) == "False"
     {
         return Some("JoyfulJay calls any handshake without a visible certificate resumed (every TLS 1.3 one); we ask the ServerHello");
+    }
+    if column.starts_with("dns_")
+        && our_num("protocol") == 6.0
+        && jj.get("dns_detected").map(String::as_str) == Some("False")
+        && text(&ours["dns_detected"]) == "True"
+    {
+        return Some("JoyfulJay reads DNS over UDP only; we read DNS over TCP too");
+    }
+    if DNS_RESPONSE_COLUMNS.contains(&column)
+        && jj.get("dns_is_response").map(String::as_str) == Some("False")
+        && text(&ours["dns_is_response"]) == "True"
+    {
+        return Some("JoyfulJay describes only the first DNS message (the query); we take response fields from the response");
+    }
+    if matches!(column, "dns_is_query" | "dns_recursion_desired")
+        && jj.get("dns_is_query").map(String::as_str) == Some("False")
+        && text(&ours["dns_is_query"]) == "True"
+    {
+        return Some("JoyfulJay describes only the first DNS message (a response); we see the query that follows too");
     }
     if file == "ndpi__dns_fragmented" && our_num("total_bytes") != jj_num("total_bytes") {
         return Some("IP fragments are reassembled into the datagram they belong to");

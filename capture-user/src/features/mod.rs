@@ -3,6 +3,7 @@
 //! Every extractor sees each packet of its flow once, in capture order, with the packet's
 //! direction ([`Dir`]), and at the end writes its columns, in registry order, into a [`Row`].
 
+mod dns;
 mod flow_meta;
 mod icmp;
 mod ip_extended;
@@ -156,6 +157,7 @@ pub struct FlowFeatures {
     tcp_options: tcp_options::TcpOptionsGroup,
     mac: mac::Mac,
     icmp: icmp::Icmp,
+    dns: dns::Dns,
 }
 
 impl FlowFeatures {
@@ -183,6 +185,9 @@ impl FlowFeatures {
         }
         if groups.contains(Group::TcpOptions) {
             self.tcp_options.update(pkt, dir);
+        }
+        if groups.contains(Group::Dns) {
+            self.dns.update(pkt, dir);
         }
         if groups.contains(Group::Mac) {
             self.mac.update(pkt, dir);
@@ -220,6 +225,8 @@ impl FlowFeatures {
         written_through(row, Group::Tcp);
         self.tls.finish(flow, row);
         written_through(row, Group::Tls);
+        self.dns.finish(flow, row);
+        written_through(row, Group::Dns);
         self.mac.finish(flow, row);
         written_through(row, Group::Mac);
         self.ip_extended.finish(flow, row);
@@ -244,6 +251,7 @@ impl FlowFeatures {
             + self.tls.heap_bytes()
             + self.mac.heap_bytes()
             + self.icmp.heap_bytes()
+            + self.dns.heap_bytes()
     }
 }
 

@@ -23,6 +23,8 @@ pub enum Group {
     TcpWindow,
     /// TCP options: MSS, window scale, SACK, timestamps (JJ-EXTENDED).
     TcpOptions,
+    /// DNS over UDP or TCP on port 53 (JJ-EXTENDED).
+    Dns,
     /// The outermost Ethernet header: addresses, EtherType, VLANs (JJ-EXPERIMENTAL).
     Mac,
     /// ICMP message types and echo exchanges (JJ-EXPERIMENTAL).
@@ -33,12 +35,13 @@ pub enum Group {
 
 impl Group {
     /// Every group, in output order.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::FlowMeta,
         Self::Timing,
         Self::Size,
         Self::Tcp,
         Self::Tls,
+        Self::Dns,
         Self::IpExtended,
         Self::TcpWindow,
         Self::TcpOptions,
@@ -60,6 +63,7 @@ impl Group {
             Self::TcpWindow => "tcp_window",
             Self::TcpOptions => "tcp_options",
             Self::Mac => "mac",
+            Self::Dns => "dns",
             Self::Icmp => "icmp",
             Self::Capture => "capture",
         }
@@ -340,6 +344,23 @@ features! {
     "tls_key_exchange_group", Tls, Core, Int, "", Bidir, "0", "Named group of the key exchange: the ServerKeyExchange curve when present, else the ClientHello's first key share.";
     "tls_key_exchange_group_name", Tls, Core, Str, "", Bidir, "empty", "tls_key_exchange_group as a name, for example x25519.";
     "tls_key_exchange_length", Tls, Core, Int, "bits", Bidir, "0", "Length of that public key (or DH prime) in bits.";
+    // dns
+    "dns_detected", Dns, Extended, Bool, "", Bidir, "false", "A DNS message was read (UDP or TCP, port 53).";
+    "dns_query_name", Dns, Extended, Str, "", Fwd, "empty", "Name in the question of the flow's first DNS message; non-ASCII labels in hex.";
+    "dns_query_type", Dns, Extended, Int, "", Fwd, "0", "Type of that question.";
+    "dns_query_type_str", Dns, Extended, Str, "", Fwd, "empty", "dns_query_type as a name (A, AAAA, ..., TYPEn).";
+    "dns_response_code", Dns, Extended, Int, "", Bwd, "-1 without a response", "Response code of the first response.";
+    "dns_response_code_str", Dns, Extended, Str, "", Bwd, "empty without a response", "dns_response_code as a name (NOERROR, NXDOMAIN, ..., RCODEn).";
+    "dns_answer_count", Dns, Extended, Int, "count", Bwd, "0", "Answer records announced by the first response (by the query when no response was seen).";
+    "dns_authority_count", Dns, Extended, Int, "count", Bwd, "0", "Authority records announced by the first response (or query).";
+    "dns_additional_count", Dns, Extended, Int, "count", Bwd, "0", "Additional records announced by the first response (or query).";
+    "dns_min_ttl", Dns, Extended, Int, "s", Bwd, "0 without answers", "Smallest TTL among the first response's answer records.";
+    "dns_max_ttl", Dns, Extended, Int, "s", Bwd, "0 without answers", "Largest TTL among the first response's answer records.";
+    "dns_is_query", Dns, Extended, Bool, "", Fwd, "false", "A query was seen.";
+    "dns_is_response", Dns, Extended, Bool, "", Bwd, "false", "A response was seen.";
+    "dns_truncated", Dns, Extended, Bool, "", Bwd, "false", "TC bit of the first response (or query).";
+    "dns_recursion_desired", Dns, Extended, Bool, "", Fwd, "false", "RD bit of the first query (or response).";
+    "dns_recursion_available", Dns, Extended, Bool, "", Bwd, "false", "RA bit of the first response (or query).";
     // mac
     "mac_src", Mac, Experimental, Str, "", Fwd, "empty without an Ethernet header", "Source MAC of the first packet's outermost Ethernet header (lowercase, colon-separated).";
     "mac_dst", Mac, Experimental, Str, "", Bwd, "empty without an Ethernet header", "Destination MAC of the first packet's outermost Ethernet header.";

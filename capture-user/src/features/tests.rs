@@ -800,3 +800,128 @@ fn icmp_echo_exchange() {
         (-1, 0)
     );
 }
+
+/// "example.org A" as a query (id 7) or as a response with one answer of TTL 120.
+fn dns_message(response: bool) -> Vec<u8> {
+    let mut m = vec![
+        0,
+        7,
+        if response { 0x81 } else { 0x01 },
+        if response { 0x83 } else { 0 },
+        0,
+        1,
+        0,
+        u8::from(response),
+        0,
+        0,
+        0,
+        0,
+    ];
+    m.extend_from_slice(b"\x07example\x03org\x00\x00\x01\x00\x01");
+    if response {
+        m.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 120, 0, 4, 192, 0, 2, 1]);
+    }
+    m
+}
+
+fn dns_packet(
+    ts: i64,
+    dir: Dir,
+    payload: &'static [u8],
+    protocol: u8,
+    seq: u32,
+) -> (Packet<'static>, Dir) {
+    let mut p = packet(
+        ts,
+        dir,
+        60,
+        payload,
+        (protocol == ipproto::TCP).then_some(tcp::ACK | tcp::PSH),
+    );
+    // The responder is the DNS server here.
+    if dir == Dir::Fwd {
+        p.dst_port = 53;
+    } else {
+        p.src_port = 53;
+    }
+    if let Some(t) = p.tcp.as_mut() {
+        t.seq = seq;
+    }
+    (p, dir)
+}
+
+#[test]
+fn dns_over_udp_takes_query_and_response() {
+    let query: &'static [u8] = Box::leak(dns_message(false).into_boxed_slice());
+    let response: &'static [u8] = Box::leak(dns_message(true).into_boxed_slice());
+    let pkts = vec![
+        dns_packet(0, Dir::Fwd, query, ipproto::UDP, 0),
+        dns_packet(1, Dir::Bwd, response, ipproto::UDP, 0),
+    ];
+    let row = row_of(&pkts, ipproto::UDP);
+    assert!(boolean(&row, "dns_detected"));
+    assert_eq!(string(&row, "dns_query_name"), "example.org");
+    assert_eq!(
+        (
+            int(&row, "dns_query_type"),
+            string(&row, "dns_query_type_str")
+        ),
+        (1, "A".to_string())
+    );
+    assert_eq!(
+        (
+            int(&row, "dns_response_code"),
+            string(&row, "dns_response_code_str")
+        ),
+        (3, "NXDOMAIN".to_string())
+    );
+    assert_eq!(
+        (
+            int(&row, "dns_answer_count"),
+            int(&row, "dns_min_ttl"),
+            int(&row, "dns_max_ttl")
+        ),
+        (1, 120, 120)
+    );
+    assert!(boolean(&row, "dns_is_query") && boolean(&row, "dns_is_response"));
+    assert!(boolean(&row, "dns_recursion_desired") && boolean(&row, "dns_recursion_available"));
+    // Only the query: no response fields.
+    let row = row_of(&pkts[..1], ipproto::UDP);
+    assert_eq!(
+        (int(&row, "dns_response_code"), int(&row, "dns_max_ttl")),
+        (-1, 0)
+    );
+    assert!(!boolean(&row, "dns_is_response"));
+}
+
+#[test]
+fn dns_over_tcp_is_reassembled() {
+    let mut framed = Vec::new();
+    let message = dns_message(true);
+    framed.extend_from_slice(&u16::try_from(message.len()).unwrap().to_be_bytes());
+    framed.extend_from_slice(&message);
+    let framed: &'static [u8] = Box::leak(framed.into_boxed_slice());
+    let (a, b) = framed.split_at(5);
+    // The server's SYN/ACK fixes where its stream starts; then the second half arrives first.
+    let mut synack = dns_packet(0, Dir::Bwd, b"", ipproto::TCP, 999);
+    if let Some(t) = synack.0.tcp.as_mut() {
+        t.flags = tcp::SYN | tcp::ACK;
+    }
+    let pkts = vec![
+        synack,
+        dns_packet(0, Dir::Bwd, b, ipproto::TCP, 1005),
+        dns_packet(1, Dir::Bwd, a, ipproto::TCP, 1000),
+    ];
+    let row = row_of(&pkts, ipproto::TCP);
+    assert!(boolean(&row, "dns_is_response"));
+    assert_eq!(
+        (string(&row, "dns_query_name"), int(&row, "dns_min_ttl")),
+        ("example.org".to_string(), 120)
+    );
+    // Not port 53: not DNS.
+    let mut other = pkts.clone();
+    for (p, _) in &mut other {
+        p.src_port = 5353;
+    }
+    assert!(!boolean(&row_of(&other, ipproto::TCP), "dns_detected"));
+}

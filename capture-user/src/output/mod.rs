@@ -60,16 +60,18 @@ pub struct Columns {
 }
 
 impl Columns {
-    /// Columns of every feature up to `tier`, restricted to `groups` when given. The `capture`
-    /// group (why the flow ended, its tunnel) is always included.
+    /// Columns of the named `groups` (whatever their tier), or, without groups, of every
+    /// feature up to `tier`. The `capture` group (why the flow ended, its tunnel) is always
+    /// included.
     #[must_use]
     pub fn select(tier: Tier, groups: Option<&[Group]>) -> Self {
         let indices = FEATURES
             .iter()
             .enumerate()
-            .filter(|(_, f)| f.tier <= tier)
-            .filter(|(_, f)| {
-                f.group == Group::Capture || groups.is_none_or(|g| g.contains(&f.group))
+            .filter(|(_, f)| match groups {
+                _ if f.group == Group::Capture => true,
+                Some(groups) => groups.contains(&f.group),
+                None => f.tier <= tier,
             })
             .map(|(i, _)| i)
             .collect::<Vec<_>>();

@@ -1,4 +1,5 @@
 //! Application-layer streams: in-order TCP payload reassembly and the parsers that read it.
 
+pub mod dns;
 pub mod tcp_stream;
 pub mod tls;
