@@ -12,6 +12,7 @@ pub mod registry;
 mod size;
 pub mod stats;
 mod tcp;
+mod tcp_mptcp;
 mod tcp_options;
 mod tcp_window;
 mod timing;
@@ -158,6 +159,7 @@ pub struct FlowFeatures {
     mac: mac::Mac,
     icmp: icmp::Icmp,
     dns: dns::Dns,
+    tcp_mptcp: tcp_mptcp::TcpMptcp,
 }
 
 impl FlowFeatures {
@@ -188,6 +190,9 @@ impl FlowFeatures {
         }
         if groups.contains(Group::Dns) {
             self.dns.update(pkt, dir);
+        }
+        if groups.contains(Group::TcpMptcp) {
+            self.tcp_mptcp.update(pkt, dir);
         }
         if groups.contains(Group::Mac) {
             self.mac.update(pkt, dir);
@@ -235,6 +240,8 @@ impl FlowFeatures {
         written_through(row, Group::TcpWindow);
         self.tcp_options.finish(flow, row);
         written_through(row, Group::TcpOptions);
+        self.tcp_mptcp.finish(flow, row);
+        written_through(row, Group::TcpMptcp);
         self.icmp.finish(flow, row);
         written_through(row, Group::Icmp);
         self.meta.finish_capture(flow, row);

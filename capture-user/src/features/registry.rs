@@ -29,13 +29,15 @@ pub enum Group {
     Mac,
     /// ICMP message types and echo exchanges (JJ-EXPERIMENTAL).
     Icmp,
+    /// Multipath TCP options (JJ-EXPERIMENTAL).
+    TcpMptcp,
     /// Capture metadata we add: why the flow ended, its encapsulation.
     Capture,
 }
 
 impl Group {
     /// Every group, in output order.
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 13] = [
         Self::FlowMeta,
         Self::Timing,
         Self::Size,
@@ -45,6 +47,7 @@ impl Group {
         Self::IpExtended,
         Self::TcpWindow,
         Self::TcpOptions,
+        Self::TcpMptcp,
         Self::Mac,
         Self::Icmp,
         Self::Capture,
@@ -65,6 +68,7 @@ impl Group {
             Self::Mac => "mac",
             Self::Dns => "dns",
             Self::Icmp => "icmp",
+            Self::TcpMptcp => "tcp_mptcp",
             Self::Capture => "capture",
         }
     }
@@ -434,6 +438,13 @@ features! {
     "tcp_ts_ecr_bwd_first", TcpOptions, Extended, Int, "ticks", Bwd, "0", "TSecr of the responder's first timestamped segment.";
     "tcp_options_bitmap", TcpOptions, Extended, Int, "", Bidir, "0", "Bitmap of options seen in either direction: 0x01 MSS, 0x02 window scale, 0x04 SACK-permitted, 0x08 timestamps.";
     "tcp_options_pkt_count", TcpOptions, Extended, Int, "count", Bidir, "0", "Segments bringing a direction's first MSS or window scale, or any SACK-permitted, timestamp or SACK block.";
+    // tcp_mptcp
+    "mptcp_detected", TcpMptcp, Experimental, Int, "", Bidir, "0", "1 when a segment carried an MPTCP option (kind 30).";
+    "mptcp_capable_fwd", TcpMptcp, Experimental, Int, "", Fwd, "0", "1 when the initiator's SYN carried MP_CAPABLE.";
+    "mptcp_capable_bwd", TcpMptcp, Experimental, Int, "", Bwd, "0", "1 when the responder's SYN/ACK carried MP_CAPABLE.";
+    "mptcp_option_count", TcpMptcp, Experimental, Int, "count", Bidir, "0", "Segments carrying an MPTCP option.";
+    "mptcp_stat", TcpMptcp, Experimental, Int, "", Bidir, "0", "Bitmap: 0x01 MPTCP seen, 0x02 initiator capable, 0x04 responder capable, 0x08 both.";
+    "is_mptcp", TcpMptcp, Experimental, Int, "", Bidir, "0", "1 when both sides announced MP_CAPABLE: the connection runs MPTCP.";
     // icmp
     "icmp_packet_count", Icmp, Experimental, Int, "count", Bidir, "0 for non-ICMP", "ICMPv4 messages in the flow.";
     "icmp_echo_request_count", Icmp, Experimental, Int, "count", Bidir, "0", "Echo requests (type 8).";

@@ -925,3 +925,46 @@ fn dns_over_tcp_is_reassembled() {
     }
     assert!(!boolean(&row_of(&other, ipproto::TCP), "dns_detected"));
 }
+
+#[test]
+fn mptcp_capable_handshake_and_join_subflow() {
+    let seg = |ts, dir, flags, subtype| {
+        let mut p = packet(ts, dir, 60, b"", Some(flags));
+        if let Some(t) = p.tcp.as_mut() {
+            t.options.mptcp_subtype = subtype;
+        }
+        (p, dir)
+    };
+    let main = vec![
+        seg(0, Dir::Fwd, tcp::SYN, Some(0)),
+        seg(1, Dir::Bwd, tcp::SYN | tcp::ACK, Some(0)),
+        seg(2, Dir::Fwd, tcp::ACK, Some(2)),
+        seg(3, Dir::Bwd, tcp::ACK, None),
+    ];
+    let row = row_of(&main, ipproto::TCP);
+    assert_eq!(
+        (int(&row, "mptcp_detected"), int(&row, "mptcp_option_count")),
+        (1, 3)
+    );
+    assert_eq!(
+        (
+            int(&row, "mptcp_capable_fwd"),
+            int(&row, "mptcp_capable_bwd")
+        ),
+        (1, 1)
+    );
+    assert_eq!((int(&row, "mptcp_stat"), int(&row, "is_mptcp")), (0x0f, 1));
+    let join = vec![
+        seg(0, Dir::Fwd, tcp::SYN, Some(1)),
+        seg(1, Dir::Bwd, tcp::SYN | tcp::ACK, Some(1)),
+    ];
+    let row = row_of(&join, ipproto::TCP);
+    assert_eq!(
+        (
+            int(&row, "mptcp_detected"),
+            int(&row, "mptcp_capable_fwd"),
+            int(&row, "is_mptcp")
+        ),
+        (1, 0, 0)
+    );
+}
