@@ -96,6 +96,17 @@ const PAYLOAD_COLUMNS: &[&str] = &[
     "tcp_data_packets",
     "tcp_ack_only_packets",
     "tcp_fstat",
+    "tcp_seq_fwd_bytes_sent",
+    "tcp_seq_fwd_retrans",
+    "tcp_seq_fwd_gaps",
+    "tcp_seq_fwd_ooo",
+    "tcp_seq_bwd_bytes_sent",
+    "tcp_seq_bwd_retrans",
+    "tcp_seq_bwd_gaps",
+    "tcp_seq_bwd_ooo",
+    "tcp_total_retrans",
+    "tcp_total_ooo",
+    "tcp_retrans_ratio",
 ];
 const TLS_CLIENT_COLUMNS: &[&str] = &[
     "tls_detected",
@@ -227,6 +238,23 @@ fn known_deviation(
         && our_num("mptcp_detected") == 1.0
     {
         return Some("JoyfulJay's Scapy backend hands its MPTCP extractor option names instead of bytes, so it never sees MPTCP");
+    }
+    if (column.starts_with("tcp_seq_") && (column.ends_with("_ooo") || column.ends_with("_gaps")))
+        || column == "tcp_total_ooo"
+    {
+        let side = if column.contains("_bwd_") {
+            "bwd"
+        } else {
+            "fwd"
+        };
+        let ooo = if column == "tcp_total_ooo" {
+            column.to_string()
+        } else {
+            format!("tcp_seq_{side}_ooo")
+        };
+        if jj_num(&ooo) > our_num(&ooo) {
+            return Some("JoyfulJay advances the expected sequence number on segments that take no sequence space (bare ACKs)");
+        }
     }
     if file == "ndpi__dns_fragmented" && our_num("total_bytes") != jj_num("total_bytes") {
         return Some("IP fragments are reassembled into the datagram they belong to");

@@ -14,6 +14,7 @@ pub mod stats;
 mod tcp;
 mod tcp_mptcp;
 mod tcp_options;
+mod tcp_sequence;
 mod tcp_window;
 mod timing;
 mod tls;
@@ -160,6 +161,7 @@ pub struct FlowFeatures {
     icmp: icmp::Icmp,
     dns: dns::Dns,
     tcp_mptcp: tcp_mptcp::TcpMptcp,
+    tcp_sequence: tcp_sequence::TcpSequence,
 }
 
 impl FlowFeatures {
@@ -181,6 +183,9 @@ impl FlowFeatures {
         }
         if groups.contains(Group::IpExtended) {
             self.ip_extended.update(pkt, dir);
+        }
+        if groups.contains(Group::TcpSequence) {
+            self.tcp_sequence.update(pkt, dir);
         }
         if groups.contains(Group::TcpWindow) {
             self.tcp_window.update(pkt, dir);
@@ -236,6 +241,8 @@ impl FlowFeatures {
         written_through(row, Group::Mac);
         self.ip_extended.finish(flow, row);
         written_through(row, Group::IpExtended);
+        self.tcp_sequence.finish(flow, row);
+        written_through(row, Group::TcpSequence);
         self.tcp_window.finish(flow, row);
         written_through(row, Group::TcpWindow);
         self.tcp_options.finish(flow, row);
@@ -259,6 +266,7 @@ impl FlowFeatures {
             + self.mac.heap_bytes()
             + self.icmp.heap_bytes()
             + self.dns.heap_bytes()
+            + self.tcp_sequence.heap_bytes()
     }
 }
 

@@ -19,6 +19,8 @@ pub enum Group {
     Tls,
     /// TTL, type of service, IPv4 flags and IDs (JJ-EXTENDED).
     IpExtended,
+    /// TCP sequence numbers, retransmissions, reordering, duplicate ACKs (JJ-EXTENDED).
+    TcpSequence,
     /// TCP advertised windows and window scaling (JJ-EXTENDED).
     TcpWindow,
     /// TCP options: MSS, window scale, SACK, timestamps (JJ-EXTENDED).
@@ -37,7 +39,7 @@ pub enum Group {
 
 impl Group {
     /// Every group, in output order.
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 14] = [
         Self::FlowMeta,
         Self::Timing,
         Self::Size,
@@ -45,6 +47,7 @@ impl Group {
         Self::Tls,
         Self::Dns,
         Self::IpExtended,
+        Self::TcpSequence,
         Self::TcpWindow,
         Self::TcpOptions,
         Self::TcpMptcp,
@@ -63,6 +66,7 @@ impl Group {
             Self::Tcp => "tcp",
             Self::Tls => "tls",
             Self::IpExtended => "ip_extended",
+            Self::TcpSequence => "tcp_sequence",
             Self::TcpWindow => "tcp_window",
             Self::TcpOptions => "tcp_options",
             Self::Mac => "mac",
@@ -396,6 +400,25 @@ features! {
     "ip_df_ratio", IpExtended, Extended, Float, "", Bidir, "0", "ip_df_count divided by all packets.";
     "ip_version", IpExtended, Extended, Int, "", Bidir, "never absent", "IP version of the flow's packets (4 or 6).";
     "ip_id_gaps", IpExtended, Extended, Int, "count", Bidir, "0 for IPv6 flows", "Steps between consecutive IPv4 identification values (both directions, in arrival order, modulo 2^16) larger than one.";
+    // tcp_sequence
+    "tcp_isn_fwd", TcpSequence, Extended, Int, "", Fwd, "0 without forward segments", "Sequence number of the initiator's first segment.";
+    "tcp_isn_bwd", TcpSequence, Extended, Int, "", Bwd, "0 without backward segments", "Sequence number of the responder's first segment.";
+    "tcp_seq_fwd_bytes_sent", TcpSequence, Extended, Int, "bytes", Fwd, "0", "Payload bytes the initiator sent, retransmissions excluded.";
+    "tcp_seq_fwd_retrans", TcpSequence, Extended, Int, "count", Fwd, "0", "Initiator data segments repeating the sequence number of one of its last 1,024 data segments.";
+    "tcp_seq_fwd_gaps", TcpSequence, Extended, Int, "count", Fwd, "0", "Initiator segments starting beyond the next expected sequence number (bytes missing before them).";
+    "tcp_seq_fwd_ooo", TcpSequence, Extended, Int, "count", Fwd, "0", "Initiator segments starting before the next expected sequence number.";
+    "tcp_seq_bwd_bytes_sent", TcpSequence, Extended, Int, "bytes", Bwd, "0", "Payload bytes the responder sent, retransmissions excluded.";
+    "tcp_seq_bwd_retrans", TcpSequence, Extended, Int, "count", Bwd, "0", "Responder data segments repeating the sequence number of one of its last 1,024 data segments.";
+    "tcp_seq_bwd_gaps", TcpSequence, Extended, Int, "count", Bwd, "0", "Responder segments starting beyond the next expected sequence number.";
+    "tcp_seq_bwd_ooo", TcpSequence, Extended, Int, "count", Bwd, "0", "Responder segments starting before the next expected sequence number.";
+    "tcp_ack_fwd_count", TcpSequence, Extended, Int, "count", Fwd, "0", "Initiator segments (each carries an acknowledgment field).";
+    "tcp_ack_fwd_dup", TcpSequence, Extended, Int, "count", Fwd, "0", "Initiator segments repeating the previous segment's acknowledgment number.";
+    "tcp_ack_bwd_count", TcpSequence, Extended, Int, "count", Bwd, "0", "Responder segments.";
+    "tcp_ack_bwd_dup", TcpSequence, Extended, Int, "count", Bwd, "0", "Responder segments repeating the previous segment's acknowledgment number.";
+    "tcp_total_retrans", TcpSequence, Extended, Int, "count", Bidir, "0", "Retransmissions in both directions.";
+    "tcp_total_ooo", TcpSequence, Extended, Int, "count", Bidir, "0", "Out-of-order segments in both directions.";
+    "tcp_total_dup_acks", TcpSequence, Extended, Int, "count", Bidir, "0", "Duplicate acknowledgments in both directions.";
+    "tcp_retrans_ratio", TcpSequence, Extended, Float, "", Bidir, "0", "tcp_total_retrans divided by all TCP segments.";
     // tcp_window
     "tcp_init_win_fwd", TcpWindow, Extended, Int, "bytes", Fwd, "0 without forward TCP segments", "Window advertised by the initiator's first segment (unscaled).";
     "tcp_init_win_bwd", TcpWindow, Extended, Int, "bytes", Bwd, "0 without backward TCP segments", "Window advertised by the responder's first segment (unscaled).";

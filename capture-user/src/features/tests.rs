@@ -968,3 +968,65 @@ fn mptcp_capable_handshake_and_join_subflow() {
         (1, 0, 0)
     );
 }
+
+#[test]
+fn tcp_sequence_retransmissions_gaps_and_reordering() {
+    let seg = |ts, dir, flags, seq: u32, ack: u32, payload: &'static [u8]| {
+        let mut p = packet(
+            ts,
+            dir,
+            40 + u32::try_from(payload.len()).unwrap(),
+            payload,
+            Some(flags),
+        );
+        if let Some(t) = p.tcp.as_mut() {
+            t.seq = seq;
+            t.ack = ack;
+        }
+        (p, dir)
+    };
+    let pkts = vec![
+        seg(0, Dir::Fwd, tcp::SYN, 100, 0, b""),
+        seg(1, Dir::Bwd, tcp::SYN | tcp::ACK, 900, 101, b""),
+        // A bare ACK takes no sequence space: the data after it at the same number is in order.
+        seg(2, Dir::Fwd, tcp::ACK, 101, 901, b""),
+        seg(3, Dir::Fwd, tcp::ACK, 101, 901, b"abcd"),
+        // 105..109 is missing: a gap; then the retransmission-free late segment is out of order.
+        seg(4, Dir::Fwd, tcp::ACK, 109, 901, b"ijkl"),
+        seg(5, Dir::Fwd, tcp::ACK, 105, 901, b"efgh"),
+        // The first data segment again: a retransmission.
+        seg(6, Dir::Fwd, tcp::ACK, 101, 901, b"abcd"),
+        seg(7, Dir::Bwd, tcp::ACK, 901, 113, b""),
+        seg(8, Dir::Bwd, tcp::ACK, 901, 113, b""),
+    ];
+    let row = row_of(&pkts, ipproto::TCP);
+    assert_eq!(
+        (int(&row, "tcp_isn_fwd"), int(&row, "tcp_isn_bwd")),
+        (100, 900)
+    );
+    assert_eq!(int(&row, "tcp_seq_fwd_bytes_sent"), 12);
+    assert_eq!(int(&row, "tcp_seq_fwd_retrans"), 1);
+    assert_eq!(int(&row, "tcp_seq_fwd_gaps"), 1);
+    assert_eq!(int(&row, "tcp_seq_fwd_ooo"), 2);
+    assert_eq!(
+        (int(&row, "tcp_seq_bwd_gaps"), int(&row, "tcp_seq_bwd_ooo")),
+        (0, 0)
+    );
+    assert_eq!(
+        (int(&row, "tcp_ack_fwd_count"), int(&row, "tcp_ack_fwd_dup")),
+        (6, 4)
+    );
+    assert_eq!(
+        (int(&row, "tcp_ack_bwd_count"), int(&row, "tcp_ack_bwd_dup")),
+        (3, 1)
+    );
+    assert_eq!(
+        (
+            int(&row, "tcp_total_retrans"),
+            int(&row, "tcp_total_ooo"),
+            int(&row, "tcp_total_dup_acks")
+        ),
+        (1, 2, 5)
+    );
+    close(float(&row, "tcp_retrans_ratio"), 1.0 / 9.0);
+}
