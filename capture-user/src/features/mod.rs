@@ -10,6 +10,7 @@ mod ip_extended;
 mod mac;
 pub mod registry;
 mod size;
+mod ssh;
 pub mod stats;
 mod tcp;
 mod tcp_mptcp;
@@ -162,6 +163,7 @@ pub struct FlowFeatures {
     dns: dns::Dns,
     tcp_mptcp: tcp_mptcp::TcpMptcp,
     tcp_sequence: tcp_sequence::TcpSequence,
+    ssh: ssh::Ssh,
 }
 
 impl FlowFeatures {
@@ -192,6 +194,9 @@ impl FlowFeatures {
         }
         if groups.contains(Group::TcpOptions) {
             self.tcp_options.update(pkt, dir);
+        }
+        if groups.contains(Group::Ssh) {
+            self.ssh.update(pkt, dir);
         }
         if groups.contains(Group::Dns) {
             self.dns.update(pkt, dir);
@@ -235,6 +240,8 @@ impl FlowFeatures {
         written_through(row, Group::Tcp);
         self.tls.finish(flow, row);
         written_through(row, Group::Tls);
+        self.ssh.finish(flow, row);
+        written_through(row, Group::Ssh);
         self.dns.finish(flow, row);
         written_through(row, Group::Dns);
         self.mac.finish(flow, row);
@@ -267,6 +274,7 @@ impl FlowFeatures {
             + self.icmp.heap_bytes()
             + self.dns.heap_bytes()
             + self.tcp_sequence.heap_bytes()
+            + self.ssh.heap_bytes()
     }
 }
 

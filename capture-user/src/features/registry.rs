@@ -25,6 +25,8 @@ pub enum Group {
     TcpWindow,
     /// TCP options: MSS, window scale, SACK, timestamps (JJ-EXTENDED).
     TcpOptions,
+    /// SSH banners, HASSH and key exchange (JJ-EXTENDED).
+    Ssh,
     /// DNS over UDP or TCP on port 53 (JJ-EXTENDED).
     Dns,
     /// The outermost Ethernet header: addresses, EtherType, VLANs (JJ-EXPERIMENTAL).
@@ -39,12 +41,13 @@ pub enum Group {
 
 impl Group {
     /// Every group, in output order.
-    pub const ALL: [Self; 14] = [
+    pub const ALL: [Self; 15] = [
         Self::FlowMeta,
         Self::Timing,
         Self::Size,
         Self::Tcp,
         Self::Tls,
+        Self::Ssh,
         Self::Dns,
         Self::IpExtended,
         Self::TcpSequence,
@@ -71,6 +74,7 @@ impl Group {
             Self::TcpOptions => "tcp_options",
             Self::Mac => "mac",
             Self::Dns => "dns",
+            Self::Ssh => "ssh",
             Self::Icmp => "icmp",
             Self::TcpMptcp => "tcp_mptcp",
             Self::Capture => "capture",
@@ -352,6 +356,17 @@ features! {
     "tls_key_exchange_group", Tls, Core, Int, "", Bidir, "0", "Named group of the key exchange: the ServerKeyExchange curve when present, else the ClientHello's first key share.";
     "tls_key_exchange_group_name", Tls, Core, Str, "", Bidir, "empty", "tls_key_exchange_group as a name, for example x25519.";
     "tls_key_exchange_length", Tls, Core, Int, "bits", Bidir, "0", "Length of that public key (or DH prime) in bits.";
+    // ssh
+    "ssh_detected", Ssh, Extended, Bool, "", Bidir, "false", "An SSH version banner was seen in either direction.";
+    "ssh_version", Ssh, Extended, Str, "", Bidir, "empty", "Protocol version of the client's banner, else the server's (for example 2.0).";
+    "ssh_client_software", Ssh, Extended, Str, "", Fwd, "empty", "Software field of the initiator's banner, up to the first space.";
+    "ssh_server_software", Ssh, Extended, Str, "", Bwd, "empty", "Software field of the responder's banner, up to the first space.";
+    "ssh_client_version", Ssh, Extended, Str, "", Fwd, "empty", "Protocol version of the initiator's banner.";
+    "ssh_server_version", Ssh, Extended, Str, "", Bwd, "empty", "Protocol version of the responder's banner.";
+    "ssh_hassh", Ssh, Extended, Str, "", Fwd, "empty", "HASSH of the initiator's KEXINIT: MD5 of its key-exchange, client-to-server cipher, MAC and compression lists.";
+    "ssh_hassh_server", Ssh, Extended, Str, "", Bwd, "empty", "HASSH-server of the responder's KEXINIT: MD5 of its key-exchange and server-to-client cipher, MAC and compression lists.";
+    "ssh_kex_packets", Ssh, Extended, Int, "count", Bidir, "0", "Key-exchange messages (types 20 to 49) in both directions before encryption.";
+    "ssh_encrypted_packets", Ssh, Extended, Int, "count", Bidir, "0", "Segments with payload sent after their direction's NEWKEYS.";
     // dns
     "dns_detected", Dns, Extended, Bool, "", Bidir, "false", "A DNS message was read (UDP or TCP, port 53).";
     "dns_query_name", Dns, Extended, Str, "", Fwd, "empty", "Name in the question of the flow's first DNS message; non-ASCII labels in hex.";
