@@ -48,7 +48,7 @@ impl Extractor for Ssh {
             return;
         }
         stream.push(t.seq, t.flags & tcp::SYN != 0, pkt.payload, &mut |bytes| {
-            parser.feed(bytes)
+            parser.feed(bytes);
         });
         if parser.is_done() {
             stream.close();
