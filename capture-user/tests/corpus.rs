@@ -107,6 +107,9 @@ const PAYLOAD_COLUMNS: &[&str] = &[
     "tcp_total_retrans",
     "tcp_total_ooo",
     "tcp_retrans_ratio",
+    "tcp_rtt_ack_min",
+    "tcp_rtt_ack_max",
+    "tcp_rtt_ack_mean",
 ];
 const TLS_CLIENT_COLUMNS: &[&str] = &[
     "tls_detected",
@@ -274,6 +277,7 @@ fn known_deviation(
 
 fn tolerance(column: &str, expected: f64) -> f64 {
     let timing = column.starts_with("iat_")
+        || (column.starts_with("tcp_rtt_") && column != "tcp_rtt_samples")
         || matches!(
             column,
             "duration"

@@ -15,6 +15,7 @@ pub mod stats;
 mod tcp;
 mod tcp_mptcp;
 mod tcp_options;
+mod tcp_rtt;
 mod tcp_sequence;
 mod tcp_window;
 mod timing;
@@ -164,6 +165,7 @@ pub struct FlowFeatures {
     tcp_mptcp: tcp_mptcp::TcpMptcp,
     tcp_sequence: tcp_sequence::TcpSequence,
     ssh: ssh::Ssh,
+    tcp_rtt: tcp_rtt::TcpRtt,
 }
 
 impl FlowFeatures {
@@ -203,6 +205,9 @@ impl FlowFeatures {
         }
         if groups.contains(Group::TcpMptcp) {
             self.tcp_mptcp.update(pkt, dir);
+        }
+        if groups.contains(Group::TcpRtt) {
+            self.tcp_rtt.update(pkt, dir);
         }
         if groups.contains(Group::Mac) {
             self.mac.update(pkt, dir);
@@ -256,6 +261,8 @@ impl FlowFeatures {
         written_through(row, Group::TcpOptions);
         self.tcp_mptcp.finish(flow, row);
         written_through(row, Group::TcpMptcp);
+        self.tcp_rtt.finish(flow, row);
+        written_through(row, Group::TcpRtt);
         self.icmp.finish(flow, row);
         written_through(row, Group::Icmp);
         self.meta.finish_capture(flow, row);
@@ -275,6 +282,7 @@ impl FlowFeatures {
             + self.dns.heap_bytes()
             + self.tcp_sequence.heap_bytes()
             + self.ssh.heap_bytes()
+            + self.tcp_rtt.heap_bytes()
     }
 }
 

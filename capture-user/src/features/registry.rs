@@ -35,13 +35,15 @@ pub enum Group {
     Icmp,
     /// Multipath TCP options (JJ-EXPERIMENTAL).
     TcpMptcp,
+    /// TCP round-trip times (JJ-EXTENDED).
+    TcpRtt,
     /// Capture metadata we add: why the flow ended, its encapsulation.
     Capture,
 }
 
 impl Group {
     /// Every group, in output order.
-    pub const ALL: [Self; 15] = [
+    pub const ALL: [Self; 16] = [
         Self::FlowMeta,
         Self::Timing,
         Self::Size,
@@ -54,6 +56,7 @@ impl Group {
         Self::TcpWindow,
         Self::TcpOptions,
         Self::TcpMptcp,
+        Self::TcpRtt,
         Self::Mac,
         Self::Icmp,
         Self::Capture,
@@ -77,6 +80,7 @@ impl Group {
             Self::Ssh => "ssh",
             Self::Icmp => "icmp",
             Self::TcpMptcp => "tcp_mptcp",
+            Self::TcpRtt => "tcp_rtt",
             Self::Capture => "capture",
         }
     }
@@ -483,6 +487,17 @@ features! {
     "mptcp_option_count", TcpMptcp, Experimental, Int, "count", Bidir, "0", "Segments carrying an MPTCP option.";
     "mptcp_stat", TcpMptcp, Experimental, Int, "", Bidir, "0", "Bitmap: 0x01 MPTCP seen, 0x02 initiator capable, 0x04 responder capable, 0x08 both.";
     "is_mptcp", TcpMptcp, Experimental, Int, "", Bidir, "0", "1 when both sides announced MP_CAPABLE: the connection runs MPTCP.";
+    // tcp_rtt
+    "tcp_rtt_handshake", TcpRtt, Extended, Float, "s", Bidir, "0 without SYN and SYN/ACK", "Time from the initiator's SYN to its ACK of the SYN/ACK (twice SYN to SYN/ACK when that ACK is missing).";
+    "tcp_rtt_min", TcpRtt, Extended, Float, "s", Bidir, "0 without timestamp echoes", "Smallest time between a segment and one echoing its TSval from the other side.";
+    "tcp_rtt_max", TcpRtt, Extended, Float, "s", Bidir, "0 without timestamp echoes", "Largest such time.";
+    "tcp_rtt_mean", TcpRtt, Extended, Float, "s", Bidir, "0 without timestamp echoes", "Mean of those times.";
+    "tcp_rtt_samples", TcpRtt, Extended, Int, "count", Bidir, "0", "Timestamp echoes measured (each echoing segment counts; times of a minute or more are ignored).";
+    "tcp_rtt_std", TcpRtt, Extended, Float, "s", Bidir, "0 with fewer than 2 samples", "Population standard deviation of those times.";
+    "tcp_rtt_jitter_avg", TcpRtt, Extended, Float, "s", Bidir, "0 with fewer than 2 samples", "Mean absolute change between consecutive timestamp samples.";
+    "tcp_rtt_ack_min", TcpRtt, Extended, Float, "s", Bidir, "0 without acknowledged data", "Smallest time between a data segment and the acknowledgment of exactly its end.";
+    "tcp_rtt_ack_max", TcpRtt, Extended, Float, "s", Bidir, "0 without acknowledged data", "Largest such time.";
+    "tcp_rtt_ack_mean", TcpRtt, Extended, Float, "s", Bidir, "0 without acknowledged data", "Mean of those times.";
     // icmp
     "icmp_packet_count", Icmp, Experimental, Int, "count", Bidir, "0 for non-ICMP", "ICMPv4 messages in the flow.";
     "icmp_echo_request_count", Icmp, Experimental, Int, "count", Bidir, "0", "Echo requests (type 8).";

@@ -1030,3 +1030,48 @@ fn tcp_sequence_retransmissions_gaps_and_reordering() {
     );
     close(float(&row, "tcp_retrans_ratio"), 1.0 / 9.0);
 }
+
+#[test]
+fn tcp_rtt_from_handshake_timestamps_and_acks() {
+    let seg =
+        |ms, dir, flags, seq: u32, ack: u32, ts: Option<(u32, u32)>, payload: &'static [u8]| {
+            let mut p = packet(ms, dir, 52, payload, Some(flags));
+            if let Some(t) = p.tcp.as_mut() {
+                t.seq = seq;
+                t.ack = ack;
+                t.options.timestamp = ts;
+            }
+            (p, dir)
+        };
+    let pkts = vec![
+        seg(0, Dir::Fwd, tcp::SYN, 10, 0, Some((1000, 0)), b""),
+        seg(
+            40,
+            Dir::Bwd,
+            tcp::SYN | tcp::ACK,
+            50,
+            11,
+            Some((7000, 1000)),
+            b"",
+        ),
+        seg(41, Dir::Fwd, tcp::ACK, 11, 51, Some((1001, 7000)), b""),
+        seg(50, Dir::Fwd, tcp::ACK, 11, 51, Some((1002, 7000)), b"hello"),
+        seg(110, Dir::Bwd, tcp::ACK, 51, 16, Some((7001, 1002)), b""),
+    ];
+    let row = row_of(&pkts, ipproto::TCP);
+    close(float(&row, "tcp_rtt_handshake"), 0.041);
+    // Echoes: 1000 after 40 ms, 7000 after 1 ms and after 10 ms, 1002 after 60 ms.
+    assert_eq!(int(&row, "tcp_rtt_samples"), 4);
+    close(float(&row, "tcp_rtt_min"), 0.001);
+    close(float(&row, "tcp_rtt_max"), 0.060);
+    close(float(&row, "tcp_rtt_mean"), 0.111 / 4.0);
+    close(
+        float(&row, "tcp_rtt_jitter_avg"),
+        (0.039 + 0.009 + 0.050) / 3.0,
+    );
+    // "hello" (ending at 16) was acknowledged 60 ms later.
+    close(float(&row, "tcp_rtt_ack_min"), 0.060);
+    close(float(&row, "tcp_rtt_ack_mean"), 0.060);
+    let partial = row_of(&pkts[..2], ipproto::TCP);
+    close(float(&partial, "tcp_rtt_handshake"), 0.080);
+}

@@ -1,0 +1,142 @@
+//! `tcp_rtt` (JJ-EXTENDED): round-trip times from the handshake, from echoed TCP timestamps,
+//! and from acknowledgments of data.
+
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashMap;
+
+use super::stats::Moments;
+use super::{secs, Dir, Extractor, FlowIdentity, Group, Row};
+use crate::decode::{tcp, Packet};
+
+/// Entries each lookup table keeps; the oldest is forgotten beyond this.
+const MAX_PENDING: usize = 4096;
+/// Samples of a minute or more are not round trips.
+const MAX_RTT_NS: i64 = 60_000_000_000;
+
+/// A bounded map from (direction, number) to the time it was last sent.
+#[derive(Debug, Default)]
+struct Pending {
+    times: FxHashMap<(bool, u32), i64>,
+    order: VecDeque<(bool, u32)>,
+}
+
+impl Pending {
+    fn insert(&mut self, key: (bool, u32), ts: i64) {
+        if self.times.insert(key, ts).is_none() {
+            if self.order.len() == MAX_PENDING {
+                if let Some(old) = self.order.pop_front() {
+                    self.times.remove(&old);
+                }
+            }
+            self.order.push_back(key);
+        }
+    }
+
+    fn get(&self, key: (bool, u32)) -> Option<i64> {
+        self.times.get(&key).copied()
+    }
+
+    fn remove(&mut self, key: (bool, u32)) -> Option<i64> {
+        // The stale entry in `order` is skipped when it reaches the front.
+        self.times.remove(&key)
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.times.capacity() * 24 + self.order.capacity() * 8
+    }
+}
+
+#[derive(Debug, Default)]
+struct Samples {
+    moments: Moments,
+    last: Option<f64>,
+    jitter: Moments,
+}
+
+impl Samples {
+    fn push(&mut self, rtt_ns: i64) {
+        if rtt_ns <= 0 || rtt_ns >= MAX_RTT_NS {
+            return;
+        }
+        let rtt = secs(rtt_ns);
+        if let Some(last) = self.last {
+            self.jitter.push((rtt - last).abs());
+        }
+        self.last = Some(rtt);
+        self.moments.push(rtt);
+    }
+}
+
+#[derive(Debug, Default)]
+pub(super) struct TcpRtt {
+    syn: Option<i64>,
+    synack: Option<i64>,
+    ack: Option<i64>,
+    sent_tsval: Pending,
+    echo: Samples,
+    unacked: Pending,
+    acked: Samples,
+}
+
+impl Extractor for TcpRtt {
+    const GROUP: Group = Group::TcpRtt;
+
+    #[inline]
+    fn update(&mut self, pkt: &Packet<'_>, dir: Dir) {
+        let Some(t) = pkt.tcp else { return };
+        let now = pkt.ts_ns;
+        let forward = dir == Dir::Fwd;
+        let (syn, ack) = (t.flags & tcp::SYN != 0, t.flags & tcp::ACK != 0);
+        if syn && !ack && forward && self.syn.is_none() {
+            self.syn = Some(now);
+        }
+        if syn && ack && !forward && self.synack.is_none() {
+            self.synack = Some(now);
+        }
+        if !syn && ack && forward && self.ack.is_none() && self.synack.is_some() {
+            self.ack = Some(now);
+        }
+        if let Some((value, echo)) = t.options.timestamp {
+            self.sent_tsval.insert((forward, value), now);
+            if echo != 0 {
+                if let Some(sent) = self.sent_tsval.get((!forward, echo)) {
+                    self.echo.push(now - sent);
+                }
+            }
+        }
+        let payload = pkt.payload_len();
+        if payload > 0 {
+            self.unacked
+                .insert((forward, t.seq.wrapping_add(payload)), now);
+        }
+        if let Some(sent) = self.unacked.remove((!forward, t.ack)) {
+            self.acked.push(now - sent);
+        }
+    }
+
+    fn finish(&mut self, _flow: &FlowIdentity, out: &mut Row) {
+        let handshake = match (self.syn, self.synack, self.ack) {
+            (Some(syn), Some(_), Some(ack)) => secs(ack - syn),
+            // Without the final ACK, twice the SYN to SYN/ACK time estimates the round trip.
+            (Some(syn), Some(synack), None) => secs(synack - syn) * 2.0,
+            _ => 0.0,
+        };
+        out.float(handshake);
+        let e = &self.echo.moments;
+        out.float(e.min());
+        out.float(e.max());
+        out.float(e.mean());
+        out.int(e.count());
+        out.float(if e.count() >= 2 { e.std() } else { 0.0 });
+        out.float(self.echo.jitter.mean());
+        let a = &self.acked.moments;
+        out.float(a.min());
+        out.float(a.max());
+        out.float(a.mean());
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.sent_tsval.heap_bytes() + self.unacked.heap_bytes()
+    }
+}
