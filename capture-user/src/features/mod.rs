@@ -4,6 +4,7 @@
 //! direction ([`Dir`]), and at the end writes its columns, in registry order, into a [`Row`].
 
 mod dns;
+mod entropy;
 mod flow_meta;
 mod icmp;
 mod ip_extended;
@@ -166,6 +167,7 @@ pub struct FlowFeatures {
     tcp_sequence: tcp_sequence::TcpSequence,
     ssh: ssh::Ssh,
     tcp_rtt: tcp_rtt::TcpRtt,
+    entropy: entropy::Entropy,
 }
 
 impl FlowFeatures {
@@ -209,6 +211,9 @@ impl FlowFeatures {
         if groups.contains(Group::TcpRtt) {
             self.tcp_rtt.update(pkt, dir);
         }
+        if groups.contains(Group::Entropy) {
+            self.entropy.update(pkt, dir);
+        }
         if groups.contains(Group::Mac) {
             self.mac.update(pkt, dir);
         }
@@ -249,6 +254,8 @@ impl FlowFeatures {
         written_through(row, Group::Ssh);
         self.dns.finish(flow, row);
         written_through(row, Group::Dns);
+        self.entropy.finish(flow, row);
+        written_through(row, Group::Entropy);
         self.mac.finish(flow, row);
         written_through(row, Group::Mac);
         self.ip_extended.finish(flow, row);
@@ -283,6 +290,7 @@ impl FlowFeatures {
             + self.tcp_sequence.heap_bytes()
             + self.ssh.heap_bytes()
             + self.tcp_rtt.heap_bytes()
+            + self.entropy.heap_bytes()
     }
 }
 

@@ -29,6 +29,8 @@ pub enum Group {
     Ssh,
     /// DNS over UDP or TCP on port 53 (JJ-EXTENDED).
     Dns,
+    /// Byte statistics of a payload sample (JJ-EXTENDED).
+    Entropy,
     /// The outermost Ethernet header: addresses, EtherType, VLANs (JJ-EXPERIMENTAL).
     Mac,
     /// ICMP message types and echo exchanges (JJ-EXPERIMENTAL).
@@ -43,7 +45,7 @@ pub enum Group {
 
 impl Group {
     /// Every group, in output order.
-    pub const ALL: [Self; 16] = [
+    pub const ALL: [Self; 17] = [
         Self::FlowMeta,
         Self::Timing,
         Self::Size,
@@ -51,6 +53,7 @@ impl Group {
         Self::Tls,
         Self::Ssh,
         Self::Dns,
+        Self::Entropy,
         Self::IpExtended,
         Self::TcpSequence,
         Self::TcpWindow,
@@ -78,6 +81,7 @@ impl Group {
             Self::Mac => "mac",
             Self::Dns => "dns",
             Self::Ssh => "ssh",
+            Self::Entropy => "entropy",
             Self::Icmp => "icmp",
             Self::TcpMptcp => "tcp_mptcp",
             Self::TcpRtt => "tcp_rtt",
@@ -388,6 +392,16 @@ features! {
     "dns_truncated", Dns, Extended, Bool, "", Bwd, "false", "TC bit of the first response (or query).";
     "dns_recursion_desired", Dns, Extended, Bool, "", Fwd, "false", "RD bit of the first query (or response).";
     "dns_recursion_available", Dns, Extended, Bool, "", Bwd, "false", "RA bit of the first response (or query).";
+    // entropy
+    "entropy_payload", Entropy, Extended, Float, "bits", Bidir, "0 without payload", "Shannon entropy per byte of the payload sample: the first 256 bytes of TCP/UDP payload in each direction.";
+    "entropy_initiator", Entropy, Extended, Float, "bits", Fwd, "0 without forward payload", "Entropy of the initiator's sample.";
+    "entropy_responder", Entropy, Extended, Float, "bits", Bwd, "0 without backward payload", "Entropy of the responder's sample.";
+    "entropy_ratio", Entropy, Extended, Float, "", Bidir, "0 without payload; infinite when only the responder's entropy is 0", "entropy_initiator divided by entropy_responder.";
+    "byte_distribution_uniformity", Entropy, Extended, Float, "", Bidir, "0 with fewer than 256 sampled bytes", "1 minus the squared distance of the byte histogram from uniform, over the sample size squared.";
+    "printable_ratio", Entropy, Extended, Float, "", Bidir, "0 without payload", "Share of sampled bytes that are printable ASCII, tab, newline or carriage return.";
+    "null_ratio", Entropy, Extended, Float, "", Bidir, "0 without payload", "Share of sampled bytes that are 0.";
+    "high_byte_ratio", Entropy, Extended, Float, "", Bidir, "0 without payload", "Share of sampled bytes at or above 0x80.";
+    "payload_bytes_sampled", Entropy, Extended, Int, "bytes", Bidir, "0", "Size of the payload sample.";
     // mac
     "mac_src", Mac, Experimental, Str, "", Fwd, "empty without an Ethernet header", "Source MAC of the first packet's outermost Ethernet header (lowercase, colon-separated).";
     "mac_dst", Mac, Experimental, Str, "", Bwd, "empty without an Ethernet header", "Destination MAC of the first packet's outermost Ethernet header.";

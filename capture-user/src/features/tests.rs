@@ -1075,3 +1075,35 @@ fn tcp_rtt_from_handshake_timestamps_and_acks() {
     let partial = row_of(&pkts[..2], ipproto::TCP);
     close(float(&partial, "tcp_rtt_handshake"), 0.080);
 }
+
+#[test]
+fn entropy_of_the_payload_sample() {
+    let fwd: &'static [u8] = Box::leak(vec![b'a'; 300].into_boxed_slice());
+    let bwd: &'static [u8] = Box::leak((0u8..=255).collect::<Vec<_>>().into_boxed_slice());
+    let pkts = vec![
+        (packet(0, Dir::Fwd, 340, fwd, None), Dir::Fwd),
+        (packet(1, Dir::Bwd, 296, bwd, None), Dir::Bwd),
+        (packet(2, Dir::Bwd, 296, bwd, None), Dir::Bwd),
+    ];
+    let row = row_of(&pkts, ipproto::UDP);
+    // 256 bytes per direction: 'a' only forward, every value once backward.
+    assert_eq!(int(&row, "payload_bytes_sampled"), 512);
+    close(float(&row, "entropy_initiator"), 0.0);
+    close(float(&row, "entropy_responder"), 8.0);
+    close(float(&row, "entropy_ratio"), 0.0);
+    // All: 'a' 257 times, the 255 other values once: p = 257/512 and 1/512.
+    let expected = -(257.0f64 / 512.0) * (257.0f64 / 512.0).log2()
+        - 255.0 * (1.0f64 / 512.0) * (1.0f64 / 512.0).log2();
+    close(float(&row, "entropy_payload"), expected);
+    close(float(&row, "printable_ratio"), (256.0 + 98.0) / 512.0);
+    close(float(&row, "null_ratio"), 1.0 / 512.0);
+    close(float(&row, "high_byte_ratio"), 128.0 / 512.0);
+    let only_fwd = row_of(&pkts[..1], ipproto::UDP);
+    assert!(float(&only_fwd, "entropy_ratio") == 0.0);
+    let mixed: &'static [u8] = b"ab";
+    let row = row_of(
+        &[(packet(0, Dir::Fwd, 42, mixed, None), Dir::Fwd)],
+        ipproto::UDP,
+    );
+    assert!(float(&row, "entropy_ratio").is_infinite());
+}
