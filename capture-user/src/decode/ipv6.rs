@@ -103,6 +103,23 @@ pub const fn is_extension_header(nh: u8) -> bool {
     )
 }
 
+/// The bit an extension header kind sets in `IpInfo::ext_headers`: 1 hop-by-hop, 2 routing,
+/// 4 fragment, 8 destination options, 16 authentication, 32 mobility, 64 HIP, 128 shim6.
+#[must_use]
+pub const fn extension_bit(nh: u8) -> u8 {
+    match nh {
+        NH_HOP_BY_HOP => 1,
+        NH_ROUTING => 2,
+        NH_FRAGMENT => 4,
+        NH_DEST_OPTS => 8,
+        NH_AH => 16,
+        NH_MOBILITY => 32,
+        NH_HIP => 64,
+        NH_SHIM6 => 128,
+        _ => 0,
+    }
+}
+
 /// A checked view of one extension header; `len()` bytes are guaranteed present.
 #[derive(Clone, Copy, Debug)]
 pub struct ExtensionHeader<'a> {

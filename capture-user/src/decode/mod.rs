@@ -182,6 +182,8 @@ pub struct IpInfo {
     pub flags: u8,
     /// IPv6 flow label (0 for IPv4).
     pub flow_label: u32,
+    /// IPv6 extension headers present, one bit per kind (see [`ipv6::extension_bit`]).
+    pub ext_headers: u8,
 }
 
 impl Default for IpInfo {
@@ -198,6 +200,7 @@ impl Default for IpInfo {
             ident: 0,
             flags: 0,
             flow_label: 0,
+            ext_headers: 0,
         }
     }
 }
@@ -536,6 +539,7 @@ impl<'a> Decoder<'a, '_> {
             ident: h.ident(),
             flags: h.flags(),
             flow_label: 0,
+            ext_headers: 0,
         };
         let payload_end = off.saturating_add(total).min(end);
         if h.more_fragments() || h.fragment_offset() != 0 {
@@ -560,6 +564,7 @@ impl<'a> Decoder<'a, '_> {
         let mut next = h.next_header();
         let mut cursor = off + Ipv6Header::LEN;
         let mut fragment = None;
+        let mut ext_headers = 0;
         let mut hops = 0;
         while ipv6::is_extension_header(next) {
             hops += 1;
@@ -571,6 +576,7 @@ impl<'a> Decoder<'a, '_> {
                 ));
             }
             let ext = ExtensionHeader::new_checked(self.at(cursor, payload_end), next, cursor)?;
+            ext_headers |= ipv6::extension_bit(next);
             if let Some((frag_off, more, ident)) = ext.fragment() {
                 // An atomic fragment (offset 0, no more) is a whole datagram (RFC 6946).
                 if frag_off != 0 || more {
@@ -596,6 +602,7 @@ impl<'a> Decoder<'a, '_> {
             ident: 0,
             flags: 0,
             flow_label: h.flow_label(),
+            ext_headers,
         };
         self.pkt.fragment = fragment;
         if fragment.is_some() {

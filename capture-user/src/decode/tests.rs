@@ -210,6 +210,11 @@ fn ipv6_extension_chain_gives_the_real_transport() {
     assert_eq!(p.ip.header_len, 56);
     assert_eq!(p.ip.total_len, 40 + 16 + 20);
     assert_eq!(p.ip.flow_label, 0x12345);
+    assert_eq!(
+        p.ip.ext_headers,
+        1 | 8,
+        "hop-by-hop and destination options"
+    );
     assert_eq!(p.ip.tos, 0xab);
     assert_eq!(p.ip.ttl, 55);
     assert_eq!(p.dst_port, 80);

@@ -19,6 +19,8 @@ pub(super) struct FlowMeta {
     layers: LayerStack,
     tunnel: TunnelInfo,
     vlan_id: u16,
+    ext_header_types: u8,
+    ext_header_packets: u64,
 }
 
 impl FlowMeta {
@@ -36,6 +38,8 @@ impl FlowMeta {
             self.tunnel.id
         });
         out.int(self.vlan_id);
+        out.int(self.ext_header_types);
+        out.int(self.ext_header_packets);
     }
 }
 
@@ -56,6 +60,8 @@ impl Extractor for FlowMeta {
             };
         }
         self.last_ts = pkt.ts_ns;
+        self.ext_header_types |= pkt.ip.ext_headers;
+        self.ext_header_packets += u64::from(pkt.ip.ext_headers != 0);
         self.packets[d] += 1;
         self.bytes[d] += u64::from(pkt.ip.total_len);
         self.payload[d] += u64::from(pkt.payload_len());

@@ -1,31 +1,8 @@
 //! `ip_extended` (JJ-EXTENDED): TTL per direction, type of service, IPv4 flags and IDs.
 
+use super::stats::ByteSet;
 use super::{Dir, Extractor, FlowIdentity, Group, Row};
 use crate::decode::Packet;
-
-/// A set of byte values (TTLs or ToS bytes) in 256 bits.
-#[derive(Clone, Copy, Debug, Default)]
-struct ByteSet([u64; 4]);
-
-impl ByteSet {
-    fn insert(&mut self, v: u8) {
-        self.0[usize::from(v >> 6)] |= 1 << (v & 63);
-    }
-
-    fn len(&self) -> u32 {
-        self.0.iter().map(|w| w.count_ones()).sum()
-    }
-
-    fn min(&self) -> Option<u8> {
-        self.0
-            .iter()
-            .enumerate()
-            .find(|(_, w)| **w != 0)
-            .map(|(i, w)| {
-                u8::try_from(i * 64).unwrap_or(0) + u8::try_from(w.trailing_zeros()).unwrap_or(0)
-            })
-    }
-}
 
 #[derive(Clone, Copy, Debug, Default)]
 struct Ttls {
@@ -134,20 +111,5 @@ impl Extractor for IpExtended {
             self.min_version
         });
         out.int(self.id_gaps);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn byte_set() {
-        let mut s = ByteSet::default();
-        assert_eq!((s.len(), s.min()), (0, None));
-        for v in [200, 3, 64, 3, 255, 0] {
-            s.insert(v);
-        }
-        assert_eq!((s.len(), s.min()), (5, Some(0)));
     }
 }

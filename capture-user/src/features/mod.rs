@@ -8,6 +8,7 @@ mod entropy;
 mod flow_meta;
 mod icmp;
 mod ip_extended;
+mod ipv6_options;
 mod mac;
 pub mod registry;
 mod size;
@@ -168,6 +169,7 @@ pub struct FlowFeatures {
     ssh: ssh::Ssh,
     tcp_rtt: tcp_rtt::TcpRtt,
     entropy: entropy::Entropy,
+    ipv6_options: ipv6_options::Ipv6Options,
 }
 
 impl FlowFeatures {
@@ -189,6 +191,9 @@ impl FlowFeatures {
         }
         if groups.contains(Group::IpExtended) {
             self.ip_extended.update(pkt, dir);
+        }
+        if groups.contains(Group::Ipv6Options) {
+            self.ipv6_options.update(pkt, dir);
         }
         if groups.contains(Group::TcpSequence) {
             self.tcp_sequence.update(pkt, dir);
@@ -260,6 +265,8 @@ impl FlowFeatures {
         written_through(row, Group::Mac);
         self.ip_extended.finish(flow, row);
         written_through(row, Group::IpExtended);
+        self.ipv6_options.finish(flow, row);
+        written_through(row, Group::Ipv6Options);
         self.tcp_sequence.finish(flow, row);
         written_through(row, Group::TcpSequence);
         self.tcp_window.finish(flow, row);
@@ -291,6 +298,7 @@ impl FlowFeatures {
             + self.ssh.heap_bytes()
             + self.tcp_rtt.heap_bytes()
             + self.entropy.heap_bytes()
+            + self.ipv6_options.heap_bytes()
     }
 }
 

@@ -19,6 +19,8 @@ pub enum Group {
     Tls,
     /// TTL, type of service, IPv4 flags and IDs (JJ-EXTENDED).
     IpExtended,
+    /// IP versions, IPv6 flow labels and traffic classes (JJ-EXPERIMENTAL).
+    Ipv6Options,
     /// TCP sequence numbers, retransmissions, reordering, duplicate ACKs (JJ-EXTENDED).
     TcpSequence,
     /// TCP advertised windows and window scaling (JJ-EXTENDED).
@@ -45,7 +47,7 @@ pub enum Group {
 
 impl Group {
     /// Every group, in output order.
-    pub const ALL: [Self; 17] = [
+    pub const ALL: [Self; 18] = [
         Self::FlowMeta,
         Self::Timing,
         Self::Size,
@@ -55,6 +57,7 @@ impl Group {
         Self::Dns,
         Self::Entropy,
         Self::IpExtended,
+        Self::Ipv6Options,
         Self::TcpSequence,
         Self::TcpWindow,
         Self::TcpOptions,
@@ -75,6 +78,7 @@ impl Group {
             Self::Tcp => "tcp",
             Self::Tls => "tls",
             Self::IpExtended => "ip_extended",
+            Self::Ipv6Options => "ipv6_options",
             Self::TcpSequence => "tcp_sequence",
             Self::TcpWindow => "tcp_window",
             Self::TcpOptions => "tcp_options",
@@ -433,6 +437,18 @@ features! {
     "ip_df_ratio", IpExtended, Extended, Float, "", Bidir, "0", "ip_df_count divided by all packets.";
     "ip_version", IpExtended, Extended, Int, "", Bidir, "never absent", "IP version of the flow's packets (4 or 6).";
     "ip_id_gaps", IpExtended, Extended, Int, "count", Bidir, "0 for IPv6 flows", "Steps between consecutive IPv4 identification values (both directions, in arrival order, modulo 2^16) larger than one.";
+    // ipv6_options
+    "ipv6_packet_count", Ipv6Options, Experimental, Int, "count", Bidir, "0", "IPv6 packets in the flow.";
+    "ipv4_packet_count", Ipv6Options, Experimental, Int, "count", Bidir, "0", "IPv4 packets in the flow.";
+    "ipv6_flow_label", Ipv6Options, Experimental, Int, "", Bidir, "0 for IPv4 flows", "Smallest IPv6 flow label seen.";
+    "ipv6_flow_label_unique_count", Ipv6Options, Experimental, Int, "count", Bidir, "0 for IPv4 flows", "Distinct flow labels (both directions).";
+    "ipv6_flow_label_changes", Ipv6Options, Experimental, Int, "count", Bidir, "0", "Distinct flow labels minus one.";
+    "ipv6_traffic_class", Ipv6Options, Experimental, Int, "", Bidir, "0 for IPv4 flows", "Smallest IPv6 traffic class seen.";
+    "ipv6_traffic_class_unique_count", Ipv6Options, Experimental, Int, "count", Bidir, "0 for IPv4 flows", "Distinct traffic classes.";
+    "ipv6_dscp", Ipv6Options, Experimental, Int, "", Bidir, "0 for IPv4 flows", "DSCP (upper six bits) of ipv6_traffic_class.";
+    "ipv6_ecn", Ipv6Options, Experimental, Int, "", Bidir, "0 for IPv4 flows", "ECN (lower two bits) of ipv6_traffic_class.";
+    "ipv6_ratio", Ipv6Options, Experimental, Float, "", Bidir, "0", "IPv6 packets divided by all packets.";
+    "is_ipv6_only", Ipv6Options, Experimental, Int, "", Bidir, "0", "1 when every packet of the flow is IPv6.";
     // tcp_sequence
     "tcp_isn_fwd", TcpSequence, Extended, Int, "", Fwd, "0 without forward segments", "Sequence number of the initiator's first segment.";
     "tcp_isn_bwd", TcpSequence, Extended, Int, "", Bwd, "0 without backward segments", "Sequence number of the responder's first segment.";
@@ -534,6 +550,8 @@ features! {
     "tunnel_type", Capture, Core, Str, "", Bidir, "empty when not encapsulated", "Outermost encapsulation of the first packet: vxlan, geneve, gre, erspan or ipip.";
     "tunnel_id", Capture, Core, Int, "", Bidir, "0", "VXLAN/GENEVE VNI, GRE key or ERSPAN session id of that encapsulation.";
     "vlan_id", Capture, Core, Int, "", Bidir, "0 when untagged", "Outermost 802.1Q VLAN id of the first packet.";
+    "ipv6_ext_header_types", Capture, Core, Int, "", Bidir, "0 without IPv6 extension headers", "Bitmap of the IPv6 extension headers seen in the flow: 1 hop-by-hop, 2 routing, 4 fragment, 8 destination options, 16 authentication, 32 mobility, 64 HIP, 128 shim6.";
+    "ipv6_ext_header_packets", Capture, Core, Int, "count", Bidir, "0", "Packets carrying at least one IPv6 extension header.";
 }
 
 /// JoyfulJay's groups in the tiers above JJ-CORE, with their feature counts, so that users can

@@ -15,6 +15,41 @@ const SKETCH_ALPHA: f64 = 0.005;
 /// Most buckets the sketch holds; the lowest are merged beyond this.
 const SKETCH_MAX_BUCKETS: usize = 4096;
 
+/// A set of byte values (TTLs, ToS bytes, traffic classes) in 256 bits.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ByteSet([u64; 4]);
+
+impl ByteSet {
+    /// Adds a value.
+    pub fn insert(&mut self, v: u8) {
+        self.0[usize::from(v >> 6)] |= 1 << (v & 63);
+    }
+
+    /// Distinct values.
+    #[must_use]
+    pub fn len(&self) -> u32 {
+        self.0.iter().map(|w| w.count_ones()).sum()
+    }
+
+    /// Whether the set is empty.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The smallest value.
+    #[must_use]
+    pub fn min(&self) -> Option<u8> {
+        self.0
+            .iter()
+            .enumerate()
+            .find(|(_, w)| **w != 0)
+            .map(|(i, w)| {
+                u8::try_from(i * 64).unwrap_or(0) + u8::try_from(w.trailing_zeros()).unwrap_or(0)
+            })
+    }
+}
+
 /// Count, sum, extremes, and the sums of values and squares shifted by the first value.
 ///
 /// Shifting by the first value (instead of Welford's running mean) keeps the variance exact
@@ -377,6 +412,16 @@ impl Sketch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn byte_set() {
+        let mut s = ByteSet::default();
+        assert_eq!((s.len(), s.min(), s.is_empty()), (0, None, true));
+        for v in [200, 3, 64, 3, 255, 0] {
+            s.insert(v);
+        }
+        assert_eq!((s.len(), s.min()), (5, Some(0)));
+    }
 
     #[test]
     fn moments_match_numpy_population_definitions() {

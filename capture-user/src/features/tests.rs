@@ -1107,3 +1107,56 @@ fn entropy_of_the_payload_sample() {
     );
     assert!(float(&row, "entropy_ratio").is_infinite());
 }
+
+#[test]
+fn ipv6_options_and_extension_headers() {
+    let mut pkts = sample();
+    for (i, (p, _)) in pkts.iter_mut().enumerate() {
+        p.ip.version = 6;
+        p.ip.flow_label = if i < 4 { 0x5_5555 } else { 0x1_2345 };
+        p.ip.tos = if i == 0 { 0xb9 } else { 0xb8 };
+        p.ip.ext_headers = if i == 2 { 1 | 4 } else { 0 };
+    }
+    let row = row_of(&pkts, ipproto::UDP);
+    assert_eq!(
+        (
+            int(&row, "ipv6_packet_count"),
+            int(&row, "ipv4_packet_count")
+        ),
+        (7, 0)
+    );
+    assert_eq!(
+        (
+            int(&row, "ipv6_flow_label"),
+            int(&row, "ipv6_flow_label_unique_count")
+        ),
+        (0x1_2345, 2)
+    );
+    assert_eq!(int(&row, "ipv6_flow_label_changes"), 1);
+    assert_eq!(
+        (
+            int(&row, "ipv6_traffic_class"),
+            int(&row, "ipv6_traffic_class_unique_count")
+        ),
+        (0xb8, 2)
+    );
+    assert_eq!((int(&row, "ipv6_dscp"), int(&row, "ipv6_ecn")), (46, 0));
+    close(float(&row, "ipv6_ratio"), 1.0);
+    assert_eq!(int(&row, "is_ipv6_only"), 1);
+    assert_eq!(
+        (
+            int(&row, "ipv6_ext_header_types"),
+            int(&row, "ipv6_ext_header_packets")
+        ),
+        (5, 1)
+    );
+    let v4 = row_of(&sample(), ipproto::UDP);
+    assert_eq!(
+        (
+            int(&v4, "ipv4_packet_count"),
+            int(&v4, "is_ipv6_only"),
+            int(&v4, "ipv6_traffic_class")
+        ),
+        (7, 0, 0)
+    );
+}
