@@ -15,6 +15,7 @@ mod size;
 mod ssh;
 pub mod stats;
 mod tcp;
+mod tcp_fingerprint;
 mod tcp_mptcp;
 mod tcp_options;
 mod tcp_rtt;
@@ -170,6 +171,7 @@ pub struct FlowFeatures {
     tcp_rtt: tcp_rtt::TcpRtt,
     entropy: entropy::Entropy,
     ipv6_options: ipv6_options::Ipv6Options,
+    tcp_fingerprint: tcp_fingerprint::TcpFingerprint,
 }
 
 impl FlowFeatures {
@@ -218,6 +220,9 @@ impl FlowFeatures {
         }
         if groups.contains(Group::Entropy) {
             self.entropy.update(pkt, dir);
+        }
+        if groups.contains(Group::TcpFingerprint) {
+            self.tcp_fingerprint.update(pkt, dir);
         }
         if groups.contains(Group::Mac) {
             self.mac.update(pkt, dir);
@@ -277,6 +282,8 @@ impl FlowFeatures {
         written_through(row, Group::TcpMptcp);
         self.tcp_rtt.finish(flow, row);
         written_through(row, Group::TcpRtt);
+        self.tcp_fingerprint.finish(flow, row);
+        written_through(row, Group::TcpFingerprint);
         self.icmp.finish(flow, row);
         written_through(row, Group::Icmp);
         self.meta.finish_capture(flow, row);

@@ -41,13 +41,15 @@ pub enum Group {
     TcpMptcp,
     /// TCP round-trip times (JJ-EXTENDED).
     TcpRtt,
+    /// SYN parameters, fingerprint, OS hint, uptime (JJ-EXPERIMENTAL).
+    TcpFingerprint,
     /// Capture metadata we add: why the flow ended, its encapsulation.
     Capture,
 }
 
 impl Group {
     /// Every group, in output order.
-    pub const ALL: [Self; 18] = [
+    pub const ALL: [Self; 19] = [
         Self::FlowMeta,
         Self::Timing,
         Self::Size,
@@ -63,6 +65,7 @@ impl Group {
         Self::TcpOptions,
         Self::TcpMptcp,
         Self::TcpRtt,
+        Self::TcpFingerprint,
         Self::Mac,
         Self::Icmp,
         Self::Capture,
@@ -89,6 +92,7 @@ impl Group {
             Self::Icmp => "icmp",
             Self::TcpMptcp => "tcp_mptcp",
             Self::TcpRtt => "tcp_rtt",
+            Self::TcpFingerprint => "tcp_fingerprint",
             Self::Capture => "capture",
         }
     }
@@ -528,6 +532,21 @@ features! {
     "tcp_rtt_ack_min", TcpRtt, Extended, Float, "s", Bidir, "0 without acknowledged data", "Smallest time between a data segment and the acknowledgment of exactly its end.";
     "tcp_rtt_ack_max", TcpRtt, Extended, Float, "s", Bidir, "0 without acknowledged data", "Largest such time.";
     "tcp_rtt_ack_mean", TcpRtt, Extended, Float, "s", Bidir, "0 without acknowledged data", "Mean of those times.";
+    // tcp_fingerprint
+    "tcp_fp_fwd", TcpFingerprint, Experimental, Str, "", Fwd, "empty without the initiator's SYN", "JoyfulJay's fingerprint of the initiator's SYN: t<window>_<mss>_<scale>_ and 12 hex digits of an MD5 over window, TTL, MSS, scale and SACK/timestamp flags (not JA4T).";
+    "tcp_fp_bwd", TcpFingerprint, Experimental, Str, "", Bwd, "empty without the responder's SYN/ACK", "The same fingerprint of the responder's SYN/ACK.";
+    "tcp_os_hint_fwd", TcpFingerprint, Experimental, Str, "", Fwd, "unknown", "Coarse guess of the initiator's OS from its SYN's initial TTL and window.";
+    "tcp_os_hint_bwd", TcpFingerprint, Experimental, Str, "", Bwd, "unknown", "The same guess for the responder.";
+    "tcp_uptime_fwd", TcpFingerprint, Experimental, Float, "h", Fwd, "0 without timestamps", "The initiator's first TSval read as hundredths of a second since boot, in hours.";
+    "tcp_uptime_bwd", TcpFingerprint, Experimental, Float, "h", Bwd, "0 without timestamps", "The responder's first TSval read the same way.";
+    "tcp_fp_fwd_window", TcpFingerprint, Experimental, Int, "bytes", Fwd, "0 without the SYN", "Window of the initiator's SYN.";
+    "tcp_fp_fwd_ttl", TcpFingerprint, Experimental, Int, "hops", Fwd, "0 without the SYN", "TTL of the initiator's SYN.";
+    "tcp_fp_fwd_mss", TcpFingerprint, Experimental, Int, "bytes", Fwd, "0 without the option", "MSS of the initiator's SYN.";
+    "tcp_fp_fwd_ws", TcpFingerprint, Experimental, Int, "", Fwd, "0 without the option", "Window scale of the initiator's SYN.";
+    "tcp_fp_bwd_window", TcpFingerprint, Experimental, Int, "bytes", Bwd, "0 without the SYN/ACK", "Window of the responder's SYN/ACK.";
+    "tcp_fp_bwd_ttl", TcpFingerprint, Experimental, Int, "hops", Bwd, "0 without the SYN/ACK", "TTL of the responder's SYN/ACK.";
+    "tcp_fp_bwd_mss", TcpFingerprint, Experimental, Int, "bytes", Bwd, "0 without the option", "MSS of the responder's SYN/ACK.";
+    "tcp_fp_bwd_ws", TcpFingerprint, Experimental, Int, "", Bwd, "0 without the option", "Window scale of the responder's SYN/ACK.";
     // icmp
     "icmp_packet_count", Icmp, Experimental, Int, "count", Bidir, "0 for non-ICMP", "ICMPv4 messages in the flow.";
     "icmp_echo_request_count", Icmp, Experimental, Int, "count", Bidir, "0", "Echo requests (type 8).";

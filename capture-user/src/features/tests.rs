@@ -1160,3 +1160,72 @@ fn ipv6_options_and_extension_headers() {
         (7, 0, 0)
     );
 }
+
+#[test]
+fn tcp_fingerprint_of_syn_and_synack() {
+    let seg = |ms, dir, flags, window, ttl, mss, ws, ts: Option<(u32, u32)>| {
+        let mut p = packet(ms, dir, 60, b"", Some(flags));
+        p.ip.ttl = ttl;
+        if let Some(t) = p.tcp.as_mut() {
+            t.window = window;
+            t.options.mss = mss;
+            t.options.window_scale = ws;
+            t.options.sack_permitted = true;
+            t.options.timestamp = ts;
+        }
+        (p, dir)
+    };
+    let pkts = vec![
+        seg(
+            0,
+            Dir::Fwd,
+            tcp::SYN,
+            29200,
+            63,
+            Some(1460),
+            Some(7),
+            Some((360_000, 0)),
+        ),
+        seg(
+            1,
+            Dir::Bwd,
+            tcp::SYN | tcp::ACK,
+            8192,
+            120,
+            Some(1400),
+            None,
+            None,
+        ),
+    ];
+    let row = row_of(&pkts, ipproto::TCP);
+    let digest = crate::stream::tls::md5_hex("29200_63_1460_7_3");
+    assert_eq!(
+        string(&row, "tcp_fp_fwd"),
+        format!("t29200_1460_7_{}", &digest[..12])
+    );
+    assert_eq!(string(&row, "tcp_os_hint_fwd"), "linux");
+    assert_eq!(string(&row, "tcp_os_hint_bwd"), "windows");
+    close(float(&row, "tcp_uptime_fwd"), 1.0);
+    close(float(&row, "tcp_uptime_bwd"), 0.0);
+    assert_eq!(
+        (
+            int(&row, "tcp_fp_fwd_window"),
+            int(&row, "tcp_fp_fwd_ttl"),
+            int(&row, "tcp_fp_fwd_mss"),
+            int(&row, "tcp_fp_fwd_ws")
+        ),
+        (29200, 63, 1460, 7)
+    );
+    assert_eq!(
+        (int(&row, "tcp_fp_bwd_window"), int(&row, "tcp_fp_bwd_ws")),
+        (8192, 0)
+    );
+    let none = row_of(&sample(), ipproto::UDP);
+    assert_eq!(
+        (
+            string(&none, "tcp_fp_fwd"),
+            string(&none, "tcp_os_hint_fwd")
+        ),
+        (String::new(), "unknown".to_string())
+    );
+}
