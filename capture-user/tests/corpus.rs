@@ -119,6 +119,9 @@ const PAYLOAD_COLUMNS: &[&str] = &[
     "null_ratio",
     "high_byte_ratio",
     "payload_bytes_sampled",
+    "burst_padding_ratio",
+    "burst_overhead_bytes",
+    "avg_burst_payload_efficiency",
 ];
 const TLS_CLIENT_COLUMNS: &[&str] = &[
     "tls_detected",
@@ -299,14 +302,18 @@ fn tolerance(column: &str, expected: f64) -> f64 {
         column,
         "start_time" | "end_time" | "time_first" | "time_last"
     );
-    let from_duration = column.ends_with("_per_second") || column.starts_with("burstiness_index");
+    // Ratios of rates or of gap statistics amplify the float-epoch error of very short gaps.
+    let from_duration = column.ends_with("_per_second")
+        || column.starts_with("burstiness_index")
+        || column == "iat_cv";
     if epoch {
         1e-6
-    } else if timing {
-        // JoyfulJay subtracts float epoch timestamps, which carry about 0.2 µs of precision.
-        2e-6
     } else if from_duration {
         2e-2 * expected.abs() + 1e-6
+    } else if timing {
+        // JoyfulJay subtracts float epoch timestamps, which carry about 0.2 µs of precision;
+        // squared gaps (variances) carry that error in proportion to their size.
+        2e-6 + 1e-6 * expected.abs()
     } else {
         1e-9 * expected.abs().max(1.0)
     }

@@ -10,6 +10,7 @@ mod icmp;
 mod ip_extended;
 mod ipv6_options;
 mod mac;
+mod padding;
 pub mod registry;
 mod size;
 mod ssh;
@@ -172,6 +173,7 @@ pub struct FlowFeatures {
     entropy: entropy::Entropy,
     ipv6_options: ipv6_options::Ipv6Options,
     tcp_fingerprint: tcp_fingerprint::TcpFingerprint,
+    padding: padding::Padding,
 }
 
 impl FlowFeatures {
@@ -217,6 +219,9 @@ impl FlowFeatures {
         }
         if groups.contains(Group::TcpRtt) {
             self.tcp_rtt.update(pkt, dir);
+        }
+        if groups.contains(Group::Padding) {
+            self.padding.update(pkt, dir);
         }
         if groups.contains(Group::Entropy) {
             self.entropy.update(pkt, dir);
@@ -264,6 +269,8 @@ impl FlowFeatures {
         written_through(row, Group::Ssh);
         self.dns.finish(flow, row);
         written_through(row, Group::Dns);
+        self.padding.finish(flow, row);
+        written_through(row, Group::Padding);
         self.entropy.finish(flow, row);
         written_through(row, Group::Entropy);
         self.mac.finish(flow, row);
@@ -306,6 +313,7 @@ impl FlowFeatures {
             + self.tcp_rtt.heap_bytes()
             + self.entropy.heap_bytes()
             + self.ipv6_options.heap_bytes()
+            + self.padding.heap_bytes()
     }
 }
 

@@ -31,6 +31,8 @@ pub enum Group {
     Ssh,
     /// DNS over UDP or TCP on port 53 (JJ-EXTENDED).
     Dns,
+    /// Size and timing uniformity, Tor-sized cells, burst overhead (JJ-EXPERIMENTAL).
+    Padding,
     /// Byte statistics of a payload sample (JJ-EXTENDED).
     Entropy,
     /// The outermost Ethernet header: addresses, EtherType, VLANs (JJ-EXPERIMENTAL).
@@ -49,7 +51,7 @@ pub enum Group {
 
 impl Group {
     /// Every group, in output order.
-    pub const ALL: [Self; 19] = [
+    pub const ALL: [Self; 20] = [
         Self::FlowMeta,
         Self::Timing,
         Self::Size,
@@ -57,6 +59,7 @@ impl Group {
         Self::Tls,
         Self::Ssh,
         Self::Dns,
+        Self::Padding,
         Self::Entropy,
         Self::IpExtended,
         Self::Ipv6Options,
@@ -89,6 +92,7 @@ impl Group {
             Self::Dns => "dns",
             Self::Ssh => "ssh",
             Self::Entropy => "entropy",
+            Self::Padding => "padding",
             Self::Icmp => "icmp",
             Self::TcpMptcp => "tcp_mptcp",
             Self::TcpRtt => "tcp_rtt",
@@ -400,6 +404,24 @@ features! {
     "dns_truncated", Dns, Extended, Bool, "", Bwd, "false", "TC bit of the first response (or query).";
     "dns_recursion_desired", Dns, Extended, Bool, "", Fwd, "false", "RD bit of the first query (or response).";
     "dns_recursion_available", Dns, Extended, Bool, "", Bwd, "false", "RA bit of the first response (or query).";
+    // padding
+    "pkt_size_variance", Padding, Experimental, Float, "bytes^2", Bidir, "0", "Population variance of IP lengths.";
+    "pkt_size_cv", Padding, Experimental, Float, "", Bidir, "0", "Coefficient of variation of IP lengths.";
+    "is_constant_size", Padding, Experimental, Bool, "", Bidir, "false", "At least 95 % of packets share one IP length.";
+    "dominant_size_mode", Padding, Experimental, Int, "bytes", Bidir, "0", "Most common IP length (the first seen on a tie).";
+    "dominant_size_ratio", Padding, Experimental, Float, "", Bidir, "0", "Share of packets with that length.";
+    "unique_size_count", Padding, Experimental, Int, "count", Bidir, "0", "Distinct IP lengths.";
+    "size_entropy", Padding, Experimental, Float, "", Bidir, "0", "Entropy of the IP-length distribution divided by its maximum for that many lengths (0 to 1).";
+    "iat_variance", Padding, Experimental, Float, "s^2", Bidir, "0 with fewer than 2 packets", "Population variance of gaps between packets.";
+    "iat_cv", Padding, Experimental, Float, "", Bidir, "0 with fewer than 2 packets", "Coefficient of variation of those gaps.";
+    "is_constant_rate", Padding, Experimental, Bool, "", Bidir, "false", "The gaps' coefficient of variation is at most 0.1.";
+    "tor_cell_count", Padding, Experimental, Int, "count", Bidir, "0", "Packets with an IP length of 580 to 600 bytes (a 512-byte Tor cell in TLS).";
+    "tor_cell_ratio", Padding, Experimental, Float, "", Bidir, "0", "Share of such packets.";
+    "is_tor_like", Padding, Experimental, Bool, "", Bidir, "false", "At least 70 % Tor-cell-sized packets and near-constant sizes (coefficient of variation below 0.1).";
+    "burst_padding_ratio", Padding, Experimental, Float, "", Bidir, "0 with fewer than 2 packets", "Header bytes (IP length minus payload) divided by all IP bytes.";
+    "burst_overhead_bytes", Padding, Experimental, Int, "bytes", Bidir, "0 with fewer than 2 packets", "Header bytes of all packets.";
+    "avg_burst_payload_efficiency", Padding, Experimental, Float, "", Bidir, "1 with fewer than 2 packets", "Mean over bursts (gaps under 50 ms) of payload bytes divided by IP bytes.";
+    "padding_score", Padding, Experimental, Float, "", Bidir, "0", "0.3 constant size + 0.2 dominant share above 0.8 + 0.2 constant rate + 0.3 Tor-like, at most 1.";
     // entropy
     "entropy_payload", Entropy, Extended, Float, "bits", Bidir, "0 without payload", "Shannon entropy per byte of the payload sample: the first 256 bytes of TCP/UDP payload in each direction.";
     "entropy_initiator", Entropy, Extended, Float, "bits", Fwd, "0 without forward payload", "Entropy of the initiator's sample.";

@@ -1229,3 +1229,35 @@ fn tcp_fingerprint_of_syn_and_synack() {
         (String::new(), "unknown".to_string())
     );
 }
+
+#[test]
+fn padding_of_constant_tor_like_cells() {
+    let payload: &'static [u8] = Box::leak(vec![0u8; 534].into_boxed_slice());
+    let pkts: Vec<_> = (0..10)
+        .map(|i| {
+            let dir = if i % 2 == 0 { Dir::Fwd } else { Dir::Bwd };
+            (packet(i * 100, dir, 586, payload, None), dir)
+        })
+        .collect();
+    let row = row_of(&pkts, ipproto::UDP);
+    close(float(&row, "pkt_size_variance"), 0.0);
+    assert!(boolean(&row, "is_constant_size"));
+    assert_eq!(
+        (
+            int(&row, "dominant_size_mode"),
+            int(&row, "unique_size_count")
+        ),
+        (586, 1)
+    );
+    close(float(&row, "size_entropy"), 0.0);
+    assert!(boolean(&row, "is_constant_rate"));
+    assert_eq!(int(&row, "tor_cell_count"), 10);
+    assert!(boolean(&row, "is_tor_like"));
+    // Every packet is its own burst (100 ms apart): 534 of 586 bytes are payload.
+    assert_eq!(int(&row, "burst_overhead_bytes"), 520);
+    close(float(&row, "avg_burst_payload_efficiency"), 534.0 / 586.0);
+    close(float(&row, "padding_score"), 1.0);
+    let mixed = row_of(&sample(), ipproto::UDP);
+    assert!(!boolean(&mixed, "is_constant_size"));
+    assert_eq!(int(&mixed, "dominant_size_mode"), 100);
+}

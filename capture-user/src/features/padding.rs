@@ -1,0 +1,165 @@
+//! `padding` (JJ-EXPERIMENTAL): how uniform a flow's packet sizes and timing are, Tor-cell-sized
+//! packets, and header overhead per burst: the signs of padded or tunnelled traffic.
+
+use rustc_hash::FxHashMap;
+
+use super::stats::Moments;
+use super::{secs, Dir, Extractor, FlowIdentity, Group, Row};
+use crate::decode::Packet;
+
+/// Distinct packet sizes counted per flow (the same bound as the `size` group's).
+const MAX_DISTINCT_SIZES: usize = 4096;
+/// A size this common makes the flow constant-size.
+const CONSTANT_SIZE_SHARE: f64 = 0.95;
+/// Gaps this regular (coefficient of variation) make the flow constant-rate.
+const CONSTANT_RATE_CV: f64 = 0.1;
+/// Gaps below this continue a burst.
+const BURST_GAP_NS: i64 = 50_000_000;
+
+/// IP lengths of a Tor cell (512 bytes) in TLS, as JoyfulJay matches them.
+fn tor_cell_sized(len: u32) -> bool {
+    (580..=600).contains(&len)
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Padding {
+    sizes: Moments,
+    size_counts: FxHashMap<u32, (u64, u32)>,
+    last_ts: Option<i64>,
+    gaps: Moments,
+    tor_cells: u64,
+    overhead: u64,
+    total: u64,
+    burst_payload: u64,
+    burst_total: u64,
+    burst_efficiency: Moments,
+}
+
+impl Padding {
+    fn close_burst(&mut self) {
+        if self.burst_total > 0 {
+            self.burst_efficiency
+                .push(self.burst_payload as f64 / self.burst_total as f64);
+        }
+        self.burst_payload = 0;
+        self.burst_total = 0;
+    }
+}
+
+impl Extractor for Padding {
+    const GROUP: Group = Group::Padding;
+
+    #[inline]
+    fn update(&mut self, pkt: &Packet<'_>, _dir: Dir) {
+        let len = pkt.ip.total_len;
+        self.sizes.push(f64::from(len));
+        let order = u32::try_from(self.size_counts.len()).unwrap_or(u32::MAX);
+        if let Some(entry) = self.size_counts.get_mut(&len) {
+            entry.0 += 1;
+        } else if self.size_counts.len() < MAX_DISTINCT_SIZES {
+            self.size_counts.insert(len, (1, order));
+        }
+        self.tor_cells += u64::from(tor_cell_sized(len));
+        let payload = u64::from(pkt.payload_len());
+        self.overhead += u64::from(len).saturating_sub(payload);
+        self.total += u64::from(len);
+        if let Some(last) = self.last_ts {
+            let gap = pkt.ts_ns - last;
+            self.gaps.push(secs(gap));
+            if gap >= BURST_GAP_NS {
+                self.close_burst();
+            }
+        }
+        self.last_ts = Some(pkt.ts_ns);
+        self.burst_payload += payload;
+        self.burst_total += u64::from(len);
+    }
+
+    fn finish(&mut self, _flow: &FlowIdentity, out: &mut Row) {
+        let packets = self.sizes.count();
+        let s = &self.sizes;
+        out.float(s.variance());
+        out.float(s.cv());
+        let mode = self
+            .size_counts
+            .iter()
+            .max_by(|a, b| a.1 .0.cmp(&b.1 .0).then(b.1 .1.cmp(&a.1 .1)))
+            .map(|(&size, &(count, _))| (size, count));
+        let mode_share = mode.map_or(0.0, |(_, n)| n as f64 / packets as f64);
+        let constant_size = packets > 0 && mode_share >= CONSTANT_SIZE_SHARE;
+        out.bool(constant_size);
+        out.int(mode.map_or(0, |(size, _)| size));
+        out.float(mode_share);
+        out.int(self.size_counts.len());
+        // Entropy of the size distribution, normalised by its maximum for that many sizes.
+        let entropy: f64 = self
+            .size_counts
+            .values()
+            .map(|&(n, _)| n as f64 / packets.max(1) as f64)
+            .map(|p| -p * p.log2())
+            .sum();
+        let distinct = self.size_counts.len();
+        let max_entropy = if distinct > 1 {
+            (distinct as f64).log2()
+        } else {
+            1.0
+        };
+        out.float(if packets > 0 {
+            entropy / max_entropy
+        } else {
+            0.0
+        });
+        let g = &self.gaps;
+        let constant_rate = g.count() > 0 && g.mean() > 0.0 && g.cv() <= CONSTANT_RATE_CV;
+        out.float(g.variance());
+        out.float(if g.mean() > 0.0 { g.cv() } else { 0.0 });
+        out.bool(constant_rate);
+        let tor_share = if packets > 0 {
+            self.tor_cells as f64 / packets as f64
+        } else {
+            0.0
+        };
+        let uniform = packets < 2 || s.cv() < 0.1;
+        let tor_like = packets > 0 && tor_share >= 0.7 && uniform;
+        out.int(self.tor_cells);
+        out.float(tor_share);
+        out.bool(tor_like);
+        if packets < 2 {
+            out.float(0.0);
+            out.int(0);
+            out.float(1.0);
+        } else {
+            let mut efficiency = self.burst_efficiency;
+            if self.burst_total > 0 {
+                efficiency.push(self.burst_payload as f64 / self.burst_total as f64);
+            }
+            out.float(if self.total > 0 {
+                self.overhead as f64 / self.total as f64
+            } else {
+                0.0
+            });
+            out.int(self.overhead);
+            out.float(if efficiency.count() > 0 {
+                efficiency.mean()
+            } else {
+                1.0
+            });
+        }
+        let mut score: f64 = 0.0;
+        for (set, weight) in [
+            (constant_size, 0.3),
+            (mode_share > 0.8, 0.2),
+            (constant_rate, 0.2),
+            (tor_like, 0.3),
+        ] {
+            if set {
+                score += weight;
+            }
+        }
+        out.float(score.min(1.0));
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.size_counts.capacity() * 24
+    }
+}
