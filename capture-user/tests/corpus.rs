@@ -281,6 +281,12 @@ fn known_deviation(
     if column == "ssh_encrypted_packets" && jj_num(column) < our_num(column) {
         return Some("JoyfulJay counts an encrypted SSH packet only when its first four bytes read as a plausible cleartext length");
     }
+    if column == "traffic_type"
+        && jj.get(column).map(String::as_str) == Some("encrypted")
+        && matches!(text(&ours[column]).as_str(), "plain" | "unknown")
+    {
+        return Some("JoyfulJay calls every flow without a Tor, VPN or DoH sign encrypted; we look at the payload");
+    }
     if file == "ndpi__dns_fragmented" && our_num("total_bytes") != jj_num("total_bytes") {
         return Some("IP fragments are reassembled into the datagram they belong to");
     }

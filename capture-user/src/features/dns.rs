@@ -32,6 +32,11 @@ pub(super) struct Dns {
 }
 
 impl Dns {
+    /// Whether a DNS message was read.
+    pub(super) fn seen(&self) -> bool {
+        self.query.is_some() || self.response.is_some()
+    }
+
     fn record(&mut self, message: DnsMessage) {
         if self.question.is_none() {
             self.question.clone_from(&message.question);

@@ -51,6 +51,24 @@ pub(super) struct Entropy {
     sample: Option<Box<[Histogram; 2]>>,
 }
 
+impl Entropy {
+    /// The payload sample's size, entropy per byte and share of printable bytes.
+    pub(super) fn sample(&self) -> (usize, f64, f64) {
+        let Some([fwd, bwd]) = self.sample.as_deref() else {
+            return (0, 0.0, 0.0);
+        };
+        let total = fwd.total + bwd.total;
+        let both = |i: usize| u32::from(fwd.counts[i]) + u32::from(bwd.counts[i]);
+        let printable: u32 = (0x20..=0x7e).chain([0x09, 0x0a, 0x0d]).map(both).sum();
+        let share = if total > 0 {
+            f64::from(printable) / total as f64
+        } else {
+            0.0
+        };
+        (total, entropy((0..256).map(both), total), share)
+    }
+}
+
 impl Extractor for Entropy {
     const GROUP: Group = Group::Entropy;
 

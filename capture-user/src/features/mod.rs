@@ -5,6 +5,7 @@
 
 mod dns;
 mod entropy;
+mod fingerprint;
 mod flow_meta;
 mod icmp;
 mod ip_extended;
@@ -139,10 +140,15 @@ impl GroupSet {
     /// Every group.
     pub const ALL: Self = Self(u32::MAX);
 
-    /// Exactly these groups.
+    /// These groups and the groups they need.
     #[must_use]
     pub fn of(groups: &[Group]) -> Self {
-        Self(groups.iter().fold(0, |m, g| m | 1 << *g as u32))
+        Self(
+            groups
+                .iter()
+                .flat_map(|g| std::iter::once(g).chain(g.needs()))
+                .fold(0, |m, g| m | 1 << *g as u32),
+        )
     }
 
     /// Whether `group` is in the set.
@@ -174,6 +180,7 @@ pub struct FlowFeatures {
     ipv6_options: ipv6_options::Ipv6Options,
     tcp_fingerprint: tcp_fingerprint::TcpFingerprint,
     padding: padding::Padding,
+    fingerprint: fingerprint::Fingerprint,
 }
 
 impl FlowFeatures {
@@ -223,6 +230,9 @@ impl FlowFeatures {
         if groups.contains(Group::Padding) {
             self.padding.update(pkt, dir);
         }
+        if groups.contains(Group::Fingerprint) {
+            self.fingerprint.update(pkt, dir);
+        }
         if groups.contains(Group::Entropy) {
             self.entropy.update(pkt, dir);
         }
@@ -271,6 +281,14 @@ impl FlowFeatures {
         written_through(row, Group::Dns);
         self.padding.finish(flow, row);
         written_through(row, Group::Padding);
+        self.fingerprint.signals = fingerprint::Signals {
+            sni: self.tls.client_hello_sni(),
+            ssh: self.ssh.seen(),
+            dns: self.dns.seen(),
+            sample: self.entropy.sample(),
+        };
+        self.fingerprint.finish(flow, row);
+        written_through(row, Group::Fingerprint);
         self.entropy.finish(flow, row);
         written_through(row, Group::Entropy);
         self.mac.finish(flow, row);

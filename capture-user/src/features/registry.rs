@@ -33,6 +33,8 @@ pub enum Group {
     Dns,
     /// Size and timing uniformity, Tor-sized cells, burst overhead (JJ-EXPERIMENTAL).
     Padding,
+    /// Tor, VPN and DNS-over-HTTPS heuristics, traffic type (JJ-EXPERIMENTAL).
+    Fingerprint,
     /// Byte statistics of a payload sample (JJ-EXTENDED).
     Entropy,
     /// The outermost Ethernet header: addresses, EtherType, VLANs (JJ-EXPERIMENTAL).
@@ -51,7 +53,7 @@ pub enum Group {
 
 impl Group {
     /// Every group, in output order.
-    pub const ALL: [Self; 20] = [
+    pub const ALL: [Self; 21] = [
         Self::FlowMeta,
         Self::Timing,
         Self::Size,
@@ -60,6 +62,7 @@ impl Group {
         Self::Ssh,
         Self::Dns,
         Self::Padding,
+        Self::Fingerprint,
         Self::Entropy,
         Self::IpExtended,
         Self::Ipv6Options,
@@ -93,11 +96,21 @@ impl Group {
             Self::Ssh => "ssh",
             Self::Entropy => "entropy",
             Self::Padding => "padding",
+            Self::Fingerprint => "fingerprint",
             Self::Icmp => "icmp",
             Self::TcpMptcp => "tcp_mptcp",
             Self::TcpRtt => "tcp_rtt",
             Self::TcpFingerprint => "tcp_fingerprint",
             Self::Capture => "capture",
+        }
+    }
+
+    /// Groups whose state this group reads when a flow ends, computed whenever it is.
+    #[must_use]
+    pub const fn needs(self) -> &'static [Self] {
+        match self {
+            Self::Fingerprint => &[Self::Tls, Self::Ssh, Self::Dns, Self::Entropy],
+            _ => &[],
         }
     }
 
@@ -422,6 +435,15 @@ features! {
     "burst_overhead_bytes", Padding, Experimental, Int, "bytes", Bidir, "0 with fewer than 2 packets", "Header bytes of all packets.";
     "avg_burst_payload_efficiency", Padding, Experimental, Float, "", Bidir, "1 with fewer than 2 packets", "Mean over bursts (gaps under 50 ms) of payload bytes divided by IP bytes.";
     "padding_score", Padding, Experimental, Float, "", Bidir, "0", "0.3 constant size + 0.2 dominant share above 0.8 + 0.2 constant rate + 0.3 Tor-like, at most 1.";
+    // fingerprint
+    "likely_tor", Fingerprint, Experimental, Bool, "", Bidir, "false", "tor_confidence is at least 0.5.";
+    "tor_confidence", Fingerprint, Experimental, Float, "", Bidir, "0", "0.4 when over 70 % of packets are Tor-cell sized (580 to 600 bytes) + 0.3 when sizes vary under 10 % + 0.1 for a Tor or HTTPS port.";
+    "likely_vpn", Fingerprint, Experimental, Bool, "", Bidir, "false", "vpn_confidence is at least 0.4.";
+    "vpn_confidence", Fingerprint, Experimental, Float, "", Bidir, "0", "From the protocol and port (OpenVPN, WireGuard, IPsec ESP/AH/IKE, L2TP) plus 0.2 when most packets are 1,400 to 1,500 bytes.";
+    "vpn_type", Fingerprint, Experimental, Str, "", Bidir, "empty", "The VPN that protocol and port suggest: openvpn, wireguard, ipsec-esp, ipsec-ah, ipsec-ike or l2tp.";
+    "likely_doh", Fingerprint, Experimental, Bool, "", Bidir, "false", "The server name is a public DNS-over-HTTPS resolver's, or doh_confidence is at least 0.35.";
+    "doh_confidence", Fingerprint, Experimental, Float, "", Bidir, "0", "For TCP to port 443: 0.6 for a known resolver's name, else points for a small, short, balanced exchange.";
+    "traffic_type", Fingerprint, Experimental, Str, "", Bidir, "unknown without payload", "tor, vpn[:type] or doh as above; else encrypted (TLS, SSH, or a payload sample of 128+ bytes at 7+ bits of entropy per byte), plain (DNS, or a payload sample at least 75 % printable), or unknown.";
     // entropy
     "entropy_payload", Entropy, Extended, Float, "bits", Bidir, "0 without payload", "Shannon entropy per byte of the payload sample: the first 256 bytes of TCP/UDP payload in each direction.";
     "entropy_initiator", Entropy, Extended, Float, "bits", Fwd, "0 without forward payload", "Entropy of the initiator's sample.";

@@ -20,6 +20,15 @@ pub(super) struct Ssh {
     encrypted_packets: u64,
 }
 
+impl Ssh {
+    /// Whether an SSH banner was seen: the session that follows is encrypted.
+    pub(super) fn seen(&self) -> bool {
+        self.sides
+            .as_deref()
+            .is_some_and(|s| s.iter().any(|d| d.parser.banner.is_some()))
+    }
+}
+
 impl Extractor for Ssh {
     const GROUP: Group = Group::Ssh;
 

@@ -1261,3 +1261,75 @@ fn padding_of_constant_tor_like_cells() {
     assert!(!boolean(&mixed, "is_constant_size"));
     assert_eq!(int(&mixed, "dominant_size_mode"), 100);
 }
+
+#[test]
+fn fingerprint_vpn_and_traffic_types() {
+    // WireGuard: UDP to 51820, mostly full-size packets.
+    let wg: Vec<_> = (0..4)
+        .map(|i| {
+            let dir = if i % 2 == 0 { Dir::Fwd } else { Dir::Bwd };
+            let mut p = packet(i, dir, 1420, b"", None);
+            if dir == Dir::Fwd {
+                p.dst_port = 51820;
+            } else {
+                p.src_port = 51820;
+            }
+            (p, dir)
+        })
+        .collect();
+    let mut f = FlowFeatures::default();
+    for (p, d) in &wg {
+        f.update(GroupSet::ALL, p, *d);
+    }
+    let identity = FlowIdentity {
+        initiator: client(),
+        responder: (server().0, 51820),
+        protocol: ipproto::UDP,
+        end_reason: FlowEndReason::Idle,
+    };
+    let row = f.finish(&identity);
+    assert!(boolean(&row, "likely_vpn"));
+    close(float(&row, "vpn_confidence"), 0.7);
+    assert_eq!(string(&row, "vpn_type"), "wireguard");
+    assert_eq!(string(&row, "traffic_type"), "vpn:wireguard");
+
+    // Printable payload: plain. No payload: unknown.
+    let text: &'static [u8] = b"GET /index.html HTTP/1.1\r\nHost: example.org\r\n\r\n";
+    let plain = row_of(
+        &[(packet(0, Dir::Fwd, 90, text, None), Dir::Fwd)],
+        ipproto::UDP,
+    );
+    assert_eq!(string(&plain, "traffic_type"), "plain");
+    let empty = row_of(
+        &[(packet(0, Dir::Fwd, 40, b"", None), Dir::Fwd)],
+        ipproto::UDP,
+    );
+    assert_eq!(string(&empty, "traffic_type"), "unknown");
+    // A high-entropy sample: encrypted.
+    let noise: &'static [u8] = Box::leak(
+        (0..256u32)
+            .map(|i| u8::try_from((i * 167 + 13) % 256).unwrap())
+            .collect::<Vec<_>>()
+            .into_boxed_slice(),
+    );
+    let cipher = row_of(
+        &[(packet(0, Dir::Fwd, 296, noise, None), Dir::Fwd)],
+        ipproto::UDP,
+    );
+    assert_eq!(string(&cipher, "traffic_type"), "encrypted");
+}
+
+#[test]
+fn fingerprint_needs_the_groups_it_reads() {
+    let set = GroupSet::of(&[Group::Fingerprint]);
+    for g in [
+        Group::Tls,
+        Group::Ssh,
+        Group::Dns,
+        Group::Entropy,
+        Group::Fingerprint,
+    ] {
+        assert!(set.contains(g), "{}", g.name());
+    }
+    assert!(!set.contains(Group::Timing));
+}

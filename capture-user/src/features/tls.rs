@@ -23,6 +23,17 @@ struct Direction {
     parser: TlsParser,
 }
 
+impl Tls {
+    /// The ClientHello's server name, when one was seen.
+    pub(super) fn client_hello_sni(&self) -> Option<String> {
+        let streams = self.streams.as_deref()?;
+        streams
+            .iter()
+            .find_map(|d| d.parser.findings.client_hello.as_ref())
+            .map(|c| c.sni.clone())
+    }
+}
+
 impl Extractor for Tls {
     const GROUP: Group = Group::Tls;
 
