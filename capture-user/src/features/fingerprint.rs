@@ -2,7 +2,7 @@
 //! traffic type that tells encrypted from plain traffic.
 
 use super::stats::Moments;
-use super::{secs, Dir, Extractor, FlowIdentity, Group, Row};
+use super::{secs, share, Dir, Extractor, FlowIdentity, Group, Row};
 use crate::decode::{ipproto, Packet};
 
 /// Server names of public DNS-over-HTTPS resolvers.
@@ -72,13 +72,7 @@ impl Extractor for Fingerprint {
 
     fn finish(&mut self, flow: &FlowIdentity, out: &mut Row) {
         let packets = self.sizes.count();
-        let share = |n: u64| {
-            if packets > 0 {
-                n as f64 / packets as f64
-            } else {
-                0.0
-            }
-        };
+        let share = |n: u64| share(n as f64, packets as f64);
         let duration = secs(self.last_ts - self.first_ts.unwrap_or(self.last_ts));
         let (proto, dport, sport) = (flow.protocol, flow.responder.1, flow.initiator.1);
 

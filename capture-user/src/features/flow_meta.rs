@@ -2,7 +2,7 @@
 
 use capture_common::TunnelKind;
 
-use super::{secs, Dir, Extractor, FlowIdentity, Group, Row};
+use super::{secs, share, Dir, Extractor, FlowIdentity, Group, Row};
 use crate::decode::{tcp, Layer, LayerStack, Packet, TunnelInfo};
 
 #[derive(Debug, Default)]
@@ -109,11 +109,7 @@ impl Extractor for FlowMeta {
             out.float(packets as f64);
             out.float(bytes as f64);
         }
-        out.float(if packets > 0 {
-            bytes as f64 / packets as f64
-        } else {
-            0.0
-        });
+        out.float(share(bytes as f64, packets as f64));
         out.float(secs(self.first_ts));
         out.float(secs(self.last_ts));
         let mut stat = 0;

@@ -4,7 +4,7 @@
 
 use rustc_hash::FxHashSet;
 
-use super::{Dir, Extractor, FlowIdentity, Group, Row};
+use super::{share, Dir, Extractor, FlowIdentity, Group, Row};
 use crate::decode::{ipproto, Packet};
 
 const ECHO_REPLY: u8 = 0;
@@ -125,11 +125,7 @@ impl Extractor for Icmp {
             });
         out.int(dominant.map_or(-1, |(t, _)| i64::from(t)));
         out.int(dominant.map_or(0, |(_, n)| n));
-        out.float(if self.echo_requests > 0 {
-            self.echo_replies as f64 / self.echo_requests as f64
-        } else {
-            0.0
-        });
+        out.float(share(self.echo_replies as f64, self.echo_requests as f64));
         out.int(self.ids.len());
         let seqs = self.seqs.as_ref();
         out.int(seqs.and_then(SeqSet::min).unwrap_or(0));
@@ -149,11 +145,7 @@ impl Extractor for Icmp {
             }
         }
         out.int(stat);
-        let ratio = if self.packets > 0 {
-            self.messages as f64 / self.packets as f64
-        } else {
-            0.0
-        };
+        let ratio = share(self.messages as f64, self.packets as f64);
         out.float(ratio);
         out.int(u8::from(self.messages > 0 && self.messages == self.packets));
     }

@@ -1,7 +1,7 @@
 //! `ip_extended` (JJ-EXTENDED): TTL per direction, type of service, IPv4 flags and IDs.
 
 use super::stats::ByteSet;
-use super::{Dir, Extractor, FlowIdentity, Group, Row};
+use super::{share, Dir, Extractor, FlowIdentity, Group, Row};
 use crate::decode::Packet;
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -73,11 +73,7 @@ impl Extractor for IpExtended {
         for t in &self.ttl {
             out.int(t.min);
             out.int(t.max);
-            out.float(if t.count > 0 {
-                t.sum as f64 / t.count as f64
-            } else {
-                0.0
-            });
+            out.float(share(t.sum as f64, t.count as f64));
             out.int(t.distinct.len().saturating_sub(1));
         }
         let fwd = &self.ttl[0];
@@ -100,11 +96,7 @@ impl Extractor for IpExtended {
         out.int(tos & 0x03);
         out.int(self.flags);
         out.int(self.df);
-        out.float(if self.packets > 0 {
-            self.df as f64 / self.packets as f64
-        } else {
-            0.0
-        });
+        out.float(share(self.df as f64, self.packets as f64));
         out.int(if self.min_version == 0 {
             4
         } else {

@@ -2,7 +2,7 @@
 //! traffic classes.
 
 use super::stats::ByteSet;
-use super::{Dir, Extractor, FlowIdentity, Group, Row};
+use super::{share, Dir, Extractor, FlowIdentity, Group, Row};
 use crate::decode::Packet;
 
 /// Distinct flow labels kept per flow.
@@ -47,11 +47,7 @@ impl Extractor for Ipv6Options {
         out.int(tc >> 2);
         out.int(tc & 0x03);
         let total = self.ipv6 + self.ipv4;
-        out.float(if total > 0 {
-            self.ipv6 as f64 / total as f64
-        } else {
-            0.0
-        });
+        out.float(share(self.ipv6 as f64, total as f64));
         out.int(u8::from(self.ipv4 == 0 && self.ipv6 > 0));
     }
 

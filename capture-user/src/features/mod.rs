@@ -350,6 +350,16 @@ fn written_through(row: &Row, group: Group) {
     );
 }
 
+/// `part / whole`, or 0 when `whole` is 0: the shares and means the groups report.
+#[inline]
+fn share(part: f64, whole: f64) -> f64 {
+    if whole > 0.0 {
+        part / whole
+    } else {
+        0.0
+    }
+}
+
 /// Seconds as a float from nanoseconds.
 #[inline]
 fn secs(ns: i64) -> f64 {

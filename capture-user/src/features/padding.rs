@@ -4,7 +4,7 @@
 use rustc_hash::FxHashMap;
 
 use super::stats::Moments;
-use super::{secs, Dir, Extractor, FlowIdentity, Group, Row};
+use super::{secs, share, Dir, Extractor, FlowIdentity, Group, Row};
 use crate::decode::Packet;
 
 /// Distinct packet sizes counted per flow (the same bound as the `size` group's).
@@ -114,11 +114,7 @@ impl Extractor for Padding {
         out.float(g.variance());
         out.float(if g.mean() > 0.0 { g.cv() } else { 0.0 });
         out.bool(constant_rate);
-        let tor_share = if packets > 0 {
-            self.tor_cells as f64 / packets as f64
-        } else {
-            0.0
-        };
+        let tor_share = share(self.tor_cells as f64, packets as f64);
         let uniform = packets < 2 || s.cv() < 0.1;
         let tor_like = packets > 0 && tor_share >= 0.7 && uniform;
         out.int(self.tor_cells);
@@ -133,11 +129,7 @@ impl Extractor for Padding {
             if self.burst_total > 0 {
                 efficiency.push(self.burst_payload as f64 / self.burst_total as f64);
             }
-            out.float(if self.total > 0 {
-                self.overhead as f64 / self.total as f64
-            } else {
-                0.0
-            });
+            out.float(share(self.overhead as f64, self.total as f64));
             out.int(self.overhead);
             out.float(if efficiency.count() > 0 {
                 efficiency.mean()

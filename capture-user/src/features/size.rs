@@ -3,7 +3,7 @@
 use rustc_hash::FxHashMap;
 
 use super::stats::{Moments, Quantiles};
-use super::{Dir, Extractor, FlowIdentity, Group, Row};
+use super::{share, Dir, Extractor, FlowIdentity, Group, Row};
 use crate::decode::Packet;
 
 /// Distinct IP lengths counted for `dominant_pkt_size`; lengths first seen after this many
@@ -98,11 +98,7 @@ impl Extractor for Size {
             .max_by(|a, b| a.1 .0.cmp(&b.1 .0).then(b.1 .1.cmp(&a.1 .1)))
             .map_or((0, 0), |(&size, &(count, _))| (size, count));
         out.int(dominant.0);
-        out.float(if packets > 0 {
-            dominant.1 as f64 / packets as f64
-        } else {
-            0.0
-        });
+        out.float(share(dominant.1 as f64, packets as f64));
         let l7 = [self.payload[0].sum() as u64, self.payload[1].sum() as u64];
         out.int(l7[0]);
         out.int(l7[1]);

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 
 use rustc_hash::FxHashSet;
 
-use super::{Dir, Extractor, FlowIdentity, Group, Row};
+use super::{share, Dir, Extractor, FlowIdentity, Group, Row};
 use crate::decode::{tcp, Packet};
 
 /// Data segments remembered per direction for recognising retransmissions.
@@ -105,11 +105,7 @@ impl Extractor for TcpSequence {
         out.int(f.out_of_order + b.out_of_order);
         out.int(f.dup_acks + b.dup_acks);
         let segments = f.segments + b.segments;
-        out.float(if segments > 0 {
-            retrans as f64 / segments as f64
-        } else {
-            0.0
-        });
+        out.float(share(retrans as f64, segments as f64));
     }
 
     fn heap_bytes(&self) -> usize {

@@ -1,6 +1,6 @@
 //! `tcp_window` (JJ-EXTENDED): advertised windows per direction, their changes, window scaling.
 
-use super::{Dir, Extractor, FlowIdentity, Group, Row};
+use super::{share, Dir, Extractor, FlowIdentity, Group, Row};
 use crate::decode::Packet;
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -71,11 +71,7 @@ impl Extractor for TcpWindow {
         for w in [f, b] {
             out.int(w.min);
             out.int(w.max);
-            out.float(if w.count > 0 {
-                w.sum as f64 / w.count as f64
-            } else {
-                0.0
-            });
+            out.float(share(w.sum as f64, w.count as f64));
             out.int(w.zeros);
         }
         for w in [f, b] {

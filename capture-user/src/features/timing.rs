@@ -1,7 +1,7 @@
 //! `timing`: inter-arrival times overall and per direction, bursts and idle periods.
 
 use super::stats::{Moments, Quantiles};
-use super::{secs, Dir, Extractor, FlowIdentity, Group, Row};
+use super::{secs, share, Dir, Extractor, FlowIdentity, Group, Row};
 use crate::decode::Packet;
 
 /// Gaps below this continue a burst (JoyfulJay's default).
@@ -123,11 +123,7 @@ impl Extractor for Timing {
             self.burst.closed()
         };
         out.int(b.count);
-        out.float(if b.count > 0 {
-            b.packets_sum as f64 / b.count as f64
-        } else {
-            0.0
-        });
+        out.float(share(b.packets_sum as f64, b.count as f64));
         out.float(if b.count > 0 {
             secs(b.duration_sum_ns) / b.count as f64
         } else {
