@@ -287,6 +287,34 @@ fn known_deviation(
     {
         return Some("JoyfulJay calls every flow without a Tor, VPN or DoH sign encrypted; we look at the payload");
     }
+    if column.starts_with("quic_")
+        && jj.get("quic_detected").map(String::as_str) == Some("True")
+        && text(&ours["quic_detected"]) == "False"
+    {
+        return Some("JoyfulJay takes any UDP payload whose first byte has QUIC's fixed bit for QUIC, whatever its version field");
+    }
+    if column == "quic_pn_length" && text(&ours["quic_detected"]) == "True" {
+        return Some("JoyfulJay reads the packet-number length from header-protected bits; we remove the protection first");
+    }
+    if matches!(column, "quic_sni" | "quic_alpn") && jj.get(column).is_some_and(String::is_empty) {
+        return Some(
+            "JoyfulJay does not decrypt QUIC Initials (QUIC SNI is checked against tshark instead)",
+        );
+    }
+    if matches!(
+        column,
+        "quic_0rtt_detected" | "quic_retry_detected" | "quic_initial_packets"
+    ) {
+        let version = our_num("quic_version") as u32;
+        let ietf_v1_numbering =
+            version == 1 || version >> 8 == 0x00ff_0000 || version >> 8 == 0x00fa_ceb0;
+        if !ietf_v1_numbering {
+            return Some("QUIC v2 (RFC 9369) and Google QUIC number long-header packet types differently from v1");
+        }
+        if column != "quic_initial_packets" && jj.get(column).map(String::as_str) == Some("False") {
+            return Some("JoyfulJay reads the packet type of the flow's first QUIC packet only");
+        }
+    }
     if file == "ndpi__dns_fragmented" && our_num("total_bytes") != jj_num("total_bytes") {
         return Some("IP fragments are reassembled into the datagram they belong to");
     }
@@ -472,6 +500,52 @@ fn ja3_ja3s_hassh_and_hassh_server_equal_tshark_on_every_flow() {
         }
     }
     assert!(checked >= 300, "too few fingerprints checked: {checked}");
+    assert!(
+        wrong.is_empty(),
+        "{} disagreements:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+}
+
+#[test]
+fn quic_sni_equals_tshark_on_every_decrypted_client_hello() {
+    let reference = corpus_dir().join("reference/tshark");
+    let mut checked = 0;
+    let mut wrong = Vec::new();
+    for path in corpus_files() {
+        let name = stem(&path);
+        let Ok(mut reader) = csv::ReaderBuilder::new()
+            .delimiter(b'\t')
+            .from_path(reference.join(format!("{name}.tsv")))
+        else {
+            continue;
+        };
+        let (ours, _) = extract_file(&path);
+        for record in reader.deserialize::<HashMap<String, String>>() {
+            let r = record.expect("tshark row");
+            if r["transport"] != "udp" || r["quic_version"].is_empty() || r["sni"].is_empty() {
+                continue;
+            }
+            let port = |c: &str| r[c].parse::<u16>().unwrap_or_default();
+            let key = endpoints(
+                (r["src_ip"].clone(), port("src_port")),
+                (r["dst_ip"].clone(), port("dst_port")),
+            );
+            checked += 1;
+            match ours.iter().find(|f| our_endpoints(f) == key) {
+                Some(f) if text(&f["quic_sni"]) == r["sni"] => {}
+                Some(f) => wrong.push(format!(
+                    "{name} frame {}: ours {:?} tshark {}",
+                    r["frame"],
+                    text(&f["quic_sni"]),
+                    r["sni"]
+                )),
+                None => wrong.push(format!("{name} frame {}: no flow for {key:?}", r["frame"])),
+            }
+        }
+    }
+    assert!(checked >= 4, "too few QUIC ClientHellos checked: {checked}");
     assert!(
         wrong.is_empty(),
         "{} disagreements:\n{}",

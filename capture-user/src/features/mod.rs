@@ -12,6 +12,7 @@ mod ip_extended;
 mod ipv6_options;
 mod mac;
 mod padding;
+mod quic;
 pub mod registry;
 mod size;
 mod ssh;
@@ -181,6 +182,7 @@ pub struct FlowFeatures {
     tcp_fingerprint: tcp_fingerprint::TcpFingerprint,
     padding: padding::Padding,
     fingerprint: fingerprint::Fingerprint,
+    quic: quic::Quic,
 }
 
 impl FlowFeatures {
@@ -214,6 +216,9 @@ impl FlowFeatures {
         }
         if groups.contains(Group::TcpOptions) {
             self.tcp_options.update(pkt, dir);
+        }
+        if groups.contains(Group::Quic) {
+            self.quic.update(pkt, dir);
         }
         if groups.contains(Group::Ssh) {
             self.ssh.update(pkt, dir);
@@ -275,6 +280,8 @@ impl FlowFeatures {
         written_through(row, Group::Tcp);
         self.tls.finish(flow, row);
         written_through(row, Group::Tls);
+        self.quic.finish(flow, row);
+        written_through(row, Group::Quic);
         self.ssh.finish(flow, row);
         written_through(row, Group::Ssh);
         self.dns.finish(flow, row);
@@ -332,6 +339,7 @@ impl FlowFeatures {
             + self.entropy.heap_bytes()
             + self.ipv6_options.heap_bytes()
             + self.padding.heap_bytes()
+            + self.quic.heap_bytes()
     }
 }
 

@@ -27,6 +27,8 @@ pub enum Group {
     TcpWindow,
     /// TCP options: MSS, window scale, SACK, timestamps (JJ-EXTENDED).
     TcpOptions,
+    /// QUIC headers and the decrypted Initial's server name and ALPN (JJ-EXTENDED).
+    Quic,
     /// SSH banners, HASSH and key exchange (JJ-EXTENDED).
     Ssh,
     /// DNS over UDP or TCP on port 53 (JJ-EXTENDED).
@@ -53,12 +55,13 @@ pub enum Group {
 
 impl Group {
     /// Every group, in output order.
-    pub const ALL: [Self; 21] = [
+    pub const ALL: [Self; 22] = [
         Self::FlowMeta,
         Self::Timing,
         Self::Size,
         Self::Tcp,
         Self::Tls,
+        Self::Quic,
         Self::Ssh,
         Self::Dns,
         Self::Padding,
@@ -94,6 +97,7 @@ impl Group {
             Self::Mac => "mac",
             Self::Dns => "dns",
             Self::Ssh => "ssh",
+            Self::Quic => "quic",
             Self::Entropy => "entropy",
             Self::Padding => "padding",
             Self::Fingerprint => "fingerprint",
@@ -389,6 +393,19 @@ features! {
     "tls_key_exchange_group", Tls, Core, Int, "", Bidir, "0", "Named group of the key exchange: the ServerKeyExchange curve when present, else the ClientHello's first key share.";
     "tls_key_exchange_group_name", Tls, Core, Str, "", Bidir, "empty", "tls_key_exchange_group as a name, for example x25519.";
     "tls_key_exchange_length", Tls, Core, Int, "bits", Bidir, "0", "Length of that public key (or DH prime) in bits.";
+    // quic
+    "quic_detected", Quic, Extended, Bool, "", Bidir, "false", "A QUIC long header with a QUIC version (v1, v2, an IETF draft, mvfst or Google QUIC) was seen over UDP.";
+    "quic_version", Quic, Extended, Int, "", Bidir, "0", "Version field of the first long header.";
+    "quic_version_str", Quic, Extended, Str, "", Bidir, "empty", "quic_version as text: QUIC v1, QUIC v2, QUIC draft-N, or Unknown (0x...).";
+    "quic_dcid_len", Quic, Extended, Int, "bytes", Bidir, "0", "Destination Connection ID length of the first long header.";
+    "quic_scid_len", Quic, Extended, Int, "bytes", Bidir, "0", "Source Connection ID length of the first long header.";
+    "quic_pn_length", Quic, Extended, Int, "bytes", Fwd, "0 when no Initial could be decrypted", "Packet-number length of the client's first Initial, read after removing header protection.";
+    "quic_initial_packets", Quic, Extended, Int, "count", Bidir, "0", "Datagrams beginning with an Initial packet (both directions; version 2's type numbering understood).";
+    "quic_0rtt_detected", Quic, Extended, Bool, "", Fwd, "false", "A 0-RTT packet was seen.";
+    "quic_retry_detected", Quic, Extended, Bool, "", Bwd, "false", "A Retry packet was seen.";
+    "quic_spin_bit", Quic, Extended, Bool, "", Bidir, "false", "The spin bit of short-header packets was set or flipped.";
+    "quic_alpn", Quic, Extended, Str, "", Fwd, "empty", "First ALPN protocol of the ClientHello in the client's Initials (decrypted with the keys derived from its Destination Connection ID).";
+    "quic_sni", Quic, Extended, Str, "", Fwd, "empty", "Server name of that ClientHello, also when it spans several Initials.";
     // ssh
     "ssh_detected", Ssh, Extended, Bool, "", Bidir, "false", "An SSH version banner was seen in either direction.";
     "ssh_version", Ssh, Extended, Str, "", Bidir, "empty", "Protocol version of the client's banner, else the server's (for example 2.0).";
