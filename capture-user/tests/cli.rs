@@ -235,3 +235,33 @@ fn features_lists_the_registry_and_docs_match() {
             .unwrap();
     assert_eq!(String::from_utf8(o.stdout).unwrap(), docs);
 }
+
+#[test]
+fn cleartext_http2_frames_equal_tshark() {
+    // tshark -d tcp.port==29518,http2 counts 12 frames: 2 DATA, 2 HEADERS, 4 SETTINGS,
+    // 1 GOAWAY, 3 WINDOW_UPDATE, on stream 3.
+    let o = capture(&[
+        "extract",
+        data("ndpi__http2.pcapng").to_str().unwrap(),
+        "-o",
+        "-",
+        "--features",
+        "http2",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows = csv_rows(&String::from_utf8_lossy(&o.stdout));
+    let col = |name: &str| rows[1][rows[0].iter().position(|h| h == name).unwrap()].clone();
+    assert_eq!(col("http_version"), "h2c");
+    assert_eq!(col("http2_preface_seen"), "True");
+    for (name, n) in [
+        ("http2_frame_count", "12"),
+        ("http2_data_frames", "2"),
+        ("http2_headers_frames", "2"),
+        ("http2_settings_frames", "4"),
+        ("http2_goaway_frames", "1"),
+        ("http2_window_update_frames", "3"),
+        ("http2_streams_estimate", "1"),
+    ] {
+        assert_eq!(col(name), n, "{name}");
+    }
+}

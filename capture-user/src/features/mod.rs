@@ -7,6 +7,7 @@ mod dns;
 mod entropy;
 mod fingerprint;
 mod flow_meta;
+mod http2;
 mod icmp;
 mod ip_extended;
 mod ipv6_options;
@@ -183,6 +184,7 @@ pub struct FlowFeatures {
     padding: padding::Padding,
     fingerprint: fingerprint::Fingerprint,
     quic: quic::Quic,
+    http2: http2::Http2,
 }
 
 impl FlowFeatures {
@@ -222,6 +224,9 @@ impl FlowFeatures {
         }
         if groups.contains(Group::Ssh) {
             self.ssh.update(pkt, dir);
+        }
+        if groups.contains(Group::Http2) {
+            self.http2.update(pkt, dir);
         }
         if groups.contains(Group::Dns) {
             self.dns.update(pkt, dir);
@@ -284,6 +289,15 @@ impl FlowFeatures {
         written_through(row, Group::Quic);
         self.ssh.finish(flow, row);
         written_through(row, Group::Ssh);
+        let (tls_server_alpn, tls_client_alpn, tls13) = self.tls.alpn_signals();
+        self.http2.signals = http2::Signals {
+            tls_server_alpn,
+            tls_client_alpn,
+            tls13,
+            quic_alpn: self.quic.alpn(),
+        };
+        self.http2.finish(flow, row);
+        written_through(row, Group::Http2);
         self.dns.finish(flow, row);
         written_through(row, Group::Dns);
         self.padding.finish(flow, row);
@@ -340,6 +354,7 @@ impl FlowFeatures {
             + self.ipv6_options.heap_bytes()
             + self.padding.heap_bytes()
             + self.quic.heap_bytes()
+            + self.http2.heap_bytes()
     }
 }
 

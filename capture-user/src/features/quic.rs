@@ -124,6 +124,11 @@ impl Extractor for Quic {
 }
 
 impl Quic {
+    /// First ALPN of the ClientHello in the client's Initials.
+    pub(super) fn alpn(&mut self) -> String {
+        self.client_hello().map(|h| h.alpn).unwrap_or_default()
+    }
+
     /// The ClientHello from the CRYPTO stream's contiguous start.
     fn client_hello(&mut self) -> Option<tls::ClientHello> {
         self.crypto.sort_by_key(|(offset, _)| *offset);

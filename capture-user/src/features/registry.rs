@@ -31,6 +31,8 @@ pub enum Group {
     Quic,
     /// SSH banners, HASSH and key exchange (JJ-EXTENDED).
     Ssh,
+    /// HTTP/2 frames, HTTP/2 over TLS and HTTP/3 (JJ-EXTENDED).
+    Http2,
     /// DNS over UDP or TCP on port 53 (JJ-EXTENDED).
     Dns,
     /// Size and timing uniformity, Tor-sized cells, burst overhead (JJ-EXPERIMENTAL).
@@ -55,7 +57,7 @@ pub enum Group {
 
 impl Group {
     /// Every group, in output order.
-    pub const ALL: [Self; 22] = [
+    pub const ALL: [Self; 23] = [
         Self::FlowMeta,
         Self::Timing,
         Self::Size,
@@ -63,6 +65,7 @@ impl Group {
         Self::Tls,
         Self::Quic,
         Self::Ssh,
+        Self::Http2,
         Self::Dns,
         Self::Padding,
         Self::Fingerprint,
@@ -98,6 +101,7 @@ impl Group {
             Self::Dns => "dns",
             Self::Ssh => "ssh",
             Self::Quic => "quic",
+            Self::Http2 => "http2",
             Self::Entropy => "entropy",
             Self::Padding => "padding",
             Self::Fingerprint => "fingerprint",
@@ -114,6 +118,7 @@ impl Group {
     pub const fn needs(self) -> &'static [Self] {
         match self {
             Self::Fingerprint => &[Self::Tls, Self::Ssh, Self::Dns, Self::Entropy],
+            Self::Http2 => &[Self::Tls, Self::Quic],
             _ => &[],
         }
     }
@@ -417,6 +422,21 @@ features! {
     "ssh_hassh_server", Ssh, Extended, Str, "", Bwd, "empty", "HASSH-server of the responder's KEXINIT: MD5 of its key-exchange and server-to-client cipher, MAC and compression lists.";
     "ssh_kex_packets", Ssh, Extended, Int, "count", Bidir, "0", "Key-exchange messages (types 20 to 49) in both directions before encryption.";
     "ssh_encrypted_packets", Ssh, Extended, Int, "count", Bidir, "0", "Segments with payload sent after their direction's NEWKEYS.";
+    // http2
+    "http2_detected", Http2, Extended, Bool, "", Bidir, "false", "HTTP/2 frames were seen in cleartext, or TLS negotiated h2 as far as visible (a TLS 1.2 ServerHello selecting h2, or h2 offered first in a TLS 1.3 handshake, whose answer is encrypted).";
+    "http3_detected", Http2, Extended, Bool, "", Bidir, "false", "The QUIC ClientHello offers an h3 protocol first.";
+    "http2_preface_seen", Http2, Extended, Bool, "", Fwd, "false", "The client sent the HTTP/2 connection preface in cleartext.";
+    "http2_frame_count", Http2, Extended, Int, "count", Bidir, "0, also for HTTP/2 inside TLS (frames are encrypted)", "Cleartext HTTP/2 frames in both directions.";
+    "http2_data_frames", Http2, Extended, Int, "count", Bidir, "0", "DATA frames.";
+    "http2_headers_frames", Http2, Extended, Int, "count", Bidir, "0", "HEADERS frames.";
+    "http2_settings_frames", Http2, Extended, Int, "count", Bidir, "0", "SETTINGS frames.";
+    "http2_push_promise_frames", Http2, Extended, Int, "count", Bwd, "0", "PUSH_PROMISE frames (server push).";
+    "http2_goaway_frames", Http2, Extended, Int, "count", Bidir, "0", "GOAWAY frames.";
+    "http2_window_update_frames", Http2, Extended, Int, "count", Bidir, "0", "WINDOW_UPDATE frames.";
+    "http2_streams_estimate", Http2, Extended, Int, "count", Bidir, "0", "Distinct non-zero stream ids with frames.";
+    "http2_server_push", Http2, Extended, Bool, "", Bwd, "false", "The server sent PUSH_PROMISE.";
+    "http2_multiplexed", Http2, Extended, Bool, "", Bidir, "false", "A DATA or HEADERS frame of a stream came after a frame of a later stream: streams overlapped.";
+    "http_version", Http2, Extended, Str, "", Bidir, "empty", "h2c (cleartext HTTP/2), h2 (HTTP/2 in TLS), h3 (HTTP/3 over QUIC), or empty.";
     // dns
     "dns_detected", Dns, Extended, Bool, "", Bidir, "false", "A DNS message was read (UDP or TCP, port 53).";
     "dns_query_name", Dns, Extended, Str, "", Fwd, "empty", "Name in the question of the flow's first DNS message; non-ASCII labels in hex.";

@@ -24,6 +24,26 @@ struct Direction {
 }
 
 impl Tls {
+    /// The ALPN the server selected (visible up to TLS 1.2), the client's first offer, and
+    /// whether the handshake is TLS 1.3.
+    pub(super) fn alpn_signals(&self) -> (String, String, bool) {
+        let Some(streams) = self.streams.as_deref() else {
+            return (String::new(), String::new(), false);
+        };
+        let client = streams
+            .iter()
+            .find_map(|d| d.parser.findings.client_hello.as_ref());
+        let server = streams
+            .iter()
+            .find_map(|d| d.parser.findings.server_hello.as_ref());
+        const SUPPORTED_VERSIONS: u16 = 43;
+        (
+            server.map(|s| s.alpn.clone()).unwrap_or_default(),
+            client.map(|c| c.alpn.clone()).unwrap_or_default(),
+            server.is_some_and(|s| s.extensions.contains(&SUPPORTED_VERSIONS)),
+        )
+    }
+
     /// The ClientHello's server name, when one was seen.
     pub(super) fn client_hello_sni(&self) -> Option<String> {
         let streams = self.streams.as_deref()?;

@@ -93,6 +93,8 @@ pub struct ServerHello {
     pub cipher_suite: u16,
     /// Extension types in order.
     pub extensions: Vec<u16>,
+    /// The protocol the server selected by ALPN (visible up to TLS 1.2).
+    pub alpn: String,
 }
 
 impl ServerHello {
@@ -267,6 +269,7 @@ pub fn parse_server_hello(body: &[u8]) -> Option<ServerHello> {
         version,
         cipher_suite: c.u16()?,
         extensions: Vec::new(),
+        alpn: String::new(),
     };
     let _compression = c.u8()?;
     // A ServerHello may end here: no extensions block at all.
@@ -276,7 +279,14 @@ pub fn parse_server_hello(body: &[u8]) -> Option<ServerHello> {
     let mut exts = Cursor(c.take_upto(usize::from(ext_len)));
     while let (Some(ty), Some(len)) = (exts.u16(), exts.u16()) {
         h.extensions.push(ty);
-        exts.take_upto(usize::from(len));
+        let data = exts.take_upto(usize::from(len));
+        if ty == EXT_ALPN {
+            let mut d = Cursor(data);
+            let _list_len = d.u16();
+            if let Some(n) = d.u8() {
+                h.alpn = ascii(d.take_upto(usize::from(n)));
+            }
+        }
     }
     Some(h)
 }

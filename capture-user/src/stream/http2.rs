@@ -1,0 +1,277 @@
+//! Cleartext HTTP/2 (h2c), by prior knowledge or after an `Upgrade: h2c` exchange: the client
+//! preface and the frame headers of one direction's in-order stream. Frame payloads are skipped,
+//! never buffered.
+
+use rustc_hash::FxHashSet;
+
+/// The client connection preface (RFC 9113 §3.4).
+pub const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+/// HTTP/1.1 headers kept while looking for an upgrade.
+const MAX_HTTP1_HEAD: usize = 8192;
+/// Distinct stream ids counted.
+const MAX_STREAMS: usize = 4096;
+
+/// Frame types counted.
+pub mod frame {
+    /// DATA.
+    pub const DATA: u8 = 0;
+    /// HEADERS.
+    pub const HEADERS: u8 = 1;
+    /// SETTINGS.
+    pub const SETTINGS: u8 = 4;
+    /// PUSH_PROMISE.
+    pub const PUSH_PROMISE: u8 = 5;
+    /// GOAWAY.
+    pub const GOAWAY: u8 = 7;
+    /// WINDOW_UPDATE.
+    pub const WINDOW_UPDATE: u8 = 8;
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+enum State {
+    /// Nothing read yet: the preface, an HTTP/1.1 message, or (server side) a frame.
+    #[default]
+    Start,
+    /// Reading an HTTP/1.1 head up to its blank line.
+    Http1,
+    /// Matching the preface.
+    Preface,
+    /// Reading frames.
+    Frames,
+    /// Not HTTP/2, or finished.
+    Done,
+}
+
+/// One direction of an HTTP/2 connection.
+#[derive(Debug, Default)]
+pub struct Http2Parser {
+    state: State,
+    buffer: Vec<u8>,
+    skip: u64,
+    upgrade: bool,
+    max_stream: u32,
+    /// The client preface was seen.
+    pub preface: bool,
+    /// Frames by type (types above 9 are counted in `other`).
+    pub frames: [u64; 10],
+    /// Frames of other types.
+    pub other: u64,
+    /// Distinct non-zero stream ids.
+    pub streams: FxHashSet<u32>,
+    /// A DATA or HEADERS frame of a stream arrived after a frame of a later stream.
+    pub interleaved: bool,
+}
+
+impl Http2Parser {
+    /// All frames counted.
+    #[must_use]
+    pub fn frame_count(&self) -> u64 {
+        self.frames.iter().sum::<u64>() + self.other
+    }
+
+    /// Whether frames were seen.
+    #[must_use]
+    pub fn speaks_http2(&self) -> bool {
+        self.preface || self.frame_count() > 0
+    }
+
+    /// Whether the parser needs no more bytes.
+    #[must_use]
+    pub fn is_done(&self) -> bool {
+        self.state == State::Done
+    }
+
+    /// Heap bytes held.
+    #[must_use]
+    pub fn heap_bytes(&self) -> usize {
+        self.buffer.capacity() + self.streams.capacity() * 4
+    }
+
+    /// Feeds in-order stream bytes of the client (`server` false) or server side.
+    pub fn feed(&mut self, mut data: &[u8], server: bool) {
+        while !data.is_empty() {
+            match self.state {
+                State::Done => return,
+                State::Start => {
+                    self.state = match data[0] {
+                        b'P' if !server => State::Preface,
+                        b'A'..=b'Z' => State::Http1,
+                        // A server speaking HTTP/2 by prior knowledge starts with a SETTINGS frame.
+                        _ if server => State::Frames,
+                        _ => State::Done,
+                    };
+                }
+                State::Preface => {
+                    let need = PREFACE.len() - self.buffer.len();
+                    let n = need.min(data.len());
+                    self.buffer.extend_from_slice(&data[..n]);
+                    data = &data[n..];
+                    if !PREFACE.starts_with(&self.buffer) {
+                        self.stop();
+                    } else if self.buffer.len() == PREFACE.len() {
+                        self.preface = true;
+                        self.buffer.clear();
+                        self.state = State::Frames;
+                    }
+                }
+                State::Http1 => {
+                    let n = data
+                        .len()
+                        .min(MAX_HTTP1_HEAD.saturating_sub(self.buffer.len()));
+                    if n == 0 {
+                        self.stop();
+                        return;
+                    }
+                    let before = self.buffer.len();
+                    self.buffer.extend_from_slice(&data[..n]);
+                    let Some(end) = find(&self.buffer, b"\r\n\r\n") else {
+                        data = &data[n..];
+                        continue;
+                    };
+                    let head = String::from_utf8_lossy(&self.buffer[..end]).to_ascii_lowercase();
+                    let consumed = end + 4 - before;
+                    data = &data[consumed..];
+                    self.buffer.clear();
+                    let upgrades = head.contains("upgrade: h2c");
+                    self.state = if server && head.starts_with("http/1.1 101") && self.upgrade {
+                        State::Frames
+                    } else if upgrades && !server {
+                        // The request goes on in HTTP/1.1; the preface follows the server's 101.
+                        self.upgrade = true;
+                        State::Start
+                    } else if server
+                        && head.starts_with("http/1.1 101")
+                        && head.contains("upgrade: h2c")
+                    {
+                        State::Frames
+                    } else {
+                        State::Done
+                    };
+                }
+                State::Frames => {
+                    if self.skip > 0 {
+                        let n = usize::try_from(self.skip)
+                            .unwrap_or(usize::MAX)
+                            .min(data.len());
+                        self.skip -= n as u64;
+                        data = &data[n..];
+                        continue;
+                    }
+                    let need = 9 - self.buffer.len();
+                    let n = need.min(data.len());
+                    self.buffer.extend_from_slice(&data[..n]);
+                    data = &data[n..];
+                    if self.buffer.len() == 9 {
+                        let h = std::mem::take(&mut self.buffer);
+                        self.frame(&h, server);
+                    }
+                }
+            }
+        }
+    }
+
+    fn stop(&mut self) {
+        self.state = State::Done;
+        self.buffer = Vec::new();
+    }
+
+    fn frame(&mut self, h: &[u8], server: bool) {
+        let length = u64::from(h[0]) << 16 | u64::from(h[1]) << 8 | u64::from(h[2]);
+        let kind = h[3];
+        let stream = u32::from_be_bytes([h[5], h[6], h[7], h[8]]) & 0x7fff_ffff;
+        // The first server frame must be SETTINGS on stream 0, or this is not HTTP/2.
+        if server && self.frame_count() == 0 && (kind != frame::SETTINGS || stream != 0) {
+            self.stop();
+            return;
+        }
+        match self.frames.get_mut(usize::from(kind)) {
+            Some(n) => *n += 1,
+            None => self.other += 1,
+        }
+        if stream != 0 {
+            if self.streams.len() < MAX_STREAMS {
+                self.streams.insert(stream);
+            }
+            if matches!(kind, frame::DATA | frame::HEADERS) && stream < self.max_stream {
+                self.interleaved = true;
+            }
+            self.max_stream = self.max_stream.max(stream);
+        }
+        self.skip = length;
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(kind: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+        let len = u32::try_from(payload.len()).unwrap().to_be_bytes();
+        let mut f = vec![len[1], len[2], len[3], kind, 0];
+        f.extend_from_slice(&stream.to_be_bytes());
+        f.extend_from_slice(payload);
+        f
+    }
+
+    #[test]
+    fn prior_knowledge_client_at_every_split() {
+        let mut stream = PREFACE.to_vec();
+        stream.extend(frame(frame::SETTINGS, 0, &[0; 6]));
+        stream.extend(frame(frame::HEADERS, 1, &[1; 20]));
+        stream.extend(frame(frame::HEADERS, 3, &[1; 20]));
+        stream.extend(frame(frame::DATA, 1, &[2; 100]));
+        for cut in 0..stream.len() {
+            let mut p = Http2Parser::default();
+            p.feed(&stream[..cut], false);
+            p.feed(&stream[cut..], false);
+            assert!(p.preface, "cut {cut}");
+            assert_eq!(p.frame_count(), 4);
+            assert_eq!((p.frames[0], p.frames[1], p.frames[4]), (1, 2, 1));
+            assert_eq!(p.streams.len(), 2);
+            assert!(p.interleaved);
+        }
+    }
+
+    #[test]
+    fn upgrade_and_non_http2() {
+        let mut client = Http2Parser::default();
+        let mut req = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n\r\n".to_vec();
+        req.extend_from_slice(PREFACE);
+        req.extend(frame(frame::SETTINGS, 0, &[]));
+        client.feed(&req, false);
+        assert!(client.preface);
+        let mut server = Http2Parser::default();
+        let mut resp =
+            b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"
+                .to_vec();
+        resp.extend(frame(frame::SETTINGS, 0, &[]));
+        resp.extend(frame(frame::HEADERS, 1, &[0; 4]));
+        server.feed(&resp, true);
+        assert_eq!(server.frame_count(), 2);
+        let mut plain = Http2Parser::default();
+        plain.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi", true);
+        assert!(plain.is_done() && !plain.speaks_http2());
+        let mut tls = Http2Parser::default();
+        tls.feed(&[0x16, 3, 3, 0, 5, 2, 0, 0, 1], true);
+        assert!(tls.is_done() && !tls.speaks_http2());
+    }
+
+    mod never_panics {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn on_any_stream(bytes in proptest::collection::vec(any::<u8>(), 0..600), server: bool, cut in 0usize..600) {
+                let cut = cut.min(bytes.len());
+                let mut p = Http2Parser::default();
+                p.feed(&bytes[..cut], server);
+                p.feed(&bytes[cut..], server);
+            }
+        }
+    }
+}
