@@ -553,3 +553,31 @@ fn quic_sni_equals_tshark_on_every_decrypted_client_hello() {
         wrong.join("\n")
     );
 }
+
+#[test]
+fn ja4_equals_ja4plus_on_every_client_hello() {
+    let reference = include_str!("data/ja4_reference.tsv");
+    let mut expected: BTreeMap<&str, std::collections::BTreeSet<String>> = BTreeMap::new();
+    for line in reference.lines().filter(|l| !l.starts_with('#')) {
+        let (file, ja4) = line.split_once('\t').expect("capture<TAB>ja4");
+        expected.entry(file).or_default().insert(ja4.to_owned());
+    }
+    let mut checked = 0;
+    for path in corpus_files() {
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        let (flows, _) = extract_file(&path);
+        let ours: std::collections::BTreeSet<String> = flows
+            .iter()
+            .map(|f| text(&f["ja4"]))
+            .filter(|v| !v.is_empty())
+            .collect();
+        let want = expected.remove(name.as_ref()).unwrap_or_default();
+        checked += want.len();
+        assert_eq!(ours, want, "{name}");
+    }
+    assert!(
+        expected.is_empty(),
+        "captures missing from the corpus: {expected:?}"
+    );
+    assert!(checked >= 25, "too few JA4 values checked: {checked}");
+}

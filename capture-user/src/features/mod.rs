@@ -333,6 +333,11 @@ impl FlowFeatures {
         self.icmp.finish(flow, row);
         written_through(row, Group::Icmp);
         self.meta.finish_capture(flow, row);
+        let ja4 = self
+            .tls
+            .client_hello_ja4()
+            .or_else(|| self.quic.client_hello().map(|h| h.ja4(true)));
+        row.str(ja4.unwrap_or_default());
         debug_assert_eq!(row.values.len(), FEATURES.len());
     }
 

@@ -130,7 +130,7 @@ impl Quic {
     }
 
     /// The ClientHello from the CRYPTO stream's contiguous start.
-    fn client_hello(&mut self) -> Option<tls::ClientHello> {
+    pub(super) fn client_hello(&mut self) -> Option<tls::ClientHello> {
         self.crypto.sort_by_key(|(offset, _)| *offset);
         let mut stream: Vec<u8> = Vec::new();
         for (offset, data) in &self.crypto {

@@ -44,6 +44,15 @@ impl Tls {
         )
     }
 
+    /// JA4 of the ClientHello carried over TCP, when one was seen.
+    pub(super) fn client_hello_ja4(&self) -> Option<String> {
+        let streams = self.streams.as_deref()?;
+        streams
+            .iter()
+            .find_map(|d| d.parser.findings.client_hello.as_ref())
+            .map(|c| c.ja4(false))
+    }
+
     /// The ClientHello's server name, when one was seen.
     pub(super) fn client_hello_sni(&self) -> Option<String> {
         let streams = self.streams.as_deref()?;

@@ -22,6 +22,8 @@ const EXT_SERVER_NAME: u16 = 0;
 const EXT_SUPPORTED_GROUPS: u16 = 10;
 const EXT_EC_POINT_FORMATS: u16 = 11;
 const EXT_ALPN: u16 = 16;
+const EXT_SIGNATURE_ALGORITHMS: u16 = 13;
+const EXT_SUPPORTED_VERSIONS: u16 = 43;
 /// session_ticket extension.
 pub const EXT_SESSION_TICKET_ID: u16 = 35;
 /// pre_shared_key extension.
@@ -57,6 +59,12 @@ pub struct ClientHello {
     pub alpn: String,
     /// First key share: (group, key length in bytes).
     pub key_share: Option<(u16, u16)>,
+    /// supported_versions, GREASE included.
+    pub supported_versions: Vec<u16>,
+    /// signature_algorithms, in order.
+    pub signature_algorithms: Vec<u16>,
+    /// The first ALPN value's raw bytes.
+    pub alpn_raw: Vec<u8>,
 }
 
 impl ClientHello {
@@ -74,6 +82,102 @@ impl ClientHello {
                 .map(u8::to_string)
                 .collect::<Vec<_>>()
                 .join("-")
+        )
+    }
+
+    /// The JA4 fingerprint (FoxIO's TLS client fingerprint, BSD-3-Clause), for TLS over TCP or
+    /// (`quic`) inside QUIC.
+    #[must_use]
+    pub fn ja4(&self, quic: bool) -> String {
+        use sha2::{Digest as _, Sha256};
+        let truncated_sha256 = |s: &str| -> String {
+            if s.is_empty() {
+                return "000000000000".into();
+            }
+            Sha256::digest(s.as_bytes())
+                .iter()
+                .take(6)
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        };
+        let hex_list = |v: &[u16]| {
+            v.iter()
+                .map(|x| format!("{x:04x}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let version = self
+            .supported_versions
+            .iter()
+            .copied()
+            .filter(|v| !is_grease(*v))
+            .max()
+            .unwrap_or(self.version);
+        let version = match version {
+            0x0304 => "13",
+            0x0303 => "12",
+            0x0302 => "11",
+            0x0301 => "10",
+            0x0300 => "s3",
+            0x0002 => "s2",
+            0xfeff => "d1",
+            0xfefd => "d2",
+            0xfefc => "d3",
+            _ => "00",
+        };
+        let mut ciphers: Vec<u16> = self
+            .cipher_suites
+            .iter()
+            .copied()
+            .filter(|c| !is_grease(*c))
+            .collect();
+        let extensions: Vec<u16> = self
+            .extensions
+            .iter()
+            .copied()
+            .filter(|e| !is_grease(*e))
+            .collect();
+        let sni = if self.extensions.contains(&EXT_SERVER_NAME) {
+            'd'
+        } else {
+            'i'
+        };
+        let alpn = match (self.alpn_raw.first(), self.alpn_raw.last()) {
+            (Some(&a), Some(&b)) if a.is_ascii_alphanumeric() && b.is_ascii_alphanumeric() => {
+                format!("{}{}", char::from(a), char::from(b))
+            }
+            (Some(&a), Some(&b)) => {
+                let (hi, lo) = (format!("{a:02x}"), format!("{b:02x}"));
+                format!("{}{}", &hi[..1], &lo[1..])
+            }
+            _ => "00".into(),
+        };
+        let a = format!(
+            "{}{version}{sni}{:02}{:02}{alpn}",
+            if quic { 'q' } else { 't' },
+            ciphers.len().min(99),
+            extensions.len().min(99)
+        );
+        ciphers.sort_unstable();
+        let mut sorted_ext: Vec<u16> = extensions
+            .into_iter()
+            .filter(|e| *e != EXT_SERVER_NAME && *e != EXT_ALPN)
+            .collect();
+        sorted_ext.sort_unstable();
+        let signature_algorithms: Vec<u16> = self
+            .signature_algorithms
+            .iter()
+            .copied()
+            .filter(|s| !is_grease(*s))
+            .collect();
+        let mut c = hex_list(&sorted_ext);
+        if !signature_algorithms.is_empty() {
+            c = format!("{c}_{}", hex_list(&signature_algorithms));
+        }
+        format!(
+            "{a}_{}_{}",
+            truncated_sha256(&hex_list(&ciphers)),
+            truncated_sha256(&c)
         )
     }
 
@@ -242,7 +346,23 @@ pub fn parse_client_hello(body: &[u8]) -> Option<ClientHello> {
             EXT_ALPN => {
                 let _list_len = d.u16();
                 if let Some(n) = d.u8() {
-                    h.alpn = ascii(d.take_upto(usize::from(n)));
+                    let raw = d.take_upto(usize::from(n));
+                    h.alpn = ascii(raw);
+                    h.alpn_raw = raw.to_vec();
+                }
+            }
+            EXT_SUPPORTED_VERSIONS => {
+                let n = d.u8().map_or(0, usize::from);
+                let mut v = Cursor(d.take_upto(n));
+                while let Some(x) = v.u16() {
+                    h.supported_versions.push(x);
+                }
+            }
+            EXT_SIGNATURE_ALGORITHMS => {
+                let n = d.u16().map_or(0, usize::from);
+                let mut v = Cursor(d.take_upto(n));
+                while let Some(x) = v.u16() {
+                    h.signature_algorithms.push(x);
                 }
             }
             EXT_KEY_SHARE => {
