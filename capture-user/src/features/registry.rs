@@ -119,7 +119,6 @@ impl Group {
         match self {
             Self::Fingerprint => &[Self::Tls, Self::Ssh, Self::Dns, Self::Entropy],
             Self::Http2 => &[Self::Tls, Self::Quic],
-            Self::Capture => &[Self::Tls],
             _ => &[],
         }
     }
@@ -653,7 +652,7 @@ features! {
     "vlan_id", Capture, Core, Int, "", Bidir, "0 when untagged", "Outermost 802.1Q VLAN id of the first packet.";
     "ipv6_ext_header_types", Capture, Core, Int, "", Bidir, "0 without IPv6 extension headers", "Bitmap of the IPv6 extension headers seen in the flow: 1 hop-by-hop, 2 routing, 4 fragment, 8 destination options, 16 authentication, 32 mobility, 64 HIP, 128 shim6.";
     "ipv6_ext_header_packets", Capture, Core, Int, "count", Bidir, "0", "Packets carrying at least one IPv6 extension header.";
-    "ja4", Capture, Core, Str, "", Fwd, "empty without a ClientHello", "JA4 fingerprint of the client's TLS ClientHello (t prefix), or of the one in its QUIC Initials (q prefix) when the quic group is computed.";
+    "ja4", Capture, Core, Str, "", Fwd, "empty without a ClientHello, or when neither the tls nor the quic group is computed", "JA4 fingerprint of the client's TLS ClientHello (t prefix, needs the tls group, which every profile has), or of the one in its QUIC Initials (q prefix, needs the quic group).";
 }
 
 /// JoyfulJay's groups in the tiers above JJ-CORE, with their feature counts, so that users can
