@@ -265,3 +265,47 @@ fn cleartext_http2_frames_equal_tshark() {
         assert_eq!(col(name), n, "{name}");
     }
 }
+
+#[test]
+fn narrower_selections_give_the_same_values_as_every_group() {
+    // Records are written in place over reused buffers and skip the groups a run does not
+    // compute: a narrow run must still agree, column by column, with a run of every group.
+    let run = |extra: &[&str]| {
+        let mut args = vec!["extract", "--single-thread", "-o", "-"];
+        let inputs = [
+            data("zeek__tls1.2.pcap"),
+            data("ndpi__vxlan.pcap"),
+            data("zeek__gre-sample.pcap"),
+        ];
+        let inputs: Vec<&str> = inputs.iter().map(|p| p.to_str().unwrap()).collect();
+        args.extend(inputs);
+        args.extend(extra);
+        let out = capture(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        csv_rows(&String::from_utf8(out.stdout).unwrap())
+    };
+    let all = run(&["--profile", "all"]);
+    assert!(all.len() > 10, "too few flows: {}", all.len() - 1);
+    // `ja4` reads the tls group's ClientHello: a run without that group leaves it empty.
+    for (narrow, without_tls) in [
+        (run(&["--profile", "core"]), false),
+        (run(&["--features", "timing"]), true),
+        (run(&["--features", "tls", "dns"]), false),
+        (run(&["--features", "fingerprint"]), false),
+    ] {
+        assert_eq!(narrow.len(), all.len());
+        for (c, name) in narrow[0].iter().enumerate() {
+            let a = all[0]
+                .iter()
+                .position(|n| n == name)
+                .expect("column in all");
+            for (r, row) in narrow.iter().enumerate().skip(1) {
+                if without_tls && name == "ja4" {
+                    assert_eq!(row[c], "", "flow {r}: ja4 without the tls group");
+                } else {
+                    assert_eq!(row[c], all[r][a], "flow {r}, column {name}");
+                }
+            }
+        }
+    }
+}

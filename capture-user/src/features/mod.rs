@@ -71,29 +71,48 @@ impl Value {
     }
 }
 
-/// One flow record: a value per registry feature, in registry order.
+/// One flow record: a value per registry feature, in registry order. Columns of groups the run
+/// does not compute hold unspecified values (a reused buffer keeps whatever an earlier record
+/// left there); outputs read only the computed groups' columns.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Row {
     /// The values.
     pub values: Vec<Value>,
+    /// Where the next value goes: records are written over a reused buffer in place.
+    next: usize,
 }
 
 impl Row {
+    fn put(&mut self, value: Value) {
+        match self.values.get_mut(self.next) {
+            Some(slot) => *slot = value,
+            None => self.values.push(value),
+        }
+        self.next += 1;
+    }
+
+    /// Leaves the columns up to `end` as they are: their group is not computed.
+    fn skip_to(&mut self, end: usize) {
+        if self.values.len() < end {
+            self.values.resize(end, Value::Int(0));
+        }
+        self.next = end;
+    }
+
     fn int(&mut self, v: impl TryInto<i64>) {
-        self.values
-            .push(Value::Int(v.try_into().unwrap_or(i64::MAX)));
+        self.put(Value::Int(v.try_into().unwrap_or(i64::MAX)));
     }
 
     fn float(&mut self, v: f64) {
-        self.values.push(Value::Float(v));
+        self.put(Value::Float(v));
     }
 
     fn bool(&mut self, v: bool) {
-        self.values.push(Value::Bool(v));
+        self.put(Value::Bool(v));
     }
 
     fn str(&mut self, v: impl Into<Cow<'static, str>>) {
-        self.values.push(Value::Str(v.into()));
+        self.put(Value::Str(v.into()));
     }
 
     /// The value of the feature called `name`.
@@ -134,6 +153,16 @@ pub trait Extractor: Default {
     }
 }
 
+/// The groups whose state lives in [`HigherTiers`].
+const HIGHER_TIER_GROUPS: GroupSet = GroupSet(
+    !((1 << Group::FlowMeta as u32)
+        | (1 << Group::Timing as u32)
+        | (1 << Group::Size as u32)
+        | (1 << Group::Tcp as u32)
+        | (1 << Group::Tls as u32)
+        | (1 << Group::Capture as u32)),
+);
+
 /// Which groups a run computes; columns of other groups are not written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct GroupSet(u32);
@@ -141,6 +170,12 @@ pub struct GroupSet(u32);
 impl GroupSet {
     /// Every group.
     pub const ALL: Self = Self(u32::MAX);
+
+    /// Whether any group of `other` is in the set.
+    #[must_use]
+    pub fn intersects(self, other: Self) -> bool {
+        self.0 & other.0 != 0
+    }
 
     /// These groups and the groups they need.
     #[must_use]
@@ -168,6 +203,14 @@ pub struct FlowFeatures {
     size: size::Size,
     tcp: tcp::TcpFlags,
     tls: tls::Tls,
+    /// The groups above JJ-CORE, allocated on the first packet of a run that computes any of
+    /// them, so that a core-only flow slot stays small.
+    higher: Option<Box<HigherTiers>>,
+}
+
+/// Per-flow state of the groups above JJ-CORE.
+#[derive(Debug, Default)]
+struct HigherTiers {
     ip_extended: ip_extended::IpExtended,
     tcp_window: tcp_window::TcpWindow,
     tcp_options: tcp_options::TcpOptionsGroup,
@@ -204,56 +247,59 @@ impl FlowFeatures {
         if groups.contains(Group::Tls) {
             self.tls.update(pkt, dir);
         }
-        if groups.contains(Group::IpExtended) {
-            self.ip_extended.update(pkt, dir);
-        }
-        if groups.contains(Group::Ipv6Options) {
-            self.ipv6_options.update(pkt, dir);
-        }
-        if groups.contains(Group::TcpSequence) {
-            self.tcp_sequence.update(pkt, dir);
-        }
-        if groups.contains(Group::TcpWindow) {
-            self.tcp_window.update(pkt, dir);
-        }
-        if groups.contains(Group::TcpOptions) {
-            self.tcp_options.update(pkt, dir);
-        }
-        if groups.contains(Group::Quic) {
-            self.quic.update(pkt, dir);
-        }
-        if groups.contains(Group::Ssh) {
-            self.ssh.update(pkt, dir);
-        }
-        if groups.contains(Group::Http2) {
-            self.http2.update(pkt, dir);
-        }
-        if groups.contains(Group::Dns) {
-            self.dns.update(pkt, dir);
-        }
-        if groups.contains(Group::TcpMptcp) {
-            self.tcp_mptcp.update(pkt, dir);
-        }
-        if groups.contains(Group::TcpRtt) {
-            self.tcp_rtt.update(pkt, dir);
-        }
-        if groups.contains(Group::Padding) {
-            self.padding.update(pkt, dir);
-        }
-        if groups.contains(Group::Fingerprint) {
-            self.fingerprint.update(pkt, dir);
-        }
-        if groups.contains(Group::Entropy) {
-            self.entropy.update(pkt, dir);
-        }
-        if groups.contains(Group::TcpFingerprint) {
-            self.tcp_fingerprint.update(pkt, dir);
-        }
-        if groups.contains(Group::Mac) {
-            self.mac.update(pkt, dir);
-        }
-        if groups.contains(Group::Icmp) {
-            self.icmp.update(pkt, dir);
+        if groups.intersects(HIGHER_TIER_GROUPS) {
+            let higher = self.higher.get_or_insert_with(Box::default);
+            if groups.contains(Group::IpExtended) {
+                higher.ip_extended.update(pkt, dir);
+            }
+            if groups.contains(Group::Ipv6Options) {
+                higher.ipv6_options.update(pkt, dir);
+            }
+            if groups.contains(Group::TcpSequence) {
+                higher.tcp_sequence.update(pkt, dir);
+            }
+            if groups.contains(Group::TcpWindow) {
+                higher.tcp_window.update(pkt, dir);
+            }
+            if groups.contains(Group::TcpOptions) {
+                higher.tcp_options.update(pkt, dir);
+            }
+            if groups.contains(Group::Quic) {
+                higher.quic.update(pkt, dir);
+            }
+            if groups.contains(Group::Ssh) {
+                higher.ssh.update(pkt, dir);
+            }
+            if groups.contains(Group::Http2) {
+                higher.http2.update(pkt, dir);
+            }
+            if groups.contains(Group::Dns) {
+                higher.dns.update(pkt, dir);
+            }
+            if groups.contains(Group::TcpMptcp) {
+                higher.tcp_mptcp.update(pkt, dir);
+            }
+            if groups.contains(Group::TcpRtt) {
+                higher.tcp_rtt.update(pkt, dir);
+            }
+            if groups.contains(Group::Padding) {
+                higher.padding.update(pkt, dir);
+            }
+            if groups.contains(Group::Fingerprint) {
+                higher.fingerprint.update(pkt, dir);
+            }
+            if groups.contains(Group::Entropy) {
+                higher.entropy.update(pkt, dir);
+            }
+            if groups.contains(Group::TcpFingerprint) {
+                higher.tcp_fingerprint.update(pkt, dir);
+            }
+            if groups.contains(Group::Mac) {
+                higher.mac.update(pkt, dir);
+            }
+            if groups.contains(Group::Icmp) {
+                higher.icmp.update(pkt, dir);
+            }
         }
     }
 
@@ -263,82 +309,100 @@ impl FlowFeatures {
         self.meta.packets()
     }
 
-    /// Writes the whole record (every registry column, in order).
+    /// Writes the whole record (every registry column, in order), every group computed.
     #[must_use]
     pub fn finish(&mut self, flow: &FlowIdentity) -> Row {
         let mut row = Row::default();
-        self.finish_into(flow, &mut row);
+        self.finish_into(GroupSet::ALL, flow, &mut row);
         row
     }
 
     /// Writes the whole record into `row`, replacing what it held (its buffer is reused).
-    pub fn finish_into(&mut self, flow: &FlowIdentity, row: &mut Row) {
-        row.values.clear();
-        row.values.reserve(FEATURES.len());
+    /// Groups outside `groups` were never fed and are never emitted, so their columns are
+    /// filled with placeholders instead of being computed.
+    pub fn finish_into(&mut self, groups: GroupSet, flow: &FlowIdentity, row: &mut Row) {
+        row.next = 0;
+        macro_rules! group {
+            ($field:ident, $group:expr) => {
+                if groups.contains($group) {
+                    self.$field.finish(flow, row);
+                } else {
+                    row.skip_to(group_end($group));
+                }
+                written_through(row, $group);
+            };
+        }
+        // Groups outside the core: state exists once a packet was fed with any of them on.
+        let mut spare = None;
+        let higher: &mut HigherTiers = match self.higher.as_deref_mut() {
+            Some(h) => h,
+            None => spare.get_or_insert_with(HigherTiers::default),
+        };
+        macro_rules! higher_group {
+            ($field:ident, $group:expr) => {
+                if groups.contains($group) {
+                    higher.$field.finish(flow, row);
+                } else {
+                    row.skip_to(group_end($group));
+                }
+                written_through(row, $group);
+            };
+        }
         self.meta.finish(flow, row);
         written_through(row, Group::FlowMeta);
-        self.timing.finish(flow, row);
-        written_through(row, Group::Timing);
-        self.size.finish(flow, row);
-        written_through(row, Group::Size);
-        self.tcp.finish(flow, row);
-        written_through(row, Group::Tcp);
-        self.tls.finish(flow, row);
-        written_through(row, Group::Tls);
-        self.quic.finish(flow, row);
-        written_through(row, Group::Quic);
-        self.ssh.finish(flow, row);
-        written_through(row, Group::Ssh);
-        let (tls_server_alpn, tls_client_alpn, tls13) = self.tls.alpn_signals();
-        self.http2.signals = http2::Signals {
-            tls_server_alpn,
-            tls_client_alpn,
-            tls13,
-            quic_alpn: self.quic.alpn(),
-        };
-        self.http2.finish(flow, row);
-        written_through(row, Group::Http2);
-        self.dns.finish(flow, row);
-        written_through(row, Group::Dns);
-        self.padding.finish(flow, row);
-        written_through(row, Group::Padding);
-        self.fingerprint.signals = fingerprint::Signals {
-            sni: self.tls.client_hello_sni(),
-            ssh: self.ssh.seen(),
-            dns: self.dns.seen(),
-            sample: self.entropy.sample(),
-        };
-        self.fingerprint.finish(flow, row);
-        written_through(row, Group::Fingerprint);
-        self.entropy.finish(flow, row);
-        written_through(row, Group::Entropy);
-        self.mac.finish(flow, row);
-        written_through(row, Group::Mac);
-        self.ip_extended.finish(flow, row);
-        written_through(row, Group::IpExtended);
-        self.ipv6_options.finish(flow, row);
-        written_through(row, Group::Ipv6Options);
-        self.tcp_sequence.finish(flow, row);
-        written_through(row, Group::TcpSequence);
-        self.tcp_window.finish(flow, row);
-        written_through(row, Group::TcpWindow);
-        self.tcp_options.finish(flow, row);
-        written_through(row, Group::TcpOptions);
-        self.tcp_mptcp.finish(flow, row);
-        written_through(row, Group::TcpMptcp);
-        self.tcp_rtt.finish(flow, row);
-        written_through(row, Group::TcpRtt);
-        self.tcp_fingerprint.finish(flow, row);
-        written_through(row, Group::TcpFingerprint);
-        self.icmp.finish(flow, row);
-        written_through(row, Group::Icmp);
+        group!(timing, Group::Timing);
+        group!(size, Group::Size);
+        group!(tcp, Group::Tcp);
+        group!(tls, Group::Tls);
+        higher_group!(quic, Group::Quic);
+        higher_group!(ssh, Group::Ssh);
+        if groups.contains(Group::Http2) {
+            let (tls_server_alpn, tls_client_alpn, tls13) = self.tls.alpn_signals();
+            higher.http2.signals = http2::Signals {
+                tls_server_alpn,
+                tls_client_alpn,
+                tls13,
+                quic_alpn: higher.quic.alpn(),
+            };
+        }
+        higher_group!(http2, Group::Http2);
+        higher_group!(dns, Group::Dns);
+        higher_group!(padding, Group::Padding);
+        if groups.contains(Group::Fingerprint) {
+            higher.fingerprint.signals = fingerprint::Signals {
+                sni: self.tls.client_hello_sni(),
+                ssh: higher.ssh.seen(),
+                dns: higher.dns.seen(),
+                sample: higher.entropy.sample(),
+            };
+        }
+        higher_group!(fingerprint, Group::Fingerprint);
+        higher_group!(entropy, Group::Entropy);
+        higher_group!(mac, Group::Mac);
+        higher_group!(ip_extended, Group::IpExtended);
+        higher_group!(ipv6_options, Group::Ipv6Options);
+        higher_group!(tcp_sequence, Group::TcpSequence);
+        higher_group!(tcp_window, Group::TcpWindow);
+        higher_group!(tcp_options, Group::TcpOptions);
+        higher_group!(tcp_mptcp, Group::TcpMptcp);
+        higher_group!(tcp_rtt, Group::TcpRtt);
+        higher_group!(tcp_fingerprint, Group::TcpFingerprint);
+        higher_group!(icmp, Group::Icmp);
         self.meta.finish_capture(flow, row);
-        let ja4 = self
-            .tls
-            .client_hello_ja4()
-            .or_else(|| self.quic.client_hello().map(|h| h.ja4(true)));
+        let ja4 = if groups.contains(Group::Tls) {
+            self.tls.client_hello_ja4()
+        } else {
+            None
+        };
+        let ja4 = ja4.or_else(|| {
+            groups
+                .contains(Group::Quic)
+                .then(|| higher.quic.client_hello().map(|h| h.ja4(true)))
+                .flatten()
+        });
         row.str(ja4.unwrap_or_default());
-        debug_assert_eq!(row.values.len(), FEATURES.len());
+        debug_assert_eq!(row.next, FEATURES.len());
+        row.values.truncate(row.next);
     }
 
     /// Heap bytes held by this flow's feature state.
@@ -349,6 +413,13 @@ impl FlowFeatures {
             + self.size.heap_bytes()
             + self.tcp.heap_bytes()
             + self.tls.heap_bytes()
+            + self.higher.as_deref().map_or(0, HigherTiers::heap_bytes)
+    }
+}
+
+impl HigherTiers {
+    fn heap_bytes(&self) -> usize {
+        std::mem::size_of::<Self>()
             + self.mac.heap_bytes()
             + self.icmp.heap_bytes()
             + self.dns.heap_bytes()
@@ -368,7 +439,7 @@ impl FlowFeatures {
 #[inline]
 fn written_through(row: &Row, group: Group) {
     debug_assert_eq!(
-        Some(row.values.len()),
+        Some(row.next),
         FEATURES
             .iter()
             .rposition(|f| f.group == group)
@@ -376,6 +447,28 @@ fn written_through(row: &Row, group: Group) {
         "{} wrote a different number of columns than the registry lists",
         group.name()
     );
+}
+
+/// One past the registry index of `group`'s last column.
+fn group_end(group: Group) -> usize {
+    static ENDS: std::sync::OnceLock<Vec<(Group, usize)>> = std::sync::OnceLock::new();
+    let ends = ENDS.get_or_init(|| {
+        Group::ALL
+            .into_iter()
+            .map(|g| {
+                (
+                    g,
+                    FEATURES
+                        .iter()
+                        .rposition(|f| f.group == g)
+                        .map_or(0, |i| i + 1),
+                )
+            })
+            .collect()
+    });
+    ends.iter()
+        .find(|(g, _)| *g == group)
+        .map_or(0, |(_, end)| *end)
 }
 
 /// `part / whole`, or 0 when `whole` is 0: the shares and means the groups report.

@@ -132,6 +132,8 @@ pub struct FinishedFlow {
     pub flow: Box<Flow>,
     /// Why it ended.
     pub reason: FlowEndReason,
+    /// The feature groups that were computed for it.
+    pub groups: GroupSet,
 }
 
 impl FinishedFlow {
@@ -146,7 +148,7 @@ impl FinishedFlow {
     /// Writes the flow's record into `row`, reusing its buffer.
     pub fn write_into(mut self, row: &mut Row) {
         let identity = self.flow.identity(self.reason);
-        self.flow.features.finish_into(&identity, row);
+        self.flow.features.finish_into(self.groups, &identity, row);
     }
 }
 
@@ -387,7 +389,11 @@ impl FlowTable {
             self.index.remove(&flow.key);
             self.free.push(idx);
             self.stats.ended[reason as usize] += 1;
-            ended(FinishedFlow { flow, reason });
+            ended(FinishedFlow {
+                flow,
+                reason,
+                groups: self.config.groups,
+            });
         }
     }
 

@@ -32,6 +32,14 @@ pub const EXT_PRE_SHARED_KEY_ID: u16 = 41;
 pub const EXT_EARLY_DATA_ID: u16 = 42;
 const EXT_KEY_SHARE: u16 = 51;
 
+/// Appends the low `digits` hex digits of `value`, lowercase.
+fn push_hex(out: &mut String, value: u16, digits: u32) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for shift in (0..digits).rev() {
+        out.push(char::from(HEX[usize::from((value >> (shift * 4)) & 0xf)]));
+    }
+}
+
 /// GREASE values (RFC 8701) have the form 0x?a?a.
 #[must_use]
 pub fn is_grease(v: u16) -> bool {
@@ -94,17 +102,22 @@ impl ClientHello {
             if s.is_empty() {
                 return "000000000000".into();
             }
-            Sha256::digest(s.as_bytes())
-                .iter()
-                .take(6)
-                .map(|b| format!("{b:02x}"))
-                .collect()
+            let mut out = String::with_capacity(12);
+            for b in &Sha256::digest(s.as_bytes())[..6] {
+                push_hex(&mut out, u16::from(*b), 2);
+            }
+            out
         };
+        // Every ClientHello of a run passes here: hex by table, not through `format!`.
         let hex_list = |v: &[u16]| {
-            v.iter()
-                .map(|x| format!("{x:04x}"))
-                .collect::<Vec<_>>()
-                .join(",")
+            let mut out = String::with_capacity(v.len() * 5);
+            for (i, x) in v.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                push_hex(&mut out, *x, 4);
+            }
+            out
         };
         let version = self
             .supported_versions
