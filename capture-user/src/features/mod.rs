@@ -235,71 +235,14 @@ impl FlowFeatures {
     #[inline]
     pub fn update(&mut self, groups: GroupSet, pkt: &Packet<'_>, dir: Dir) {
         self.meta.update(pkt, dir);
-        if groups.contains(Group::Timing) {
-            self.timing.update(pkt, dir);
-        }
-        if groups.contains(Group::Size) {
-            self.size.update(pkt, dir);
-        }
-        if groups.contains(Group::Tcp) {
-            self.tcp.update(pkt, dir);
-        }
-        if groups.contains(Group::Tls) {
-            self.tls.update(pkt, dir);
-        }
+        update_group(&mut self.timing, groups, pkt, dir);
+        update_group(&mut self.size, groups, pkt, dir);
+        update_group(&mut self.tcp, groups, pkt, dir);
+        update_group(&mut self.tls, groups, pkt, dir);
         if groups.intersects(HIGHER_TIER_GROUPS) {
-            let higher = self.higher.get_or_insert_with(Box::default);
-            if groups.contains(Group::IpExtended) {
-                higher.ip_extended.update(pkt, dir);
-            }
-            if groups.contains(Group::Ipv6Options) {
-                higher.ipv6_options.update(pkt, dir);
-            }
-            if groups.contains(Group::TcpSequence) {
-                higher.tcp_sequence.update(pkt, dir);
-            }
-            if groups.contains(Group::TcpWindow) {
-                higher.tcp_window.update(pkt, dir);
-            }
-            if groups.contains(Group::TcpOptions) {
-                higher.tcp_options.update(pkt, dir);
-            }
-            if groups.contains(Group::Quic) {
-                higher.quic.update(pkt, dir);
-            }
-            if groups.contains(Group::Ssh) {
-                higher.ssh.update(pkt, dir);
-            }
-            if groups.contains(Group::Http2) {
-                higher.http2.update(pkt, dir);
-            }
-            if groups.contains(Group::Dns) {
-                higher.dns.update(pkt, dir);
-            }
-            if groups.contains(Group::TcpMptcp) {
-                higher.tcp_mptcp.update(pkt, dir);
-            }
-            if groups.contains(Group::TcpRtt) {
-                higher.tcp_rtt.update(pkt, dir);
-            }
-            if groups.contains(Group::Padding) {
-                higher.padding.update(pkt, dir);
-            }
-            if groups.contains(Group::Fingerprint) {
-                higher.fingerprint.update(pkt, dir);
-            }
-            if groups.contains(Group::Entropy) {
-                higher.entropy.update(pkt, dir);
-            }
-            if groups.contains(Group::TcpFingerprint) {
-                higher.tcp_fingerprint.update(pkt, dir);
-            }
-            if groups.contains(Group::Mac) {
-                higher.mac.update(pkt, dir);
-            }
-            if groups.contains(Group::Icmp) {
-                higher.icmp.update(pkt, dir);
-            }
+            self.higher
+                .get_or_insert_with(Box::default)
+                .update(groups, pkt, dir);
         }
     }
 
@@ -318,89 +261,33 @@ impl FlowFeatures {
     }
 
     /// Writes the whole record into `row`, replacing what it held (its buffer is reused).
-    /// Groups outside `groups` were never fed and are never emitted, so their columns are
-    /// filled with placeholders instead of being computed.
+    /// Groups outside `groups` were never fed and are never emitted: their columns are skipped.
     pub fn finish_into(&mut self, groups: GroupSet, flow: &FlowIdentity, row: &mut Row) {
         row.next = 0;
-        macro_rules! group {
-            ($field:ident, $group:expr) => {
-                if groups.contains($group) {
-                    self.$field.finish(flow, row);
-                } else {
-                    row.skip_to(group_end($group));
-                }
-                written_through(row, $group);
-            };
-        }
-        // Groups outside the core: state exists once a packet was fed with any of them on.
-        let mut spare = None;
-        let higher: &mut HigherTiers = match self.higher.as_deref_mut() {
-            Some(h) => h,
-            None => spare.get_or_insert_with(HigherTiers::default),
-        };
-        macro_rules! higher_group {
-            ($field:ident, $group:expr) => {
-                if groups.contains($group) {
-                    higher.$field.finish(flow, row);
-                } else {
-                    row.skip_to(group_end($group));
-                }
-                written_through(row, $group);
-            };
-        }
         self.meta.finish(flow, row);
         written_through(row, Group::FlowMeta);
-        group!(timing, Group::Timing);
-        group!(size, Group::Size);
-        group!(tcp, Group::Tcp);
-        group!(tls, Group::Tls);
-        higher_group!(quic, Group::Quic);
-        higher_group!(ssh, Group::Ssh);
-        if groups.contains(Group::Http2) {
-            let (tls_server_alpn, tls_client_alpn, tls13) = self.tls.alpn_signals();
-            higher.http2.signals = http2::Signals {
-                tls_server_alpn,
-                tls_client_alpn,
-                tls13,
-                quic_alpn: higher.quic.alpn(),
-            };
-        }
-        higher_group!(http2, Group::Http2);
-        higher_group!(dns, Group::Dns);
-        higher_group!(padding, Group::Padding);
-        if groups.contains(Group::Fingerprint) {
-            higher.fingerprint.signals = fingerprint::Signals {
-                sni: self.tls.client_hello_sni(),
-                ssh: higher.ssh.seen(),
-                dns: higher.dns.seen(),
-                sample: higher.entropy.sample(),
-            };
-        }
-        higher_group!(fingerprint, Group::Fingerprint);
-        higher_group!(entropy, Group::Entropy);
-        higher_group!(mac, Group::Mac);
-        higher_group!(ip_extended, Group::IpExtended);
-        higher_group!(ipv6_options, Group::Ipv6Options);
-        higher_group!(tcp_sequence, Group::TcpSequence);
-        higher_group!(tcp_window, Group::TcpWindow);
-        higher_group!(tcp_options, Group::TcpOptions);
-        higher_group!(tcp_mptcp, Group::TcpMptcp);
-        higher_group!(tcp_rtt, Group::TcpRtt);
-        higher_group!(tcp_fingerprint, Group::TcpFingerprint);
-        higher_group!(icmp, Group::Icmp);
-        self.meta.finish_capture(flow, row);
-        let ja4 = if groups.contains(Group::Tls) {
-            self.tls.client_hello_ja4()
-        } else {
-            None
+        finish_group(&mut self.timing, groups, flow, row);
+        finish_group(&mut self.size, groups, flow, row);
+        finish_group(&mut self.tcp, groups, flow, row);
+        finish_group(&mut self.tls, groups, flow, row);
+        // The higher tiers' columns follow the core's as one block of the registry.
+        let quic_hello = match self.higher.as_deref_mut() {
+            Some(higher) => higher.finish_into(groups, &self.tls, flow, row),
+            None => {
+                row.skip_to(group_end(Group::Icmp));
+                None
+            }
         };
-        let ja4 = ja4.or_else(|| {
-            groups
-                .contains(Group::Quic)
-                .then(|| higher.quic.client_hello().map(|h| h.ja4(true)))
-                .flatten()
-        });
-        row.str(ja4.unwrap_or_default());
+        self.meta.finish_capture(flow, row);
+        let ja4 = match groups
+            .contains(Group::Tls)
+            .then(|| self.tls.client_hello())
+            .flatten()
+        {
+            Some(hello) => hello.ja4(false),
+            None => quic_hello.map(|h| h.ja4(true)).unwrap_or_default(),
+        };
+        row.str(ja4);
         debug_assert_eq!(row.next, FEATURES.len());
         row.values.truncate(row.next);
     }
@@ -418,6 +305,77 @@ impl FlowFeatures {
 }
 
 impl HigherTiers {
+    #[inline]
+    fn update(&mut self, groups: GroupSet, pkt: &Packet<'_>, dir: Dir) {
+        update_group(&mut self.ip_extended, groups, pkt, dir);
+        update_group(&mut self.ipv6_options, groups, pkt, dir);
+        update_group(&mut self.tcp_sequence, groups, pkt, dir);
+        update_group(&mut self.tcp_window, groups, pkt, dir);
+        update_group(&mut self.tcp_options, groups, pkt, dir);
+        update_group(&mut self.quic, groups, pkt, dir);
+        update_group(&mut self.ssh, groups, pkt, dir);
+        update_group(&mut self.http2, groups, pkt, dir);
+        update_group(&mut self.dns, groups, pkt, dir);
+        update_group(&mut self.tcp_mptcp, groups, pkt, dir);
+        update_group(&mut self.tcp_rtt, groups, pkt, dir);
+        update_group(&mut self.padding, groups, pkt, dir);
+        update_group(&mut self.fingerprint, groups, pkt, dir);
+        update_group(&mut self.entropy, groups, pkt, dir);
+        update_group(&mut self.tcp_fingerprint, groups, pkt, dir);
+        update_group(&mut self.mac, groups, pkt, dir);
+        update_group(&mut self.icmp, groups, pkt, dir);
+    }
+
+    /// Writes the higher tiers' columns; returns the ClientHello of the QUIC Initials, when the
+    /// quic group found one, for the capture group's JA4.
+    fn finish_into(
+        &mut self,
+        groups: GroupSet,
+        tls: &tls::Tls,
+        flow: &FlowIdentity,
+        row: &mut Row,
+    ) -> Option<&crate::stream::tls::ClientHello> {
+        finish_group(&mut self.quic, groups, flow, row);
+        finish_group(&mut self.ssh, groups, flow, row);
+        let quic_hello = groups
+            .contains(Group::Quic)
+            .then(|| self.quic.finished_client_hello())
+            .flatten();
+        if groups.contains(Group::Http2) {
+            let (tls_server_alpn, tls_client_alpn, tls13) = tls.alpn_signals();
+            self.http2.signals = http2::Signals {
+                tls_server_alpn,
+                tls_client_alpn,
+                tls13,
+                quic_alpn: quic_hello.map(|h| h.alpn.clone()).unwrap_or_default(),
+            };
+        }
+        finish_group(&mut self.http2, groups, flow, row);
+        finish_group(&mut self.dns, groups, flow, row);
+        finish_group(&mut self.padding, groups, flow, row);
+        if groups.contains(Group::Fingerprint) {
+            self.fingerprint.signals = fingerprint::Signals {
+                sni: tls.client_hello().map(|h| h.sni.clone()),
+                ssh: self.ssh.seen(),
+                dns: self.dns.seen(),
+                sample: self.entropy.sample(),
+            };
+        }
+        finish_group(&mut self.fingerprint, groups, flow, row);
+        finish_group(&mut self.entropy, groups, flow, row);
+        finish_group(&mut self.mac, groups, flow, row);
+        finish_group(&mut self.ip_extended, groups, flow, row);
+        finish_group(&mut self.ipv6_options, groups, flow, row);
+        finish_group(&mut self.tcp_sequence, groups, flow, row);
+        finish_group(&mut self.tcp_window, groups, flow, row);
+        finish_group(&mut self.tcp_options, groups, flow, row);
+        finish_group(&mut self.tcp_mptcp, groups, flow, row);
+        finish_group(&mut self.tcp_rtt, groups, flow, row);
+        finish_group(&mut self.tcp_fingerprint, groups, flow, row);
+        finish_group(&mut self.icmp, groups, flow, row);
+        quic_hello
+    }
+
     fn heap_bytes(&self) -> usize {
         std::mem::size_of::<Self>()
             + self.mac.heap_bytes()
@@ -449,26 +407,34 @@ fn written_through(row: &Row, group: Group) {
     );
 }
 
+/// Feeds `state` when its group is computed.
+#[inline]
+fn update_group<E: Extractor>(state: &mut E, groups: GroupSet, pkt: &Packet<'_>, dir: Dir) {
+    if groups.contains(E::GROUP) {
+        state.update(pkt, dir);
+    }
+}
+
+/// Writes `state`'s columns when its group is computed, skips them otherwise.
+fn finish_group<E: Extractor>(state: &mut E, groups: GroupSet, flow: &FlowIdentity, row: &mut Row) {
+    if groups.contains(E::GROUP) {
+        state.finish(flow, row);
+    } else {
+        row.skip_to(group_end(E::GROUP));
+    }
+    written_through(row, E::GROUP);
+}
+
 /// One past the registry index of `group`'s last column.
 fn group_end(group: Group) -> usize {
-    static ENDS: std::sync::OnceLock<Vec<(Group, usize)>> = std::sync::OnceLock::new();
-    let ends = ENDS.get_or_init(|| {
-        Group::ALL
-            .into_iter()
-            .map(|g| {
-                (
-                    g,
-                    FEATURES
-                        .iter()
-                        .rposition(|f| f.group == g)
-                        .map_or(0, |i| i + 1),
-                )
-            })
-            .collect()
-    });
-    ends.iter()
-        .find(|(g, _)| *g == group)
-        .map_or(0, |(_, end)| *end)
+    static ENDS: std::sync::OnceLock<[usize; Group::ALL.len()]> = std::sync::OnceLock::new();
+    ENDS.get_or_init(|| {
+        let mut ends = [0; Group::ALL.len()];
+        for (i, f) in FEATURES.iter().enumerate() {
+            ends[f.group as usize] = i + 1;
+        }
+        ends
+    })[group as usize]
 }
 
 /// `part / whole`, or 0 when `whole` is 0: the shares and means the groups report.

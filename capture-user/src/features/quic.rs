@@ -42,6 +42,8 @@ pub(super) struct Quic {
     key_dcid: Option<Vec<u8>>,
     crypto: Vec<(u64, Vec<u8>)>,
     crypto_bytes: usize,
+    /// The ClientHello `finish` read out, kept for the capture group's JA4.
+    finished_hello: Option<Box<tls::ClientHello>>,
 }
 
 impl Extractor for Quic {
@@ -115,7 +117,8 @@ impl Extractor for Quic {
         out.bool(self.retry);
         out.bool(self.spin);
         out.str(hello.as_ref().map(|h| h.alpn.clone()).unwrap_or_default());
-        out.str(hello.map(|h| h.sni).unwrap_or_default());
+        out.str(hello.as_ref().map(|h| h.sni.clone()).unwrap_or_default());
+        self.finished_hello = hello.map(Box::new);
     }
 
     fn heap_bytes(&self) -> usize {
@@ -124,13 +127,13 @@ impl Extractor for Quic {
 }
 
 impl Quic {
-    /// First ALPN of the ClientHello in the client's Initials.
-    pub(super) fn alpn(&mut self) -> String {
-        self.client_hello().map(|h| h.alpn).unwrap_or_default()
+    /// The ClientHello of the client's Initials, once `finish` has read it out.
+    pub(super) fn finished_client_hello(&self) -> Option<&tls::ClientHello> {
+        self.finished_hello.as_deref()
     }
 
     /// The ClientHello from the CRYPTO stream's contiguous start.
-    pub(super) fn client_hello(&mut self) -> Option<tls::ClientHello> {
+    fn client_hello(&mut self) -> Option<tls::ClientHello> {
         self.crypto.sort_by_key(|(offset, _)| *offset);
         let mut stream: Vec<u8> = Vec::new();
         for (offset, data) in &self.crypto {

@@ -4,7 +4,8 @@ use super::{Dir, Extractor, FlowIdentity, Group, Row};
 use crate::decode::{ipproto, tcp, Packet};
 use crate::stream::tcp_stream::TcpStream;
 use crate::stream::tls::{
-    self, KeyExchange, TlsParser, EXT_EARLY_DATA_ID, EXT_PRE_SHARED_KEY_ID, EXT_SESSION_TICKET_ID,
+    self, ClientHello, KeyExchange, TlsParser, EXT_EARLY_DATA_ID, EXT_PRE_SHARED_KEY_ID,
+    EXT_SESSION_TICKET_ID,
 };
 
 #[derive(Debug, Default)]
@@ -30,9 +31,7 @@ impl Tls {
         let Some(streams) = self.streams.as_deref() else {
             return (String::new(), String::new(), false);
         };
-        let client = streams
-            .iter()
-            .find_map(|d| d.parser.findings.client_hello.as_ref());
+        let client = self.client_hello();
         let server = streams
             .iter()
             .find_map(|d| d.parser.findings.server_hello.as_ref());
@@ -44,22 +43,12 @@ impl Tls {
         )
     }
 
-    /// JA4 of the ClientHello carried over TCP, when one was seen.
-    pub(super) fn client_hello_ja4(&self) -> Option<String> {
-        let streams = self.streams.as_deref()?;
-        streams
+    /// The client's ClientHello, when one was seen.
+    pub(super) fn client_hello(&self) -> Option<&ClientHello> {
+        self.streams
+            .as_deref()?
             .iter()
             .find_map(|d| d.parser.findings.client_hello.as_ref())
-            .map(|c| c.ja4(false))
-    }
-
-    /// The ClientHello's server name, when one was seen.
-    pub(super) fn client_hello_sni(&self) -> Option<String> {
-        let streams = self.streams.as_deref()?;
-        streams
-            .iter()
-            .find_map(|d| d.parser.findings.client_hello.as_ref())
-            .map(|c| c.sni.clone())
     }
 }
 
