@@ -40,6 +40,19 @@ fn extract_to(name: &str, out: &Path) -> Output {
     ])
 }
 
+/// Runs `capture extract tests/data/NAMES... -o - ARGS...`, asserts success, returns the CSV
+/// rows (header first).
+#[track_caller]
+fn extract_csv(names: &[&str], args: &[&str]) -> Vec<Vec<String>> {
+    let inputs: Vec<PathBuf> = names.iter().map(|n| data(n)).collect();
+    let mut all = vec!["extract", "-o", "-"];
+    all.extend(inputs.iter().map(|p| p.to_str().unwrap()));
+    all.extend(args);
+    let o = capture(&all);
+    assert!(o.status.success(), "{}", stderr(&o));
+    csv_rows(&String::from_utf8_lossy(&o.stdout))
+}
+
 #[track_caller]
 fn assert_stderr_has(o: &Output, text: &str) {
     let err = stderr(o);
@@ -132,28 +145,11 @@ fn csv_to_stdout_and_compressed_text_agree() {
 
 #[test]
 fn feature_groups_and_bidir_split_shape_the_columns() {
-    let o = capture(&[
-        "extract",
-        data("zeek__tls1.2.pcap").to_str().unwrap(),
-        "-o",
-        "-",
-        "--features",
-        "tls",
-        "tcp",
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let rows = csv_rows(&String::from_utf8_lossy(&o.stdout));
+    let rows = extract_csv(&["zeek__tls1.2.pcap"], &["--features", "tls", "tcp"]);
     assert_eq!(rows[0][0], "tcp_is_tcp");
     assert!(rows[0].contains(&"ja3_hash".to_string()));
     assert!(!rows[0].contains(&"iat_mean".to_string()));
-    let o = capture(&[
-        "extract",
-        data("zeek__tls1.2.pcap").to_str().unwrap(),
-        "-o",
-        "-",
-        "--bidir-split",
-    ]);
-    let rows = csv_rows(&String::from_utf8_lossy(&o.stdout));
+    let rows = extract_csv(&["zeek__tls1.2.pcap"], &["--bidir-split"]);
     assert!(rows[0].contains(&"total_tcp_syn_count".to_string()));
     let o = capture(&[
         "extract",
@@ -240,16 +236,7 @@ fn features_lists_the_registry_and_docs_match() {
 fn cleartext_http2_frames_equal_tshark() {
     // tshark -d tcp.port==29518,http2 counts 12 frames: 2 DATA, 2 HEADERS, 4 SETTINGS,
     // 1 GOAWAY, 3 WINDOW_UPDATE, on stream 3.
-    let o = capture(&[
-        "extract",
-        data("ndpi__http2.pcapng").to_str().unwrap(),
-        "-o",
-        "-",
-        "--features",
-        "http2",
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let rows = csv_rows(&String::from_utf8_lossy(&o.stdout));
+    let rows = extract_csv(&["ndpi__http2.pcapng"], &["--features", "http2"]);
     let col = |name: &str| rows[1][rows[0].iter().position(|h| h == name).unwrap()].clone();
     assert_eq!(col("http_version"), "h2c");
     assert_eq!(col("http2_preface_seen"), "True");
@@ -271,18 +258,16 @@ fn narrower_selections_give_the_same_values_as_every_group() {
     // Records are written in place over reused buffers and skip the groups a run does not
     // compute: a narrow run must still agree, column by column, with a run of every group.
     let run = |extra: &[&str]| {
-        let mut args = vec!["extract", "--single-thread", "-o", "-"];
-        let inputs = [
-            data("zeek__tls1.2.pcap"),
-            data("ndpi__vxlan.pcap"),
-            data("zeek__gre-sample.pcap"),
-        ];
-        let inputs: Vec<&str> = inputs.iter().map(|p| p.to_str().unwrap()).collect();
-        args.extend(inputs);
+        let mut args = vec!["--single-thread"];
         args.extend(extra);
-        let out = capture(&args);
-        assert!(out.status.success(), "{}", stderr(&out));
-        csv_rows(&String::from_utf8(out.stdout).unwrap())
+        extract_csv(
+            &[
+                "zeek__tls1.2.pcap",
+                "ndpi__vxlan.pcap",
+                "zeek__gre-sample.pcap",
+            ],
+            &args,
+        )
     };
     let all = run(&["--profile", "all"]);
     assert!(all.len() > 10, "too few flows: {}", all.len() - 1);

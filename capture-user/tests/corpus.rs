@@ -444,31 +444,45 @@ fn parity_with_joyfuljay_on_flows_it_segments_the_same_way() {
     );
 }
 
+/// tshark's per-packet reference rows for the capture `name`, when the corpus has them.
+fn tshark_reference(name: &str) -> Option<Vec<HashMap<String, String>>> {
+    let path = corpus_dir().join(format!("reference/tshark/{name}.tsv"));
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(b'\t')
+        .from_path(path)
+        .ok()?;
+    Some(
+        reader
+            .deserialize()
+            .map(|record| record.expect("tshark row"))
+            .collect(),
+    )
+}
+
+fn tshark_endpoints(r: &HashMap<String, String>) -> Endpoints {
+    let port = |c: &str| r[c].parse::<u16>().unwrap_or_default();
+    endpoints(
+        (r["src_ip"].clone(), port("src_port")),
+        (r["dst_ip"].clone(), port("dst_port")),
+    )
+}
+
 #[test]
 fn ja3_ja3s_hassh_and_hassh_server_equal_tshark_on_every_flow() {
-    let reference = corpus_dir().join("reference/tshark");
     let mut checked = 0;
     let mut wrong = Vec::new();
     for path in corpus_files() {
         let name = stem(&path);
-        let Ok(mut reader) = csv::ReaderBuilder::new()
-            .delimiter(b'\t')
-            .from_path(reference.join(format!("{name}.tsv")))
-        else {
+        let Some(reference) = tshark_reference(&name) else {
             continue;
         };
         let (ours, _) = extract_file(&path);
-        for record in reader.deserialize::<HashMap<String, String>>() {
-            let r = record.expect("tshark row");
+        for r in reference {
             let fingerprints = ["ja3", "ja3s", "hassh", "hasshserver"];
             if r["transport"] != "tcp" || fingerprints.iter().all(|f| r[*f].is_empty()) {
                 continue;
             }
-            let port = |c: &str| r[c].parse::<u16>().unwrap_or_default();
-            let key = endpoints(
-                (r["src_ip"].clone(), port("src_port")),
-                (r["dst_ip"].clone(), port("dst_port")),
-            );
+            let key = tshark_endpoints(&r);
             let t: f64 = r["time_epoch"].parse().unwrap_or_default();
             let flow = ours.iter().find(|f| {
                 our_endpoints(f) == key
@@ -510,28 +524,19 @@ fn ja3_ja3s_hassh_and_hassh_server_equal_tshark_on_every_flow() {
 
 #[test]
 fn quic_sni_equals_tshark_on_every_decrypted_client_hello() {
-    let reference = corpus_dir().join("reference/tshark");
     let mut checked = 0;
     let mut wrong = Vec::new();
     for path in corpus_files() {
         let name = stem(&path);
-        let Ok(mut reader) = csv::ReaderBuilder::new()
-            .delimiter(b'\t')
-            .from_path(reference.join(format!("{name}.tsv")))
-        else {
+        let Some(reference) = tshark_reference(&name) else {
             continue;
         };
         let (ours, _) = extract_file(&path);
-        for record in reader.deserialize::<HashMap<String, String>>() {
-            let r = record.expect("tshark row");
+        for r in reference {
             if r["transport"] != "udp" || r["quic_version"].is_empty() || r["sni"].is_empty() {
                 continue;
             }
-            let port = |c: &str| r[c].parse::<u16>().unwrap_or_default();
-            let key = endpoints(
-                (r["src_ip"].clone(), port("src_port")),
-                (r["dst_ip"].clone(), port("dst_port")),
-            );
+            let key = tshark_endpoints(&r);
             checked += 1;
             match ours.iter().find(|f| our_endpoints(f) == key) {
                 Some(f) if text(&f["quic_sni"]) == r["sni"] => {}
