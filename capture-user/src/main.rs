@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use capture::extract::{extract, ExtractSummary};
-use capture::features::{registry, Group, GroupSet, Tier, FEATURES};
+use capture::features::{registry, ConnectionWindow, Group, GroupSet, Tier, FEATURES};
 use capture::flow::FlowConfig;
 use capture::output::{
     format_from_path, open_sink, Columns, Destination, Format, RecordSink, ThreadedSink,
@@ -115,6 +115,10 @@ struct ExtractArgs {
     /// Build, encode and write records on the packet thread instead of a separate writer thread.
     #[arg(long)]
     single_thread: bool,
+    /// Seconds of traffic the connection group's graph spans (see docs/features.md); records
+    /// wait up to half of it.
+    #[arg(long, default_value_t = capture::features::DEFAULT_CONNECTION_WINDOW_SECS)]
+    connection_window: f64,
 }
 
 #[derive(clap::Args, Debug)]
@@ -213,8 +217,13 @@ fn run_extract(args: &ExtractArgs) -> Result<ExitCode> {
         key_by_tunnel: args.key_by_tunnel,
         groups: GroupSet::of(&columns.groups()),
     };
-    let sink = open_sink(&dest, format, zstd, columns)
+    let computes_connection = columns.groups().contains(&Group::Connection);
+    let mut sink = open_sink(&dest, format, zstd, columns)
         .with_context(|| format!("cannot create output '{}'", args.output.display()))?;
+    if computes_connection {
+        seconds_to_ns("--connection-window", args.connection_window)?;
+        sink = Box::new(ConnectionWindow::new(sink, args.connection_window));
+    }
     let mut sink: Box<dyn RecordSink> = if args.single_thread {
         sink
     } else {

@@ -217,6 +217,18 @@ fn clear_errors_for_bad_arguments() {
         "0",
     ]);
     assert_stderr_has(&o, "--timeout must be a positive number");
+    let o = capture(&[
+        "extract",
+        data("zeek__tls1.2.pcap").to_str().unwrap(),
+        "-o",
+        "-",
+        "--profile",
+        "all",
+        "--connection-window",
+        "0",
+    ]);
+    assert!(!o.status.success());
+    assert_stderr_has(&o, "--connection-window must be a positive number");
 }
 
 #[test]
@@ -271,12 +283,23 @@ fn narrower_selections_give_the_same_values_as_every_group() {
     };
     let all = run(&["--profile", "all"]);
     assert!(all.len() > 10, "too few flows: {}", all.len() - 1);
+    // The writer thread builds the same records, connection window included.
+    let threaded = extract_csv(
+        &[
+            "zeek__tls1.2.pcap",
+            "ndpi__vxlan.pcap",
+            "zeek__gre-sample.pcap",
+        ],
+        &["--profile", "all"],
+    );
+    assert_eq!(threaded, all);
     // `ja4` reads the tls group's ClientHello: a run without that group leaves it empty.
     for (narrow, without_tls) in [
         (run(&["--profile", "core"]), false),
         (run(&["--features", "timing"]), true),
         (run(&["--features", "tls", "dns"]), false),
         (run(&["--features", "fingerprint"]), false),
+        (run(&["--features", "connection"]), true),
     ] {
         assert_eq!(narrow.len(), all.len());
         for (c, name) in narrow[0].iter().enumerate() {

@@ -257,6 +257,22 @@ fn test() -> Result<()> {
         .arg(root().join("tests/compat/check_outputs.py"))
         .arg(&out))?;
     passed += 1;
+    // The connection group against JoyfulJay's own graph code, fed with our flows.
+    let python = venv("venv-joyfuljay", &["joyfuljay[graphs]==0.1.6.1"])?;
+    let corpus = root().join("../shared/corpus/pcap");
+    let corpus =
+        std::env::var_os("CAPTURE_CORPUS").map_or(corpus, |dir| PathBuf::from(dir).join("pcap"));
+    let mut pcaps: Vec<PathBuf> = std::fs::read_dir(&corpus)
+        .with_context(|| format!("cannot read the corpus at {}", corpus.display()))?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<std::io::Result<_>>()?;
+    pcaps.sort();
+    sh(Command::new(python)
+        .arg(root().join("tests/compat/check_connection.py"))
+        .arg(&capture)
+        .arg(out.join("connection"))
+        .args(&pcaps))?;
+    passed += 1;
     // One closing line for every test run above (cargo's own last lines are often the empty
     // doc-test binaries).
     println!("tests: {passed} passed, {failed} failed");

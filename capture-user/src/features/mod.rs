@@ -3,6 +3,7 @@
 //! Every extractor sees each packet of its flow once, in capture order, with the packet's
 //! direction ([`Dir`]), and at the end writes its columns, in registry order, into a [`Row`].
 
+mod connection;
 mod dns;
 mod entropy;
 mod fingerprint;
@@ -34,6 +35,7 @@ use std::net::IpAddr;
 use capture_common::FlowEndReason;
 
 use crate::decode::Packet;
+pub use connection::{ConnectionWindow, DEFAULT_WINDOW_SECS as DEFAULT_CONNECTION_WINDOW_SECS};
 pub use registry::{FeatureDef, Group, Kind, Tier, FEATURES};
 
 /// Direction of a packet within its flow.
@@ -160,6 +162,7 @@ const HIGHER_TIER_GROUPS: GroupSet = GroupSet(
         | (1 << Group::Size as u32)
         | (1 << Group::Tcp as u32)
         | (1 << Group::Tls as u32)
+        | (1 << Group::Connection as u32)
         | (1 << Group::Capture as u32)),
 );
 
@@ -278,6 +281,9 @@ impl FlowFeatures {
                 None
             }
         };
+        // Connection columns describe the flows around this one: a `ConnectionWindow` fills
+        // them in once the flows of its window have ended.
+        row.skip_to(group_end(Group::Connection));
         self.meta.finish_capture(flow, row);
         let ja4 = match groups
             .contains(Group::Tls)

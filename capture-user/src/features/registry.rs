@@ -45,6 +45,8 @@ pub enum Group {
     Mac,
     /// ICMP message types and echo exchanges (JJ-EXPERIMENTAL).
     Icmp,
+    /// Where the flow sits among the flows around it: fan-out, fan-in, graph metrics (JJ-EXPERIMENTAL).
+    Connection,
     /// Multipath TCP options (JJ-EXPERIMENTAL).
     TcpMptcp,
     /// TCP round-trip times (JJ-EXTENDED).
@@ -57,7 +59,7 @@ pub enum Group {
 
 impl Group {
     /// Every group, in output order.
-    pub const ALL: [Self; 23] = [
+    pub const ALL: [Self; 24] = [
         Self::FlowMeta,
         Self::Timing,
         Self::Size,
@@ -80,6 +82,7 @@ impl Group {
         Self::TcpFingerprint,
         Self::Mac,
         Self::Icmp,
+        Self::Connection,
         Self::Capture,
     ];
 
@@ -106,6 +109,7 @@ impl Group {
             Self::Padding => "padding",
             Self::Fingerprint => "fingerprint",
             Self::Icmp => "icmp",
+            Self::Connection => "connection",
             Self::TcpMptcp => "tcp_mptcp",
             Self::TcpRtt => "tcp_rtt",
             Self::TcpFingerprint => "tcp_fingerprint",
@@ -645,6 +649,30 @@ features! {
     "icmp_stat", Icmp, Experimental, Int, "", Bidir, "0", "Bitmap: 0x01 echo request, 0x02 echo reply, 0x04 unreachable, 0x08 time exceeded, 0x10 redirect, 0x20 any other type.";
     "icmp_ratio", Icmp, Experimental, Float, "", Bidir, "0", "ICMPv4 messages divided by the flow's packets.";
     "is_icmp_only", Icmp, Experimental, Int, "", Bidir, "0", "1 when every packet of the flow is an ICMPv4 message.";
+    // connection (computed over a sliding window of finished flows: docs/features.md#the-connection-window)
+    "conn_src_unique_dsts", Connection, Experimental, Int, "count", Fwd, "never absent", "Distinct addresses the initiator opened flows to in the window.";
+    "conn_dst_unique_srcs", Connection, Experimental, Int, "count", Bwd, "never absent", "Distinct addresses that opened flows to the responder in the window.";
+    "conn_src_dst_flows", Connection, Experimental, Int, "count", Bidir, "never absent", "Flows from this initiator to this responder in the window, this one included.";
+    "conn_src_port_flows", Connection, Experimental, Int, "count", Fwd, "never absent", "Of those, flows to this responder port.";
+    "conn_src_total_flows", Connection, Experimental, Int, "count", Fwd, "never absent", "Flows the initiator opened in the window.";
+    "conn_dst_total_flows", Connection, Experimental, Int, "count", Bwd, "never absent", "Flows opened to the responder in the window.";
+    "conn_src_total_packets", Connection, Experimental, Int, "count", Fwd, "never absent", "Packets (both directions) of the flows the initiator opened in the window.";
+    "conn_src_total_bytes", Connection, Experimental, Int, "bytes", Fwd, "never absent", "Bytes (both directions) of the flows the initiator opened in the window.";
+    "conn_dst_total_packets", Connection, Experimental, Int, "count", Bwd, "never absent", "Packets (both directions) of the flows opened to the responder in the window.";
+    "conn_dst_total_bytes", Connection, Experimental, Int, "bytes", Bwd, "never absent", "Bytes (both directions) of the flows opened to the responder in the window.";
+    "conn_src_unique_ports", Connection, Experimental, Int, "count", Fwd, "never absent", "Distinct responder ports of the flows the initiator opened in the window.";
+    "conn_src_out_degree", Connection, Experimental, Int, "count", Fwd, "never absent", "Out-degree of the initiator in the window's directed address graph (equals conn_src_unique_dsts).";
+    "conn_dst_in_degree", Connection, Experimental, Int, "count", Bwd, "never absent", "In-degree of the responder in that graph (equals conn_dst_unique_srcs).";
+    "conn_src_betweenness", Connection, Experimental, Float, "", Fwd, "0", "Normalised betweenness centrality of the initiator in that graph (shortest directed paths, unweighted; sampled in windows of over 4,096 addresses).";
+    "conn_dst_betweenness", Connection, Experimental, Float, "", Bwd, "0", "Normalised betweenness centrality of the responder.";
+    "conn_src_community", Connection, Experimental, Int, "", Fwd, "never absent", "Louvain community of the initiator in the window's undirected graph weighted by flow counts; numbers are only comparable within one window.";
+    "conn_dst_community", Connection, Experimental, Int, "", Bwd, "never absent", "Louvain community of the responder.";
+    "conn_same_community", Connection, Experimental, Int, "", Bidir, "never absent", "1 when initiator and responder are in the same community.";
+    "conn_src_clustering", Connection, Experimental, Float, "", Fwd, "0 with fewer than two neighbours", "Clustering coefficient of the initiator in the undirected graph: share of its neighbour pairs that are linked.";
+    "conn_dst_clustering", Connection, Experimental, Float, "", Bwd, "0 with fewer than two neighbours", "Clustering coefficient of the responder.";
+    "conn_src_flow_rate", Connection, Experimental, Float, "flows/s", Fwd, "0 when the initiator's flows span no time", "Flows the initiator opened, divided by the time from the first start to the last end of the flows it took part in, in the window.";
+    "conn_temporal_spread", Connection, Experimental, Float, "s", Fwd, "0 with one flow", "Standard deviation of the start times of the flows the initiator took part in (either side), in the window.";
+    "conn_burst_connections", Connection, Experimental, Int, "count", Fwd, "never absent", "Longest run of the initiator's flow starts (either side, sorted) each within 1 s of the previous one.";
     // capture (ours)
     "flow_end_reason", Capture, Core, Str, "", Bidir, "never absent", "Why the record was emitted: idle, active, fin, rst, evicted or eof.";
     "tunnel_type", Capture, Core, Str, "", Bidir, "empty when not encapsulated", "Outermost encapsulation of the first packet: vxlan, geneve, gre, erspan or ipip.";
@@ -678,6 +706,14 @@ pub const JJ_TIER_GROUPS: &[(Tier, &str, usize)] = &[
     (Tier::Experimental, "tcp_fingerprint", 14),
 ];
 
+/// Features JoyfulJay's code computes on request (its connection graph's `include_temporal`)
+/// but does not register: we emit them in their group, beyond JoyfulJay's 401.
+pub const JJ_UNREGISTERED: &[&str] = &[
+    "conn_src_flow_rate",
+    "conn_temporal_spread",
+    "conn_burst_connections",
+];
+
 /// JoyfulJay groups up to `tier` that this build does not compute.
 #[must_use]
 pub fn missing_jj_groups(tier: Tier) -> Vec<&'static str> {
@@ -694,15 +730,29 @@ pub fn index_of(name: &str) -> Option<usize> {
     FEATURES.iter().position(|f| f.name == name)
 }
 
+/// How the connection group's window works, for `docs/features.md`.
+const CONNECTION_WINDOW_DOC: &str = "### The connection window\n\n\
+These features describe the graph of flows around a flow, which JoyfulJay builds from every flow \
+of its input. To keep memory bounded on a sensor that never stops, records wait in a sliding \
+window instead (`--connection-window SECS`, default 300). Time is cut into steps of half the \
+window, by the latest flow end seen; when a step is over, the records of the flows that ended in \
+it are completed from the graph of the flows of that step and of the step before, then written. \
+A record therefore sees between half a window and a whole window of traffic, including flows \
+that ended shortly after it, and waits at most half a window (plus the idle timeout that ends \
+its flow). A step closes early once it holds 16,384 records, so a burst of flows cannot exhaust \
+memory; a note at exit says when that happened. An input shorter than half the window is one \
+step: its graph is the whole input's, as JoyfulJay's is. Nodes are addresses (tunnel inner \
+addresses for encapsulated traffic); betweenness is exact up to 4,096 addresses in a window and \
+estimated from 512 evenly spaced sources above that. Louvain runs without networkx's random \
+shuffle, so community numbers are reproducible; they only mean something within one window.";
+
 /// Renders the registry as the Markdown of `docs/features.md`.
 #[must_use]
 pub fn markdown() -> String {
     use std::fmt::Write;
     let mut s = String::new();
-    let jj = FEATURES
-        .iter()
-        .filter(|f| f.group != Group::Capture)
-        .count();
+    let ours = |f: &FeatureDef| f.group == Group::Capture || JJ_UNREGISTERED.contains(&f.name);
+    let jj = FEATURES.iter().filter(|f| !ours(f)).count();
     let _ = writeln!(s, "# Features\n");
     let _ = writeln!(
         s,
@@ -710,23 +760,22 @@ pub fn markdown() -> String {
     );
     let _ = writeln!(
         s,
-        "{} features: {jj} with JoyfulJay's names and meaning, and {} of our own (group `capture`). Absent values follow JoyfulJay: 0, empty string or false, never null. Deviations from JoyfulJay are listed in `docs/deviations.md`.\n",
+        "{} features: {jj} with JoyfulJay's names and meaning, and {} of our own (group `capture`, and the three timing features of `connection` that JoyfulJay computes only on request and does not register). Absent values follow JoyfulJay: 0, empty string or false, never null. Deviations from JoyfulJay are listed in `docs/deviations.md`.\n",
         FEATURES.len(),
         FEATURES.len() - jj
     );
     for group in Group::ALL {
         let _ = writeln!(s, "## {}\n", group.name());
+        if group == Group::Connection {
+            let _ = writeln!(s, "{CONNECTION_WINDOW_DOC}\n");
+        }
         let _ = writeln!(
             s,
             "| name | tier | type | unit | direction | meaning | when absent |"
         );
         let _ = writeln!(s, "|---|---|---|---|---|---|---|");
         for f in FEATURES.iter().filter(|f| f.group == group) {
-            let tier = if f.group == Group::Capture {
-                "ours"
-            } else {
-                f.tier.name()
-            };
+            let tier = if ours(f) { "ours" } else { f.tier.name() };
             let _ = writeln!(
                 s,
                 "| `{}` | {} | {} | {} | {} | {} | {} |",
@@ -765,7 +814,10 @@ mod tests {
     fn implemented_tier_groups_have_joyfuljays_counts() {
         for (tier, name, count) in JJ_TIER_GROUPS {
             if let Some(group) = Group::from_name(name) {
-                let ours: Vec<_> = FEATURES.iter().filter(|f| f.group == group).collect();
+                let ours: Vec<_> = FEATURES
+                    .iter()
+                    .filter(|f| f.group == group && !JJ_UNREGISTERED.contains(&f.name))
+                    .collect();
                 assert_eq!(ours.len(), *count, "{name}");
                 assert!(ours.iter().all(|f| f.tier == *tier), "{name}");
             }

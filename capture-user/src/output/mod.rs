@@ -195,6 +195,20 @@ pub trait RecordSink {
     fn finish(self: Box<Self>) -> io::Result<()>;
 }
 
+impl<S: RecordSink + ?Sized> RecordSink for Box<S> {
+    fn write_row(&mut self, row: &Row) -> io::Result<()> {
+        (**self).write_row(row)
+    }
+
+    fn write_flow(&mut self, flow: FinishedFlow, scratch: &mut Row) -> io::Result<()> {
+        (**self).write_flow(flow, scratch)
+    }
+
+    fn finish(self: Box<Self>) -> io::Result<()> {
+        (*self).finish()
+    }
+}
+
 /// Where records go.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Destination {

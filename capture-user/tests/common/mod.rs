@@ -6,7 +6,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use capture::extract::{extract, ExtractSummary};
-use capture::features::{Row, Value, FEATURES};
+use capture::features::{ConnectionWindow, Row, Value, DEFAULT_CONNECTION_WINDOW_SECS, FEATURES};
 use capture::flow::FlowConfig;
 use capture::output::RecordSink;
 
@@ -53,14 +53,16 @@ impl RecordSink for &mut Rows {
 pub fn extract_file(path: &Path) -> (Vec<HashMap<&'static str, Value>>, ExtractSummary) {
     let mut rows = Rows::default();
     let summary = {
-        let mut sink = &mut rows;
-        extract(
+        let mut sink = ConnectionWindow::new(&mut rows, DEFAULT_CONNECTION_WINDOW_SECS);
+        let summary = extract(
             &[path.to_path_buf()],
             FlowConfig::default(),
             &mut sink,
             &mut |_, _| {},
         )
-        .expect("extract")
+        .expect("extract");
+        Box::new(sink).finish().expect("records written");
+        summary
     };
     let named = rows
         .0

@@ -1,0 +1,511 @@
+//! `connection`: where a flow sits among the flows around it (fan-out and fan-in of its
+//! addresses, pair and port counts, degree, betweenness, community and clustering in the address
+//! graph, the initiator's flow timing).
+//!
+//! These describe many flows, so they cannot be computed from one flow's packets. JoyfulJay
+//! builds one graph from every flow of the input; a sensor cannot hold every flow, so records
+//! wait in a sliding window instead. Time is cut into steps of half the window (by the latest
+//! flow end seen); when a step is over, the records of the flows that ended in it are completed
+//! from the graph of the flows of that step and of the step before, then written. Each record
+//! thus sees between half a window and a whole window of traffic, flows that ended shortly
+//! after it included. A step holding [`MAX_STEP_FLOWS`] records closes early, which bounds
+//! memory whatever the flow rate. An input shorter than half the window forms one step: its
+//! graph is the whole input's, as JoyfulJay's is.
+
+mod graph;
+
+use std::collections::HashMap;
+use std::io;
+
+use super::registry::{index_of, Group};
+use super::{group_end, Row, Value};
+use crate::flow::FinishedFlow;
+use crate::output::RecordSink;
+
+/// The default window, in seconds.
+pub const DEFAULT_WINDOW_SECS: f64 = 300.0;
+
+/// Most records a step holds before it closes early.
+pub const MAX_STEP_FLOWS: usize = 16_384;
+
+/// Flow starts closer than this (in seconds) belong to one burst.
+const BURST_GAP_SECS: f64 = 1.0;
+
+/// What the graph needs of one flow.
+#[derive(Clone, Debug)]
+struct FlowSummary {
+    src: Box<str>,
+    dst: Box<str>,
+    dst_port: u16,
+    start: f64,
+    end: f64,
+    packets: u64,
+    bytes: u64,
+}
+
+/// Where the identity columns the window reads sit in a record.
+#[derive(Clone, Debug)]
+struct IdentityColumns {
+    src_ip: usize,
+    dst_ip: usize,
+    dst_port: usize,
+    start: usize,
+    end: usize,
+    packets: usize,
+    bytes: usize,
+    /// The connection group's columns.
+    connection: std::ops::Range<usize>,
+}
+
+impl IdentityColumns {
+    fn new() -> Self {
+        let at =
+            |name: &str| index_of(name).unwrap_or_else(|| unreachable!("{name} is registered"));
+        Self {
+            src_ip: at("src_ip"),
+            dst_ip: at("dst_ip"),
+            dst_port: at("dst_port"),
+            start: at("start_time"),
+            end: at("end_time"),
+            packets: at("total_packets"),
+            bytes: at("total_bytes"),
+            connection: at("conn_src_unique_dsts")..group_end(Group::Connection),
+        }
+    }
+
+    fn summary(&self, row: &Row) -> FlowSummary {
+        let text = |i: usize| match &row.values[i] {
+            Value::Str(s) => Box::from(s.as_ref()),
+            _ => Box::from(""),
+        };
+        let float = |i: usize| match row.values[i] {
+            Value::Float(f) => f,
+            Value::Int(n) => n as f64,
+            _ => 0.0,
+        };
+        let int = |i: usize| match row.values[i] {
+            Value::Int(n) => u64::try_from(n).unwrap_or(0),
+            _ => 0,
+        };
+        FlowSummary {
+            src: text(self.src_ip),
+            dst: text(self.dst_ip),
+            dst_port: u16::try_from(int(self.dst_port)).unwrap_or(0),
+            start: float(self.start),
+            end: float(self.end),
+            packets: int(self.packets),
+            bytes: int(self.bytes),
+        }
+    }
+}
+
+/// A record sink that completes the connection columns of each record from the flows around it
+/// (see the module documentation), then hands the record to `inner`.
+#[derive(Debug)]
+pub struct ConnectionWindow<S> {
+    inner: S,
+    step_secs: f64,
+    columns: IdentityColumns,
+    /// Start of step 0: the first flow end seen.
+    origin: Option<f64>,
+    step: i64,
+    /// Flows of the step before the current one (graph only; their records are written).
+    previous: Vec<FlowSummary>,
+    /// Flows of the current step and their records, waiting.
+    current: Vec<FlowSummary>,
+    held: Vec<Row>,
+    max_step_flows: usize,
+    /// Steps closed because they were full.
+    steps_closed_full: u64,
+}
+
+impl<S: RecordSink> ConnectionWindow<S> {
+    /// Wraps `inner` with a window of `window_secs` seconds.
+    pub fn new(inner: S, window_secs: f64) -> Self {
+        Self {
+            inner,
+            step_secs: (window_secs / 2.0).max(f64::MIN_POSITIVE),
+            columns: IdentityColumns::new(),
+            origin: None,
+            step: 0,
+            previous: Vec::new(),
+            current: Vec::new(),
+            held: Vec::new(),
+            max_step_flows: MAX_STEP_FLOWS,
+            steps_closed_full: 0,
+        }
+    }
+
+    /// Closes steps at `flows` records instead of [`MAX_STEP_FLOWS`].
+    #[must_use]
+    pub fn with_step_limit(mut self, flows: usize) -> Self {
+        self.max_step_flows = flows.max(1);
+        self
+    }
+
+    /// Steps that closed early because they were full.
+    #[must_use]
+    pub fn steps_closed_full(&self) -> u64 {
+        self.steps_closed_full
+    }
+
+    fn add(&mut self, row: Row) -> io::Result<()> {
+        let summary = self.columns.summary(&row);
+        let origin = *self.origin.get_or_insert(summary.end);
+        // Flows end out of order (idle ones are noticed a timeout late): steps follow the latest end.
+        let step = ((summary.end - origin) / self.step_secs).floor() as i64;
+        if step > self.step {
+            self.close_step()?;
+            if step > self.step + 1 {
+                self.previous.clear();
+            }
+            self.step = step;
+        } else if self.held.len() >= self.max_step_flows {
+            self.steps_closed_full += 1;
+            self.close_step()?;
+        }
+        self.current.push(summary);
+        self.held.push(row);
+        Ok(())
+    }
+
+    /// Completes and writes the current step's records; its flows become the previous step.
+    fn close_step(&mut self) -> io::Result<()> {
+        let window: Vec<&FlowSummary> = self.previous.iter().chain(&self.current).collect();
+        let graph = WindowGraph::build(&window);
+        for (row, flow) in self.held.iter_mut().zip(&self.current) {
+            graph.write(flow, &mut row.values[self.columns.connection.clone()]);
+            self.inner.write_row(row)?;
+        }
+        self.held.clear();
+        self.previous = std::mem::take(&mut self.current);
+        Ok(())
+    }
+}
+
+impl<S: RecordSink> RecordSink for ConnectionWindow<S> {
+    fn write_row(&mut self, row: &Row) -> io::Result<()> {
+        self.add(row.clone())
+    }
+
+    fn write_flow(&mut self, flow: FinishedFlow, _scratch: &mut Row) -> io::Result<()> {
+        self.add(flow.into_row())
+    }
+
+    fn finish(mut self: Box<Self>) -> io::Result<()> {
+        self.close_step()?;
+        if self.steps_closed_full > 0 {
+            eprintln!(
+                "capture: note: {} connection-window steps reached {} flows and closed early: their records saw less than half a window",
+                self.steps_closed_full, self.max_step_flows
+            );
+        }
+        Box::new(self.inner).finish()
+    }
+}
+
+/// Per-address totals over the window.
+#[derive(Debug, Default)]
+struct Node {
+    flows_out: u64,
+    flows_in: u64,
+    packets_sent: u64,
+    bytes_sent: u64,
+    packets_received: u64,
+    bytes_received: u64,
+    dst_ports: Vec<u16>,
+    first_seen: f64,
+    last_seen: f64,
+    /// Start times of the flows the address took part in, on either side.
+    starts: Vec<f64>,
+}
+
+/// Per-(initiator, responder) totals over the window.
+#[derive(Debug, Default)]
+struct Edge {
+    flows: u64,
+    /// Flows per responder port.
+    ports: Vec<(u16, u64)>,
+}
+
+/// The window's address graph with every measure the records need.
+struct WindowGraph<'a> {
+    index: HashMap<&'a str, usize>,
+    nodes: Vec<Node>,
+    edges: HashMap<(usize, usize), Edge>,
+    digraph: graph::Digraph,
+    betweenness: Vec<f64>,
+    clustering: Vec<f64>,
+    community: Vec<usize>,
+}
+
+impl<'a> WindowGraph<'a> {
+    fn build(flows: &[&'a FlowSummary]) -> Self {
+        let mut g = WindowGraph {
+            index: HashMap::new(),
+            nodes: Vec::new(),
+            edges: HashMap::new(),
+            digraph: graph::Digraph::default(),
+            betweenness: Vec::new(),
+            clustering: Vec::new(),
+            community: Vec::new(),
+        };
+        let mut edge_order = Vec::new();
+        for f in flows {
+            let src = g.node(&f.src);
+            let dst = g.node(&f.dst);
+            for (id, sent) in [(src, true), (dst, false)] {
+                let n = &mut g.nodes[id];
+                if sent {
+                    n.flows_out += 1;
+                    n.packets_sent += f.packets;
+                    n.bytes_sent += f.bytes;
+                    n.dst_ports.push(f.dst_port);
+                } else {
+                    n.flows_in += 1;
+                    n.packets_received += f.packets;
+                    n.bytes_received += f.bytes;
+                }
+                n.first_seen = n.first_seen.min(f.start);
+                n.last_seen = n.last_seen.max(f.end);
+                n.starts.push(f.start);
+            }
+            let edge = g.edges.entry((src, dst)).or_insert_with(|| {
+                edge_order.push((src, dst));
+                Edge::default()
+            });
+            edge.flows += 1;
+            match edge.ports.iter_mut().find(|(p, _)| *p == f.dst_port) {
+                Some(slot) => slot.1 += 1,
+                None => edge.ports.push((f.dst_port, 1)),
+            }
+        }
+        for n in &mut g.nodes {
+            n.dst_ports.sort_unstable();
+            n.dst_ports.dedup();
+        }
+        g.digraph = graph::Digraph::with_nodes(g.nodes.len());
+        for &(a, b) in &edge_order {
+            g.digraph.add_edge(a, b);
+        }
+        g.betweenness = g.digraph.betweenness();
+        // Community edges weigh the flows between the two addresses, both ways together.
+        let undirected = g.digraph.undirected(|a, b| {
+            let flows = |k| g.edges.get(&k).map_or(0, |e: &Edge| e.flows);
+            if a == b {
+                flows((a, a)) as f64
+            } else if a < b || !g.edges.contains_key(&(b, a)) {
+                (flows((a, b)) + flows((b, a))) as f64
+            } else {
+                0.0
+            }
+        });
+        g.clustering = undirected.clustering();
+        g.community = undirected.louvain();
+        g
+    }
+
+    fn node(&mut self, address: &'a str) -> usize {
+        let next = self.nodes.len();
+        *self.index.entry(address).or_insert_with(|| {
+            self.nodes.push(Node {
+                first_seen: f64::INFINITY,
+                ..Node::default()
+            });
+            next
+        })
+    }
+
+    /// Writes the connection columns of `flow`, in registry order.
+    fn write(&self, flow: &FlowSummary, out: &mut [Value]) {
+        let src = self.index[flow.src.as_ref()];
+        let dst = self.index[flow.dst.as_ref()];
+        let (s, d) = (&self.nodes[src], &self.nodes[dst]);
+        let edge = &self.edges[&(src, dst)];
+        let port_flows = edge
+            .ports
+            .iter()
+            .find(|(p, _)| *p == flow.dst_port)
+            .map_or(0, |&(_, n)| n);
+        let int = |v: u64| Value::Int(i64::try_from(v).unwrap_or(i64::MAX));
+        let count = |v: usize| int(v as u64);
+        let span = s.last_seen - s.first_seen;
+        let values = [
+            count(self.digraph.out[src].len()),
+            count(self.digraph.inn[dst].len()),
+            int(edge.flows),
+            int(port_flows),
+            int(s.flows_out),
+            int(d.flows_in),
+            int(s.packets_sent),
+            int(s.bytes_sent),
+            int(d.packets_received),
+            int(d.bytes_received),
+            count(s.dst_ports.len()),
+            count(self.digraph.out[src].len()),
+            count(self.digraph.inn[dst].len()),
+            Value::Float(self.betweenness[src]),
+            Value::Float(self.betweenness[dst]),
+            count(self.community[src]),
+            count(self.community[dst]),
+            Value::Int(i64::from(self.community[src] == self.community[dst])),
+            Value::Float(self.clustering[src]),
+            Value::Float(self.clustering[dst]),
+            Value::Float(if span > 0.0 {
+                s.flows_out as f64 / span
+            } else {
+                0.0
+            }),
+            Value::Float(population_std(&s.starts)),
+            count(longest_burst(&s.starts)),
+        ];
+        for (slot, v) in out.iter_mut().zip(values) {
+            *slot = v;
+        }
+    }
+}
+
+fn population_std(values: &[f64]) -> f64 {
+    if values.len() < 2 {
+        return 0.0;
+    }
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    (values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n).sqrt()
+}
+
+/// Longest run of sorted times each within [`BURST_GAP_SECS`] of the one before.
+fn longest_burst(times: &[f64]) -> usize {
+    if times.is_empty() {
+        return 0;
+    }
+    let mut sorted = times.to_vec();
+    sorted.sort_unstable_by(f64::total_cmp);
+    let (mut longest, mut run) = (1, 1);
+    for pair in sorted.windows(2) {
+        if pair[1] - pair[0] <= BURST_GAP_SECS {
+            run += 1;
+            longest = longest.max(run);
+        } else {
+            run = 1;
+        }
+    }
+    longest
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::FEATURES;
+
+    #[derive(Default)]
+    struct Collect(Vec<Row>);
+
+    impl RecordSink for &mut Collect {
+        fn write_row(&mut self, row: &Row) -> io::Result<()> {
+            self.0.push(row.clone());
+            Ok(())
+        }
+
+        fn finish(self: Box<Self>) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn record(src: &'static str, dst: &'static str, port: i64, start: f64, end: f64) -> Row {
+        let mut row = Row {
+            values: vec![Value::Int(0); FEATURES.len()],
+            next: 0,
+        };
+        let mut set = |name: &str, v: Value| row.values[index_of(name).expect(name)] = v;
+        set("src_ip", Value::Str(src.into()));
+        set("dst_ip", Value::Str(dst.into()));
+        set("dst_port", Value::Int(port));
+        set("start_time", Value::Float(start));
+        set("end_time", Value::Float(end));
+        set("total_packets", Value::Int(2));
+        set("total_bytes", Value::Int(100));
+        row
+    }
+
+    fn int(row: &Row, name: &str) -> i64 {
+        match row.get(name) {
+            Some(Value::Int(n)) => *n,
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn records_wait_for_their_step_and_see_the_step_before() {
+        let mut out = Collect::default();
+        let mut window = ConnectionWindow::new(&mut out, 300.0);
+        window.write_row(&record("a", "b", 80, 0.0, 1.0)).unwrap();
+        window
+            .write_row(&record("a", "c", 443, 5.0, 100.0))
+            .unwrap();
+        window
+            .write_row(&record("a", "b", 80, 120.0, 140.0))
+            .unwrap();
+        assert_eq!(
+            window.held.len(),
+            3,
+            "all three ended in the first half-window step"
+        );
+        // Ends 150 s after the first flow: the first step closes, its records see all three flows.
+        window
+            .write_row(&record("a", "d", 22, 150.0, 160.0))
+            .unwrap();
+        assert_eq!(window.inner.0.len(), 3);
+        let first = &window.inner.0[0];
+        assert_eq!(int(first, "conn_src_total_flows"), 3);
+        assert_eq!(int(first, "conn_src_dst_flows"), 2);
+        assert_eq!(int(first, "conn_src_unique_dsts"), 2);
+        assert_eq!(int(first, "conn_src_unique_ports"), 2);
+        assert_eq!(int(first, "conn_src_total_bytes"), 300);
+        assert_eq!(int(first, "conn_burst_connections"), 1);
+        // The next step's record sees its own step and the one before: four flows, three peers.
+        // Then a flow three steps later: the steps between held nothing, its graph is itself.
+        window
+            .write_row(&record("a", "e", 22, 900.0, 910.0))
+            .unwrap();
+        Box::new(window).finish().unwrap();
+        let last = &out.0[3];
+        assert_eq!(int(last, "conn_src_total_flows"), 4);
+        assert_eq!(int(last, "conn_src_unique_dsts"), 3);
+        let alone = &out.0[4];
+        assert_eq!(int(alone, "conn_src_total_flows"), 1);
+        assert_eq!(
+            int(alone, "conn_same_community"),
+            1,
+            "two linked addresses form one community"
+        );
+        assert_eq!(out.0.len(), 5, "every record is written exactly once");
+    }
+
+    #[test]
+    fn a_full_step_closes_early() {
+        let mut out = Collect::default();
+        let mut window = ConnectionWindow::new(&mut out, 300.0).with_step_limit(2);
+        for i in 0..5 {
+            window
+                .write_row(&record("a", "b", 80, f64::from(i), f64::from(i)))
+                .unwrap();
+        }
+        assert_eq!(window.steps_closed_full(), 2);
+        Box::new(window).finish().unwrap();
+        let flows: Vec<i64> = out
+            .0
+            .iter()
+            .map(|r| int(r, "conn_src_total_flows"))
+            .collect();
+        // Steps of two records; each sees itself and the step before.
+        assert_eq!(flows, vec![2, 2, 4, 4, 3]);
+    }
+
+    #[test]
+    fn bursts_chain_starts_within_a_second() {
+        assert_eq!(longest_burst(&[5.0, 0.0, 0.5, 1.4, 3.0, 3.9]), 3);
+        assert_eq!(longest_burst(&[]), 0);
+        assert!((population_std(&[1.0, 3.0]) - 1.0).abs() < 1e-12);
+    }
+}

@@ -1,0 +1,432 @@
+//! Graph measures of the connection window: betweenness centrality (Brandes), clustering
+//! coefficients and Louvain communities. They follow the definitions networkx uses (JoyfulJay
+//! computes these features with networkx), written here because no maintained Rust crate offers
+//! all three over a graph we rebuild every window step; nodes are visited in insertion order, so
+//! results are deterministic where networkx shuffles.
+
+use std::collections::HashMap;
+
+/// Windows with more addresses than this estimate betweenness from this many source nodes.
+pub const EXACT_BETWEENNESS_NODES: usize = 4096;
+const BETWEENNESS_SAMPLES: usize = 512;
+
+/// Directed graph of addresses; nodes are numbered in order of first appearance.
+#[derive(Debug, Default)]
+pub struct Digraph {
+    /// Successors of each node, in order of first edge (self-loops included).
+    pub out: Vec<Vec<usize>>,
+    /// Predecessors of each node, in order of first edge (self-loops included).
+    pub inn: Vec<Vec<usize>>,
+}
+
+impl Digraph {
+    /// A graph of `n` nodes and no edges.
+    pub fn with_nodes(n: usize) -> Self {
+        Self {
+            out: vec![Vec::new(); n],
+            inn: vec![Vec::new(); n],
+        }
+    }
+
+    /// Adds the edge `from -> to`, known to be new.
+    pub fn add_edge(&mut self, from: usize, to: usize) {
+        self.out[from].push(to);
+        self.inn[to].push(from);
+    }
+
+    fn len(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Normalised betweenness centrality of every node: the share of shortest directed paths
+    /// between other pairs that pass through it, scaled by 1/((n-1)(n-2)) as networkx does.
+    /// Above [`EXACT_BETWEENNESS_NODES`] nodes, sources are sampled at an even stride and the
+    /// sum scaled by n/k (networkx's `k` estimate, with a deterministic choice of sources).
+    pub fn betweenness(&self) -> Vec<f64> {
+        let n = self.len();
+        let mut centrality = vec![0.0; n];
+        let sources: Vec<usize> = if n > EXACT_BETWEENNESS_NODES {
+            (0..BETWEENNESS_SAMPLES)
+                .map(|i| i * n / BETWEENNESS_SAMPLES)
+                .collect()
+        } else {
+            (0..n).collect()
+        };
+        let mut order = Vec::with_capacity(n);
+        let mut preds: Vec<Vec<usize>> = vec![Vec::new(); n];
+        let mut sigma = vec![0.0f64; n];
+        let mut dist = vec![-1i64; n];
+        let mut delta = vec![0.0f64; n];
+        let mut queue = std::collections::VecDeque::with_capacity(n);
+        for &s in &sources {
+            order.clear();
+            for p in &mut preds {
+                p.clear();
+            }
+            sigma.fill(0.0);
+            dist.fill(-1);
+            delta.fill(0.0);
+            sigma[s] = 1.0;
+            dist[s] = 0;
+            queue.push_back(s);
+            while let Some(v) = queue.pop_front() {
+                order.push(v);
+                for &w in &self.out[v] {
+                    if dist[w] < 0 {
+                        dist[w] = dist[v] + 1;
+                        queue.push_back(w);
+                    }
+                    if dist[w] == dist[v] + 1 {
+                        sigma[w] += sigma[v];
+                        preds[w].push(v);
+                    }
+                }
+            }
+            for &w in order.iter().rev() {
+                let coefficient = (1.0 + delta[w]) / sigma[w];
+                for &v in &preds[w] {
+                    delta[v] += sigma[v] * coefficient;
+                }
+                if w != s {
+                    centrality[w] += delta[w];
+                }
+            }
+        }
+        if n > 2 {
+            let mut scale = 1.0 / ((n - 1) as f64 * (n - 2) as f64);
+            if sources.len() < n {
+                scale *= n as f64 / sources.len() as f64;
+            }
+            for c in &mut centrality {
+                *c *= scale;
+            }
+        }
+        centrality
+    }
+
+    /// The undirected graph: neighbours in the order networkx's `to_undirected` inserts them
+    /// (nodes in order, each node's successors in order), self-loops kept apart.
+    pub fn undirected(&self, weight: impl Fn(usize, usize) -> f64) -> Undirected {
+        let n = self.len();
+        let mut g = Undirected {
+            adj: vec![Vec::new(); n],
+            self_loop: vec![0.0; n],
+            index: HashMap::new(),
+        };
+        for u in 0..n {
+            for &v in &self.out[u] {
+                g.add_weight(u, v, weight(u, v));
+            }
+        }
+        g
+    }
+}
+
+/// Weighted undirected graph.
+#[derive(Debug, Default)]
+pub struct Undirected {
+    /// Neighbours other than the node itself, with edge weights, in insertion order.
+    adj: Vec<Vec<(usize, f64)>>,
+    /// Weight of each node's self-loop (0 without one).
+    self_loop: Vec<f64>,
+    /// Position of `v` in `adj[u]`, keyed by (u, v).
+    index: HashMap<(usize, usize), usize>,
+}
+
+impl Undirected {
+    fn with_nodes(n: usize) -> Self {
+        Self {
+            adj: vec![Vec::new(); n],
+            self_loop: vec![0.0; n],
+            index: HashMap::new(),
+        }
+    }
+
+    /// Adds `w` to the weight of the edge {u, v}, creating it when new.
+    fn add_weight(&mut self, u: usize, v: usize, w: f64) {
+        if u == v {
+            self.self_loop[u] += w;
+            return;
+        }
+        match self.index.get(&(u, v)) {
+            Some(&i) => {
+                self.adj[u][i].1 += w;
+                let j = self.index[&(v, u)];
+                self.adj[v][j].1 += w;
+            }
+            None => {
+                self.index.insert((u, v), self.adj[u].len());
+                self.adj[u].push((v, w));
+                self.index.insert((v, u), self.adj[v].len());
+                self.adj[v].push((u, w));
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.adj.len()
+    }
+
+    /// Weighted degree, a self-loop counting twice.
+    fn degree(&self, u: usize) -> f64 {
+        self.adj[u].iter().map(|&(_, w)| w).sum::<f64>() + 2.0 * self.self_loop[u]
+    }
+
+    /// Unweighted clustering coefficient of every node: linked pairs among its neighbours over
+    /// all pairs of them (self-loops ignored).
+    pub fn clustering(&self) -> Vec<f64> {
+        let n = self.len();
+        (0..n)
+            .map(|v| {
+                let d = self.adj[v].len();
+                if d < 2 {
+                    return 0.0;
+                }
+                // Each triangle through v is met twice, once from each of its other corners.
+                let mut twice_triangles = 0usize;
+                for &(u, _) in &self.adj[v] {
+                    let (small, large) = if self.adj[u].len() < d {
+                        (u, v)
+                    } else {
+                        (v, u)
+                    };
+                    twice_triangles += self.adj[small]
+                        .iter()
+                        .filter(|&&(x, _)| x != large && self.index.contains_key(&(large, x)))
+                        .count();
+                }
+                twice_triangles as f64 / (d * (d - 1)) as f64
+            })
+            .collect()
+    }
+
+    /// Modularity of `communities` (lists of nodes) at resolution 1.
+    fn modularity(&self, communities: &[Vec<usize>]) -> f64 {
+        let degrees: Vec<f64> = (0..self.len()).map(|u| self.degree(u)).collect();
+        let degree_sum: f64 = degrees.iter().sum();
+        let m = degree_sum / 2.0;
+        let mut community_of = vec![usize::MAX; self.len()];
+        for (c, members) in communities.iter().enumerate() {
+            for &u in members {
+                community_of[u] = c;
+            }
+        }
+        communities
+            .iter()
+            .enumerate()
+            .map(|(c, members)| {
+                let mut inside = 0.0;
+                for &u in members {
+                    inside += self.self_loop[u];
+                    inside += self.adj[u]
+                        .iter()
+                        .filter(|&&(v, _)| v > u && community_of[v] == c)
+                        .map(|&(_, w)| w)
+                        .sum::<f64>();
+                }
+                let degree: f64 = members.iter().map(|&u| degrees[u]).sum();
+                inside / m - degree * degree / (degree_sum * degree_sum)
+            })
+            .sum()
+    }
+
+    /// Louvain communities (resolution 1, modularity threshold 1e-7): the community number of
+    /// every node, communities numbered as networkx's `louvain_communities` lists them when its
+    /// node shuffle keeps insertion order.
+    pub fn louvain(&self) -> Vec<usize> {
+        let n = self.len();
+        let has_edges =
+            self.self_loop.iter().any(|&w| w > 0.0) || self.adj.iter().any(|a| !a.is_empty());
+        if !has_edges {
+            return (0..n).collect();
+        }
+        let m: f64 = (0..n).map(|u| self.degree(u)).sum::<f64>() / 2.0;
+        let singletons: Vec<Vec<usize>> = (0..n).map(|u| vec![u]).collect();
+        let mut modularity = self.modularity(&singletons);
+        let (mut partition, mut inner, _) = one_level(self, m, &singletons);
+        let mut level: Option<Undirected> = None;
+        loop {
+            let graph = level.as_ref().unwrap_or(self);
+            let new_modularity = graph.modularity(&inner);
+            if new_modularity - modularity <= 1e-7 {
+                break;
+            }
+            modularity = new_modularity;
+            let aggregated = aggregate(graph, &inner);
+            let (next_partition, next_inner, improved) = one_level(&aggregated, m, &partition);
+            // A level where no node moves leaves the partition as it was.
+            if !improved {
+                break;
+            }
+            partition = next_partition;
+            inner = next_inner;
+            level = Some(aggregated);
+        }
+        let mut community = vec![0; n];
+        for (c, members) in partition.iter().enumerate() {
+            for &u in members {
+                community[u] = c;
+            }
+        }
+        community
+    }
+}
+
+/// One pass of local moves. Returns the partition of original nodes, the communities of this
+/// level's nodes, and whether any node moved.
+fn one_level(
+    g: &Undirected,
+    m: f64,
+    members: &[Vec<usize>],
+) -> (Vec<Vec<usize>>, Vec<Vec<usize>>, bool) {
+    let n = g.len();
+    let mut node_community: Vec<usize> = (0..n).collect();
+    let degrees: Vec<f64> = (0..n).map(|u| g.degree(u)).collect();
+    let mut total = degrees.clone();
+    let mut improved = false;
+    // Weight from the node being moved to each neighbouring community, in order of first
+    // neighbour; `slot` finds a community's entry without a search.
+    let mut weights: Vec<(usize, f64)> = Vec::new();
+    let mut slot = vec![usize::MAX; n];
+    loop {
+        let mut moves = 0;
+        for u in 0..n {
+            let own = node_community[u];
+            for &(v, w) in &g.adj[u] {
+                let c = node_community[v];
+                if slot[c] == usize::MAX {
+                    slot[c] = weights.len();
+                    weights.push((c, w));
+                } else {
+                    weights[slot[c]].1 += w;
+                }
+            }
+            if slot[own] == usize::MAX {
+                slot[own] = weights.len();
+                weights.push((own, 0.0));
+            }
+            let degree = degrees[u];
+            total[own] -= degree;
+            let remove_cost = -weights[slot[own]].1 / m + total[own] * degree / (2.0 * m * m);
+            let mut best_gain = 0.0;
+            let mut best = own;
+            for &(c, w) in &weights {
+                let gain = remove_cost + w / m - total[c] * degree / (2.0 * m * m);
+                if gain > best_gain {
+                    best_gain = gain;
+                    best = c;
+                }
+            }
+            total[best] += degree;
+            for &(c, _) in &weights {
+                slot[c] = usize::MAX;
+            }
+            weights.clear();
+            if best != own {
+                node_community[u] = best;
+                improved = true;
+                moves += 1;
+            }
+        }
+        if moves == 0 {
+            break;
+        }
+    }
+    let mut inner: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut partition: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for u in 0..n {
+        inner[node_community[u]].push(u);
+        partition[node_community[u]].extend_from_slice(&members[u]);
+    }
+    partition.retain(|c| !c.is_empty());
+    inner.retain(|c| !c.is_empty());
+    (partition, inner, improved)
+}
+
+/// The graph of communities: one node per community, edge weights summed, edges inside a
+/// community becoming its self-loop.
+fn aggregate(g: &Undirected, communities: &[Vec<usize>]) -> Undirected {
+    let mut community_of = vec![0; g.len()];
+    for (c, members) in communities.iter().enumerate() {
+        for &u in members {
+            community_of[u] = c;
+        }
+    }
+    let mut h = Undirected::with_nodes(communities.len());
+    for u in 0..g.len() {
+        if g.self_loop[u] > 0.0 {
+            h.add_weight(community_of[u], community_of[u], g.self_loop[u]);
+        }
+        for &(v, w) in &g.adj[u] {
+            if v > u {
+                h.add_weight(community_of[u], community_of[v], w);
+            }
+        }
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn digraph(n: usize, edges: &[(usize, usize)]) -> Digraph {
+        let mut g = Digraph::with_nodes(n);
+        for &(a, b) in edges {
+            g.add_edge(a, b);
+        }
+        g
+    }
+
+    #[test]
+    fn betweenness_of_a_directed_path_and_a_star() {
+        // 0 -> 1 -> 2 -> 3: node 1 lies on 0->2 and 0->3, node 2 on 0->3 and 1->3; (n-1)(n-2) = 6.
+        let b = digraph(4, &[(0, 1), (1, 2), (2, 3)]).betweenness();
+        assert_eq!(b, vec![0.0, 2.0 / 6.0, 2.0 / 6.0, 0.0]);
+        // Hub 0 with spokes in both directions: every spoke-to-spoke path passes the hub.
+        let b = digraph(4, &[(1, 0), (0, 1), (2, 0), (0, 2), (3, 0), (0, 3)]).betweenness();
+        assert_eq!(b, vec![1.0, 0.0, 0.0, 0.0]);
+        // Two equal shortest paths 0->1->3 and 0->2->3 share the credit.
+        let b = digraph(4, &[(0, 1), (0, 2), (1, 3), (2, 3)]).betweenness();
+        assert_eq!(b, vec![0.0, 0.5 / 6.0, 0.5 / 6.0, 0.0]);
+    }
+
+    #[test]
+    fn clustering_counts_linked_neighbour_pairs() {
+        // Triangle 0-1-2 plus a pendant 3 on 0: node 0 has pairs (1,2) linked, (1,3), (2,3) not.
+        let g = digraph(4, &[(0, 1), (1, 2), (2, 0), (0, 3), (3, 3)]).undirected(|_, _| 1.0);
+        assert_eq!(g.clustering(), vec![1.0 / 3.0, 1.0, 1.0, 0.0]);
+    }
+
+    #[test]
+    fn louvain_separates_two_cliques_joined_by_one_edge() {
+        let mut edges = Vec::new();
+        for group in [0usize, 4] {
+            for a in group..group + 4 {
+                for b in a + 1..group + 4 {
+                    edges.push((a, b));
+                }
+            }
+        }
+        edges.push((3, 4));
+        let g = digraph(8, &edges).undirected(|_, _| 1.0);
+        let c = g.louvain();
+        assert!(c[..4].iter().all(|&x| x == c[0]), "{c:?}");
+        assert!(c[4..].iter().all(|&x| x == c[4]), "{c:?}");
+        assert_ne!(c[0], c[4]);
+        // A graph without edges keeps every node alone.
+        assert_eq!(
+            digraph(3, &[]).undirected(|_, _| 1.0).louvain(),
+            vec![0, 1, 2]
+        );
+    }
+
+    #[test]
+    fn sampled_betweenness_stays_close_on_a_large_star() {
+        let n = EXACT_BETWEENNESS_NODES + 100;
+        let edges: Vec<(usize, usize)> = (1..n).flat_map(|i| [(0, i), (i, 0)]).collect();
+        let b = digraph(n, &edges).betweenness();
+        assert!((b[0] - 1.0).abs() < 0.05, "{}", b[0]);
+        assert!(b[1..].iter().all(|&x| x == 0.0));
+    }
+}
