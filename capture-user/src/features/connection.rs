@@ -480,6 +480,14 @@ mod tests {
             "two linked addresses form one community"
         );
         assert_eq!(out.0.len(), 5, "every record is written exactly once");
+        for def in FEATURES.iter().filter(|f| f.group == Group::Connection) {
+            assert_eq!(
+                last.get(def.name).map(Value::kind),
+                Some(def.kind),
+                "{}",
+                def.name
+            );
+        }
     }
 
     #[test]

@@ -127,8 +127,11 @@ fn sample() -> Vec<(Packet<'static>, Dir)> {
 fn row_matches_registry_types() {
     let row = row_of(&sample(), ipproto::UDP);
     assert_eq!(row.values.len(), FEATURES.len());
+    // Connection columns are the window's to fill (checked in connection.rs).
     for (v, def) in row.values.iter().zip(FEATURES) {
-        assert_eq!(v.kind(), def.kind, "{}", def.name);
+        if def.group != Group::Connection {
+            assert_eq!(v.kind(), def.kind, "{}", def.name);
+        }
     }
 }
 
