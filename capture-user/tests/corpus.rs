@@ -504,6 +504,7 @@ fn tshark_endpoints(r: &HashMap<String, String>) -> Endpoints {
 #[test]
 fn ja3_ja3s_hassh_and_hassh_server_equal_tshark_on_every_flow() {
     let mut checked = 0;
+    let mut ech_offers = 0;
     let mut wrong = Vec::new();
     for path in corpus_files() {
         let name = stem(&path);
@@ -527,6 +528,18 @@ fn ja3_ja3s_hassh_and_hassh_server_equal_tshark_on_every_flow() {
                 wrong.push(format!("{name} frame {}: no flow for {key:?}", r["frame"]));
                 continue;
             };
+            if !r["ja3_full"].is_empty() {
+                // tshark's JA3 string lists the extensions: ECH is 65037 (0xfe0d).
+                let offered = r["ja3_full"]
+                    .split(',')
+                    .nth(2)
+                    .is_some_and(|e| e.split('-').any(|x| x == "65037"));
+                checked += 1;
+                if text(&flow["tls_ech_offered"]) != (offered as u8).to_string() {
+                    wrong.push(format!("{name} frame {} tls_ech_offered: ours {} tshark's extensions say {offered}", r["frame"], text(&flow["tls_ech_offered"])));
+                }
+                ech_offers += usize::from(offered);
+            }
             for (theirs, column) in [
                 (&r["ja3"], "ja3_hash"),
                 (&r["ja3s"], "ja3s_hash"),
@@ -548,6 +561,7 @@ fn ja3_ja3s_hassh_and_hassh_server_equal_tshark_on_every_flow() {
         }
     }
     assert!(checked >= 300, "too few fingerprints checked: {checked}");
+    assert!(ech_offers > 0, "no ClientHello offering ECH was checked");
     assert!(
         wrong.is_empty(),
         "{} disagreements:\n{}",

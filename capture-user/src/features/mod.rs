@@ -285,15 +285,18 @@ impl FlowFeatures {
         // them in once the flows of its window have ended.
         row.skip_to(group_end(Group::Connection));
         self.meta.finish_capture(flow, row);
-        let ja4 = match groups
+        let (ja4, ech) = match groups
             .contains(Group::Tls)
             .then(|| self.tls.client_hello())
             .flatten()
         {
-            Some(hello) => hello.ja4(false),
-            None => quic_hello.map(|h| h.ja4(true)).unwrap_or_default(),
+            Some(hello) => (hello.ja4(false), hello.offers_ech()),
+            None => quic_hello
+                .map(|h| (h.ja4(true), h.offers_ech()))
+                .unwrap_or_default(),
         };
         row.str(ja4);
+        row.int(i64::from(ech));
         debug_assert_eq!(row.next, FEATURES.len());
         row.values.truncate(row.next);
     }

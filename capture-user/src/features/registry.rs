@@ -681,6 +681,7 @@ features! {
     "ipv6_ext_header_types", Capture, Core, Int, "", Bidir, "0 without IPv6 extension headers", "Bitmap of the IPv6 extension headers seen in the flow: 1 hop-by-hop, 2 routing, 4 fragment, 8 destination options, 16 authentication, 32 mobility, 64 HIP, 128 shim6.";
     "ipv6_ext_header_packets", Capture, Core, Int, "count", Bidir, "0", "Packets carrying at least one IPv6 extension header.";
     "ja4", Capture, Core, Str, "", Fwd, "empty without a ClientHello, or when neither the tls nor the quic group is computed", "JA4 fingerprint of the client's TLS ClientHello (t prefix, needs the tls group, which every profile has), or of the one in its QUIC Initials (q prefix, needs the quic group).";
+    "tls_ech_offered", Capture, Core, Int, "", Fwd, "0 without a ClientHello, or when neither the tls nor the quic group is computed", "1 when the client's ClientHello (over TCP, or in its QUIC Initials) carries the encrypted_client_hello extension (0xfe0d): the server name it shows is then the outer, public one. A GREASE ECH offer looks the same on the wire, by design.";
 }
 
 /// JoyfulJay's groups in the tiers above JJ-CORE, with their feature counts, so that users can

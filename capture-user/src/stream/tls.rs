@@ -75,7 +75,16 @@ pub struct ClientHello {
     pub alpn_raw: Vec<u8>,
 }
 
+/// The encrypted_client_hello extension (draft-ietf-tls-esni).
+const ENCRYPTED_CLIENT_HELLO: u16 = 0xfe0d;
+
 impl ClientHello {
+    /// Whether the hello offers Encrypted Client Hello (a real or a GREASE offer).
+    #[must_use]
+    pub fn offers_ech(&self) -> bool {
+        self.extensions.contains(&ENCRYPTED_CLIENT_HELLO)
+    }
+
     /// The JA3 string: version, ciphers, extensions, groups, point formats; GREASE removed.
     #[must_use]
     pub fn ja3_string(&self) -> String {
