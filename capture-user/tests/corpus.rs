@@ -535,7 +535,7 @@ fn ja3_ja3s_hassh_and_hassh_server_equal_tshark_on_every_flow() {
                     .nth(2)
                     .is_some_and(|e| e.split('-').any(|x| x == "65037"));
                 checked += 1;
-                if text(&flow["tls_ech_offered"]) != (offered as u8).to_string() {
+                if text(&flow["tls_ech_offered"]) != u8::from(offered).to_string() {
                     wrong.push(format!("{name} frame {} tls_ech_offered: ours {} tshark's extensions say {offered}", r["frame"], text(&flow["tls_ech_offered"])));
                 }
                 ech_offers += usize::from(offered);
