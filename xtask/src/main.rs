@@ -326,7 +326,14 @@ fn bench(args: &[&str]) -> Result<()> {
                 .map_or(Ok(5), |s| s.parse())
                 .context("bench offline N")?,
         ),
-        other => bail!("unknown bench {other:?}: this build has `cargo xtask bench offline [N]`"),
+        Some("profiles") => bench_profiles(
+            args.get(1)
+                .map_or(Ok(7), |s| s.parse())
+                .context("bench profiles N")?,
+        ),
+        other => bail!(
+            "unknown bench {other:?}: this build has `cargo xtask bench offline [N]` and `cargo xtask bench profiles [N]`"
+        ),
     }
 }
 
@@ -390,6 +397,85 @@ fn bench_offline(runs: usize) -> Result<()> {
     );
     println!("{report}");
     write_benchmarks_section("offline", &report)
+}
+
+/// `--profile all` against `--profile core`, single-threaded, in alternating runs so that a
+/// slow phase of the host hits both alike.
+fn bench_profiles(runs: usize) -> Result<()> {
+    let capture = release_binary()?;
+    let big = bench_input()?;
+    let packets = count_packets(&capture, &big)?;
+    let out = root().join("target/bench");
+    std::fs::create_dir_all(&out)?;
+    let mut times: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+    let mut columns = [0usize; 2];
+    for run in 0..runs.max(1) {
+        for (i, profile) in ["core", "all"].into_iter().enumerate() {
+            let file = out.join(format!("{profile}.parquet"));
+            let started = Instant::now();
+            let o = Command::new(&capture)
+                .arg("extract")
+                .arg(&big)
+                .arg("-o")
+                .arg(&file)
+                .args(["--profile", profile, "--single-thread", "--quiet"])
+                .stderr(Stdio::piped())
+                .output()?;
+            let secs = started.elapsed().as_secs_f64();
+            if !o.status.success() {
+                bail!("capture failed: {}", String::from_utf8_lossy(&o.stderr));
+            }
+            eprintln!("xtask: --profile {profile} run {}: {secs:.3} s", run + 1);
+            times[i].push(secs);
+        }
+    }
+    for (i, profile) in ["core", "all"].into_iter().enumerate() {
+        let o = Command::new(&capture)
+            .arg("extract")
+            .arg(&big)
+            .args([
+                "-o",
+                "-",
+                "--format",
+                "csv",
+                "--profile",
+                profile,
+                "--quiet",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let mut header = String::new();
+        if let Some(stdout) = o.stdout {
+            use std::io::BufRead;
+            std::io::BufReader::new(stdout).read_line(&mut header)?;
+        }
+        columns[i] = header.trim_end().split(',').count();
+    }
+    let mut rows = String::new();
+    let mut medians = [0.0; 2];
+    for (i, profile) in ["core", "all"].into_iter().enumerate() {
+        let mut v = times[i].clone();
+        let med = median(&mut v);
+        medians[i] = med;
+        rows.push_str(&format!(
+            "| `capture extract {} -o target/bench/{profile}.parquet --profile {profile} --single-thread --quiet` ({} columns) | {} | {med:.3} s | {:.3}–{:.3} s | {:.0} |\n",
+            big.display(),
+            columns[i],
+            v.len(),
+            v[0],
+            v[v.len() - 1],
+            packets as f64 / med
+        ));
+    }
+    let report = format!(
+        "Written by `cargo xtask bench profiles {runs}`: alternating single-threaded runs on the same file, wall-clock.\n\n\
+| command | runs | median | range | packets/s (median) |\n|---|---|---|---|---|\n{rows}\n\
+`--profile all` runs at {:.1} % of `--profile core`'s packet rate (target: at least 50 %).\n\n",
+        100.0 * medians[0] / medians[1]
+    );
+    println!("{report}");
+    write_benchmarks_section("profiles", &report)
 }
 
 /// Runs `capture extract --profile core` on `big` `runs` times; returns the wall times and the

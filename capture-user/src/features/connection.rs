@@ -14,11 +14,12 @@
 
 mod graph;
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::io;
+use std::net::{IpAddr, Ipv4Addr};
 
 use super::registry::{index_of, Group};
-use super::{group_end, Row, Value};
+use super::{group_end, Row, Value, FEATURES};
 use crate::flow::FinishedFlow;
 use crate::output::RecordSink;
 
@@ -34,8 +35,8 @@ const BURST_GAP_SECS: f64 = 1.0;
 /// What the graph needs of one flow.
 #[derive(Clone, Debug)]
 struct FlowSummary {
-    src: Box<str>,
-    dst: Box<str>,
+    src: IpAddr,
+    dst: IpAddr,
     dst_port: u16,
     start: f64,
     end: f64,
@@ -74,9 +75,9 @@ impl IdentityColumns {
     }
 
     fn summary(&self, row: &Row) -> FlowSummary {
-        let text = |i: usize| match &row.values[i] {
-            Value::Str(s) => Box::from(s.as_ref()),
-            _ => Box::from(""),
+        let address = |i: usize| match &row.values[i] {
+            Value::Str(s) => s.parse().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+            _ => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
         };
         let float = |i: usize| match row.values[i] {
             Value::Float(f) => f,
@@ -88,8 +89,8 @@ impl IdentityColumns {
             _ => 0,
         };
         FlowSummary {
-            src: text(self.src_ip),
-            dst: text(self.dst_ip),
+            src: address(self.src_ip),
+            dst: address(self.dst_ip),
             dst_port: u16::try_from(int(self.dst_port)).unwrap_or(0),
             start: float(self.start),
             end: float(self.end),
@@ -113,7 +114,9 @@ pub struct ConnectionWindow<S> {
     previous: Vec<FlowSummary>,
     /// Flows of the current step and their records, waiting.
     current: Vec<FlowSummary>,
-    held: Vec<Row>,
+    held: Vec<Held>,
+    /// The record being written.
+    scratch: Row,
     max_step_flows: usize,
     /// Steps closed because they were full.
     steps_closed_full: u64,
@@ -131,6 +134,7 @@ impl<S: RecordSink> ConnectionWindow<S> {
             previous: Vec::new(),
             current: Vec::new(),
             held: Vec::new(),
+            scratch: Row::with_capacity(FEATURES.len()),
             max_step_flows: MAX_STEP_FLOWS,
             steps_closed_full: 0,
         }
@@ -149,8 +153,7 @@ impl<S: RecordSink> ConnectionWindow<S> {
         self.steps_closed_full
     }
 
-    fn add(&mut self, row: Row) -> io::Result<()> {
-        let summary = self.columns.summary(&row);
+    fn add(&mut self, summary: FlowSummary, held: Held) -> io::Result<()> {
         let origin = *self.origin.get_or_insert(summary.end);
         // Flows end out of order (idle ones are noticed a timeout late): steps follow the latest end.
         let step = ((summary.end - origin) / self.step_secs).floor() as i64;
@@ -165,7 +168,7 @@ impl<S: RecordSink> ConnectionWindow<S> {
             self.close_step()?;
         }
         self.current.push(summary);
-        self.held.push(row);
+        self.held.push(held);
         Ok(())
     }
 
@@ -173,11 +176,22 @@ impl<S: RecordSink> ConnectionWindow<S> {
     fn close_step(&mut self) -> io::Result<()> {
         let window: Vec<&FlowSummary> = self.previous.iter().chain(&self.current).collect();
         let graph = WindowGraph::build(&window);
-        for (row, flow) in self.held.iter_mut().zip(&self.current) {
+        // Records are built only now, one at a time in the same buffer: holding built records
+        // instead would write and read back kilobytes per flow through memory.
+        for (held, flow) in self.held.drain(..).zip(&self.current) {
+            let row = match held {
+                Held::Flow(finished) => {
+                    finished.write_into(&mut self.scratch);
+                    &mut self.scratch
+                }
+                Held::Row(row) => {
+                    self.scratch = *row;
+                    &mut self.scratch
+                }
+            };
             graph.write(flow, &mut row.values[self.columns.connection.clone()]);
             self.inner.write_row(row)?;
         }
-        self.held.clear();
         self.previous = std::mem::take(&mut self.current);
         Ok(())
     }
@@ -185,11 +199,24 @@ impl<S: RecordSink> ConnectionWindow<S> {
 
 impl<S: RecordSink> RecordSink for ConnectionWindow<S> {
     fn write_row(&mut self, row: &Row) -> io::Result<()> {
-        self.add(row.clone())
+        let summary = self.columns.summary(row);
+        self.add(summary, Held::Row(Box::new(row.clone())))
     }
 
-    fn write_flow(&mut self, flow: FinishedFlow, _scratch: &mut Row) -> io::Result<()> {
-        self.add(flow.into_row())
+    fn write_flow(&mut self, finished: FinishedFlow, _scratch: &mut Row) -> io::Result<()> {
+        let flow = &finished.flow;
+        let meta = &flow.features.meta;
+        let (start, end) = meta.span_secs();
+        let summary = FlowSummary {
+            src: flow.initiator.0,
+            dst: flow.responder.0,
+            dst_port: flow.responder.1,
+            start,
+            end,
+            packets: meta.packets(),
+            bytes: meta.bytes(),
+        };
+        self.add(summary, Held::Flow(finished))
     }
 
     fn finish(mut self: Box<Self>) -> io::Result<()> {
@@ -202,6 +229,14 @@ impl<S: RecordSink> RecordSink for ConnectionWindow<S> {
         }
         Box::new(self.inner).finish()
     }
+}
+
+/// A flow waiting for its step to close: as it ended (its record is built when written), or
+/// as a record already built.
+#[derive(Debug)]
+enum Held {
+    Flow(FinishedFlow),
+    Row(Box<Row>),
 }
 
 /// Per-address totals over the window.
@@ -218,6 +253,9 @@ struct Node {
     last_seen: f64,
     /// Start times of the flows the address took part in, on either side.
     starts: Vec<f64>,
+    /// Their standard deviation and longest burst, once the window's flows are all in.
+    start_spread: f64,
+    longest_burst: usize,
 }
 
 /// Per-(initiator, responder) totals over the window.
@@ -229,8 +267,8 @@ struct Edge {
 }
 
 /// The window's address graph with every measure the records need.
-struct WindowGraph<'a> {
-    index: HashMap<&'a str, usize>,
+struct WindowGraph {
+    index: HashMap<IpAddr, usize>,
     nodes: Vec<Node>,
     edges: HashMap<(usize, usize), Edge>,
     digraph: graph::Digraph,
@@ -239,12 +277,12 @@ struct WindowGraph<'a> {
     community: Vec<usize>,
 }
 
-impl<'a> WindowGraph<'a> {
-    fn build(flows: &[&'a FlowSummary]) -> Self {
+impl WindowGraph {
+    fn build(flows: &[&FlowSummary]) -> Self {
         let mut g = WindowGraph {
-            index: HashMap::new(),
+            index: HashMap::default(),
             nodes: Vec::new(),
-            edges: HashMap::new(),
+            edges: HashMap::default(),
             digraph: graph::Digraph::default(),
             betweenness: Vec::new(),
             clustering: Vec::new(),
@@ -252,8 +290,8 @@ impl<'a> WindowGraph<'a> {
         };
         let mut edge_order = Vec::new();
         for f in flows {
-            let src = g.node(&f.src);
-            let dst = g.node(&f.dst);
+            let src = g.node(f.src);
+            let dst = g.node(f.dst);
             for (id, sent) in [(src, true), (dst, false)] {
                 let n = &mut g.nodes[id];
                 if sent {
@@ -283,6 +321,9 @@ impl<'a> WindowGraph<'a> {
         for n in &mut g.nodes {
             n.dst_ports.sort_unstable();
             n.dst_ports.dedup();
+            n.starts.sort_unstable_by(f64::total_cmp);
+            n.start_spread = population_std(&n.starts);
+            n.longest_burst = longest_burst(&n.starts);
         }
         g.digraph = graph::Digraph::with_nodes(g.nodes.len());
         for &(a, b) in &edge_order {
@@ -305,7 +346,7 @@ impl<'a> WindowGraph<'a> {
         g
     }
 
-    fn node(&mut self, address: &'a str) -> usize {
+    fn node(&mut self, address: IpAddr) -> usize {
         let next = self.nodes.len();
         *self.index.entry(address).or_insert_with(|| {
             self.nodes.push(Node {
@@ -318,8 +359,8 @@ impl<'a> WindowGraph<'a> {
 
     /// Writes the connection columns of `flow`, in registry order.
     fn write(&self, flow: &FlowSummary, out: &mut [Value]) {
-        let src = self.index[flow.src.as_ref()];
-        let dst = self.index[flow.dst.as_ref()];
+        let src = self.index[&flow.src];
+        let dst = self.index[&flow.dst];
         let (s, d) = (&self.nodes[src], &self.nodes[dst]);
         let edge = &self.edges[&(src, dst)];
         let port_flows = edge
@@ -356,8 +397,8 @@ impl<'a> WindowGraph<'a> {
             } else {
                 0.0
             }),
-            Value::Float(population_std(&s.starts)),
-            count(longest_burst(&s.starts)),
+            Value::Float(s.start_spread),
+            count(s.longest_burst),
         ];
         for (slot, v) in out.iter_mut().zip(values) {
             *slot = v;
@@ -375,12 +416,10 @@ fn population_std(values: &[f64]) -> f64 {
 }
 
 /// Longest run of sorted times each within [`BURST_GAP_SECS`] of the one before.
-fn longest_burst(times: &[f64]) -> usize {
-    if times.is_empty() {
+fn longest_burst(sorted: &[f64]) -> usize {
+    if sorted.is_empty() {
         return 0;
     }
-    let mut sorted = times.to_vec();
-    sorted.sort_unstable_by(f64::total_cmp);
     let (mut longest, mut run) = (1, 1);
     for pair in sorted.windows(2) {
         if pair[1] - pair[0] <= BURST_GAP_SECS {
@@ -396,7 +435,6 @@ fn longest_burst(times: &[f64]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::features::FEATURES;
 
     #[derive(Default)]
     struct Collect(Vec<Row>);
@@ -439,12 +477,14 @@ mod tests {
     fn records_wait_for_their_step_and_see_the_step_before() {
         let mut out = Collect::default();
         let mut window = ConnectionWindow::new(&mut out, 300.0);
-        window.write_row(&record("a", "b", 80, 0.0, 1.0)).unwrap();
         window
-            .write_row(&record("a", "c", 443, 5.0, 100.0))
+            .write_row(&record("10.0.0.1", "10.0.0.2", 80, 0.0, 1.0))
             .unwrap();
         window
-            .write_row(&record("a", "b", 80, 120.0, 140.0))
+            .write_row(&record("10.0.0.1", "10.0.0.3", 443, 5.0, 100.0))
+            .unwrap();
+        window
+            .write_row(&record("10.0.0.1", "10.0.0.2", 80, 120.0, 140.0))
             .unwrap();
         assert_eq!(
             window.held.len(),
@@ -453,7 +493,7 @@ mod tests {
         );
         // Ends 150 s after the first flow: the first step closes, its records see all three flows.
         window
-            .write_row(&record("a", "d", 22, 150.0, 160.0))
+            .write_row(&record("10.0.0.1", "10.0.0.4", 22, 150.0, 160.0))
             .unwrap();
         assert_eq!(window.inner.0.len(), 3);
         let first = &window.inner.0[0];
@@ -466,7 +506,7 @@ mod tests {
         // The next step's record sees its own step and the one before: four flows, three peers.
         // Then a flow three steps later: the steps between held nothing, its graph is itself.
         window
-            .write_row(&record("a", "e", 22, 900.0, 910.0))
+            .write_row(&record("10.0.0.1", "2001:db8::5", 22, 900.0, 910.0))
             .unwrap();
         Box::new(window).finish().unwrap();
         let last = &out.0[3];
@@ -496,7 +536,13 @@ mod tests {
         let mut window = ConnectionWindow::new(&mut out, 300.0).with_step_limit(2);
         for i in 0..5 {
             window
-                .write_row(&record("a", "b", 80, f64::from(i), f64::from(i)))
+                .write_row(&record(
+                    "10.0.0.1",
+                    "10.0.0.2",
+                    80,
+                    f64::from(i),
+                    f64::from(i),
+                ))
                 .unwrap();
         }
         assert_eq!(window.steps_closed_full(), 2);
@@ -512,7 +558,7 @@ mod tests {
 
     #[test]
     fn bursts_chain_starts_within_a_second() {
-        assert_eq!(longest_burst(&[5.0, 0.0, 0.5, 1.4, 3.0, 3.9]), 3);
+        assert_eq!(longest_burst(&[0.0, 0.5, 1.4, 3.0, 3.9, 5.0]), 3);
         assert_eq!(longest_burst(&[]), 0);
         assert!((population_std(&[1.0, 3.0]) - 1.0).abs() < 1e-12);
     }

@@ -37,6 +37,20 @@ impl Dns {
         self.query.is_some() || self.response.is_some()
     }
 
+    /// Whether `message` could change the record: only the first query, the first response
+    /// and the first question are kept, so a busy resolver flow is not parsed past them.
+    fn wants(&self, message: &[u8]) -> bool {
+        let Some(&flags) = message.get(2) else {
+            return false;
+        };
+        let slot = if flags & 0x80 != 0 {
+            &self.response
+        } else {
+            &self.query
+        };
+        self.question.is_none() || slot.is_none()
+    }
+
     fn record(&mut self, message: DnsMessage) {
         if self.question.is_none() {
             self.question.clone_from(&message.question);
@@ -58,7 +72,7 @@ impl Extractor for Dns {
             return;
         }
         match (pkt.ip.protocol, pkt.tcp) {
-            (ipproto::UDP, _) => {
+            (ipproto::UDP, _) if self.wants(pkt.payload) => {
                 if let Some(m) = dns::parse(pkt.payload) {
                     self.record(m);
                 }

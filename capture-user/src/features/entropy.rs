@@ -33,39 +33,120 @@ impl Histogram {
     }
 }
 
-/// Shannon entropy in bits per byte of the counts.
-fn entropy(counts: impl Iterator<Item = u32>, total: usize) -> f64 {
+/// c * log2(c) for every count a histogram bin can hold (both directions' samples together).
+fn c_log2_c() -> &'static [f64; 2 * PER_DIRECTION + 1] {
+    static TABLE: std::sync::OnceLock<[f64; 2 * PER_DIRECTION + 1]> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut t = [0.0; 2 * PER_DIRECTION + 1];
+        for (c, v) in t.iter_mut().enumerate().skip(1) {
+            *v = c as f64 * (c as f64).log2();
+        }
+        t
+    })
+}
+
+/// Shannon entropy in bits per byte of `total` bytes whose bins sum `sum_c_log2_c`:
+/// log2(n) - (1/n) * sum(c * log2(c)).
+fn entropy_from(sum_c_log2_c: f64, total: usize) -> f64 {
     if total == 0 {
         return 0.0;
     }
     let n = total as f64;
-    counts
-        .filter(|&c| c > 0)
-        .map(|c| f64::from(c) / n)
-        .map(|p| -p * p.log2())
-        .sum()
+    (n.log2() - sum_c_log2_c / n).max(0.0)
+}
+
+/// Printable ASCII as JoyfulJay counts it: 0x20..=0x7e, tab, line feed, carriage return.
+const fn printable(byte: usize) -> bool {
+    (byte >= 0x20 && byte <= 0x7e) || matches!(byte, 0x09 | 0x0a | 0x0d)
+}
+
+/// [`printable`] of every byte value, as 0 or 1.
+const PRINTABLE: [u8; 256] = {
+    let mut t = [0; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = printable(i) as u8;
+        i += 1;
+    }
+    t
+};
+
+/// Everything the group reports, from one pass over both histograms.
+#[derive(Debug, Default)]
+struct SampleStats {
+    total: usize,
+    fwd_total: usize,
+    bwd_total: usize,
+    sum_all: f64,
+    sum_fwd: f64,
+    sum_bwd: f64,
+    sum_squared_counts: f64,
+    printable: u32,
+    nulls: u32,
+    high: u32,
+}
+
+impl SampleStats {
+    fn of(fwd: &Histogram, bwd: &Histogram) -> Self {
+        let table = c_log2_c();
+        let mut s = Self {
+            total: fwd.total + bwd.total,
+            fwd_total: fwd.total,
+            bwd_total: bwd.total,
+            ..Self::default()
+        };
+        let mut squares = 0usize;
+        for (i, (&f, &b)) in fwd.counts.iter().zip(&bwd.counts).enumerate() {
+            // Counts never exceed the samples; the clamp only spares bounds checks.
+            let f = usize::from(f).min(PER_DIRECTION);
+            let b = usize::from(b).min(PER_DIRECTION);
+            let both = f + b;
+            s.sum_fwd += table[f];
+            s.sum_bwd += table[b];
+            s.sum_all += table[both];
+            squares += both * both;
+            let both = both as u32;
+            s.printable += both * u32::from(PRINTABLE[i]);
+            s.high += both * u32::from(i >= 0x80);
+        }
+        s.sum_squared_counts = squares as f64;
+        s.nulls = u32::from(fwd.counts[0]) + u32::from(bwd.counts[0]);
+        s
+    }
+
+    fn share(&self, count: u32) -> f64 {
+        if self.total > 0 {
+            f64::from(count) / self.total as f64
+        } else {
+            0.0
+        }
+    }
 }
 
 #[derive(Debug, Default)]
 pub(super) struct Entropy {
     sample: Option<Box<[Histogram; 2]>>,
+    /// The sample's statistics, computed once when the flow ends (the fingerprint group reads
+    /// them too).
+    stats: Option<SampleStats>,
 }
 
 impl Entropy {
     /// The payload sample's size, entropy per byte and share of printable bytes.
-    pub(super) fn sample(&self) -> (usize, f64, f64) {
-        let Some([fwd, bwd]) = self.sample.as_deref() else {
-            return (0, 0.0, 0.0);
-        };
-        let total = fwd.total + bwd.total;
-        let both = |i: usize| u32::from(fwd.counts[i]) + u32::from(bwd.counts[i]);
-        let printable: u32 = (0x20..=0x7e).chain([0x09, 0x0a, 0x0d]).map(both).sum();
-        let share = if total > 0 {
-            f64::from(printable) / total as f64
-        } else {
-            0.0
-        };
-        (total, entropy((0..256).map(both), total), share)
+    pub(super) fn sample(&mut self) -> (usize, f64, f64) {
+        match self.stats() {
+            Some(s) => (
+                s.total,
+                entropy_from(s.sum_all, s.total),
+                s.share(s.printable),
+            ),
+            None => (0, 0.0, 0.0),
+        }
+    }
+
+    fn stats(&mut self) -> Option<&SampleStats> {
+        let [fwd, bwd] = self.sample.as_deref()?;
+        Some(self.stats.get_or_insert_with(|| SampleStats::of(fwd, bwd)))
     }
 }
 
@@ -84,19 +165,17 @@ impl Extractor for Entropy {
     }
 
     fn finish(&mut self, _flow: &FlowIdentity, out: &mut Row) {
-        let Some(s) = self.sample.as_deref() else {
+        let Some(s) = self.stats() else {
             for _ in 0..8 {
                 out.float(0.0);
             }
             out.int(0);
             return;
         };
-        let [fwd, bwd] = s;
-        let total = fwd.total + bwd.total;
-        let both = |i: usize| u32::from(fwd.counts[i]) + u32::from(bwd.counts[i]);
-        let all = entropy((0..256).map(both), total);
-        let ent_fwd = entropy(fwd.counts.iter().map(|&c| u32::from(c)), fwd.total);
-        let ent_bwd = entropy(bwd.counts.iter().map(|&c| u32::from(c)), bwd.total);
+        let total = s.total;
+        let all = entropy_from(s.sum_all, total);
+        let ent_fwd = entropy_from(s.sum_fwd, s.fwd_total);
+        let ent_bwd = entropy_from(s.sum_bwd, s.bwd_total);
         out.float(all);
         out.float(ent_fwd);
         out.float(ent_bwd);
@@ -109,26 +188,18 @@ impl Extractor for Entropy {
         });
         // 1 minus the squared distance from a uniform histogram, scaled by the sample size
         // squared; only meaningful with at least one byte per value on average.
+        // sum((c - e)^2) = sum(c^2) - 2e*n + 256e^2 with e = n/256, that is sum(c^2) - n^2/256.
         let uniformity = if total >= 256 {
-            let expected = total as f64 / 256.0;
-            let variance: f64 = (0..256)
-                .map(|i| (f64::from(both(i)) - expected).powi(2))
-                .sum();
-            (1.0 - variance / (total as f64 * total as f64)).max(0.0)
+            let n = total as f64;
+            let variance = s.sum_squared_counts - n * n / 256.0;
+            (1.0 - variance / (n * n)).max(0.0)
         } else {
             0.0
         };
         out.float(uniformity);
-        let count = |range: &mut dyn Iterator<Item = usize>| {
-            range.map(both).map(u64::from).sum::<u64>() as f64
-        };
-        let printable = count(&mut (0x20..=0x7e).chain([0x09, 0x0a, 0x0d]));
-        let nulls = count(&mut std::iter::once(0));
-        let high = count(&mut (0x80..=0xff));
-        let t = total.max(1) as f64;
-        out.float(if total > 0 { printable / t } else { 0.0 });
-        out.float(if total > 0 { nulls / t } else { 0.0 });
-        out.float(if total > 0 { high / t } else { 0.0 });
+        out.float(s.share(s.printable));
+        out.float(s.share(s.nulls));
+        out.float(s.share(s.high));
         out.int(total);
     }
 
@@ -143,10 +214,45 @@ impl Extractor for Entropy {
 mod tests {
     use super::*;
 
+    fn entropy(counts: &[usize], total: usize) -> f64 {
+        entropy_from(counts.iter().map(|&c| c_log2_c()[c]).sum(), total)
+    }
+
     #[test]
     fn entropy_of_known_distributions() {
-        assert_eq!(entropy([4u32, 0, 0].into_iter(), 4), 0.0);
-        assert!((entropy([1u32, 1, 1, 1].into_iter(), 4) - 2.0).abs() < 1e-12);
-        assert!((entropy(std::iter::repeat_n(1u32, 256), 256) - 8.0).abs() < 1e-12);
+        assert_eq!(entropy(&[4, 0, 0], 4), 0.0);
+        assert!((entropy(&[1, 1, 1, 1], 4) - 2.0).abs() < 1e-12);
+        assert!((entropy(&[1; 256], 256) - 8.0).abs() < 1e-12);
+        // Against the textbook sum of -p log2 p on an uneven histogram.
+        let counts = [1usize, 7, 30, 2, 200, 16];
+        let n: usize = counts.iter().sum();
+        let direct: f64 = counts
+            .iter()
+            .map(|&c| c as f64 / n as f64)
+            .map(|p| -p * p.log2())
+            .sum();
+        assert!((entropy(&counts, n) - direct).abs() < 1e-12);
+    }
+
+    #[test]
+    fn one_pass_statistics_match_their_definitions() {
+        let (mut fwd, mut bwd) = (Histogram::default(), Histogram::default());
+        let payload: Vec<u8> = (0..256u32).map(|i| (i * i % 251) as u8).collect();
+        fwd.add(&payload);
+        bwd.add(b"\0\0GET / HTTP/1.1\r\n\xff\xfe");
+        let s = SampleStats::of(&fwd, &bwd);
+        let both: Vec<f64> = (0..256)
+            .map(|i| f64::from(fwd.counts[i]) + f64::from(bwd.counts[i]))
+            .collect();
+        let n = both.iter().sum::<f64>();
+        assert_eq!(n as usize, s.total);
+        let expected = n / 256.0;
+        let variance: f64 = both.iter().map(|c| (c - expected).powi(2)).sum();
+        let direct = s.sum_squared_counts - n * n / 256.0;
+        assert!((variance - direct).abs() < 1e-9 * variance.max(1.0));
+        let printable: f64 = (0..256).filter(|&i| printable(i)).map(|i| both[i]).sum();
+        assert_eq!(f64::from(s.printable), printable);
+        assert_eq!(f64::from(s.high), both[0x80..].iter().sum::<f64>());
+        assert_eq!(f64::from(s.nulls), both[0]);
     }
 }

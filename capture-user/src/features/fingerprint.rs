@@ -1,6 +1,8 @@
 //! `fingerprint` (JJ-EXPERIMENTAL): JoyfulJay's Tor, VPN and DNS-over-HTTPS heuristics, and a
 //! traffic type that tells encrypted from plain traffic.
 
+use std::borrow::Cow;
+
 use super::stats::Moments;
 use super::{secs, share, Dir, Extractor, FlowIdentity, Group, Row};
 use crate::decode::{ipproto, Packet};
@@ -140,24 +142,24 @@ impl Extractor for Fingerprint {
         out.float(doh);
         let (sample, sample_entropy, printable) = self.signals.sample;
         let traffic = if likely_tor {
-            "tor".to_string()
+            Cow::Borrowed("tor")
         } else if likely_vpn {
             if vpn_type.is_empty() {
-                "vpn".to_string()
+                Cow::Borrowed("vpn")
             } else {
-                format!("vpn:{vpn_type}")
+                Cow::Owned(format!("vpn:{vpn_type}"))
             }
         } else if likely_doh {
-            "doh".to_string()
+            Cow::Borrowed("doh")
         } else if self.signals.sni.is_some()
             || self.signals.ssh
             || (sample >= MIN_SAMPLE && sample_entropy >= CIPHER_ENTROPY)
         {
-            "encrypted".to_string()
+            Cow::Borrowed("encrypted")
         } else if self.signals.dns || (sample > 0 && printable >= PLAIN_PRINTABLE) {
-            "plain".to_string()
+            Cow::Borrowed("plain")
         } else {
-            "unknown".to_string()
+            Cow::Borrowed("unknown")
         };
         out.str(traffic);
     }

@@ -28,6 +28,16 @@ impl FlowMeta {
         self.packets[0] + self.packets[1]
     }
 
+    /// Bytes in both directions (the `total_bytes` column).
+    pub(super) fn bytes(&self) -> u64 {
+        self.bytes[0] + self.bytes[1]
+    }
+
+    /// First and last packet times, in seconds (the `start_time` and `end_time` columns).
+    pub(super) fn span_secs(&self) -> (f64, f64) {
+        (secs(self.first_ts), secs(self.last_ts))
+    }
+
     /// Our own columns, written after every JoyfulJay group.
     pub(super) fn finish_capture(&self, flow: &FlowIdentity, out: &mut Row) {
         out.str(flow.end_reason.as_str());

@@ -13,10 +13,14 @@ fn insert<T: PartialEq>(set: &mut Vec<T>, v: T) {
 }
 
 fn mac_text(m: [u8; 6]) -> String {
-    use std::fmt::Write;
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(17);
     for (i, b) in m.iter().enumerate() {
-        let _ = write!(s, "{}{b:02x}", if i > 0 { ":" } else { "" });
+        if i > 0 {
+            s.push(':');
+        }
+        s.push(char::from(HEX[usize::from(b >> 4)]));
+        s.push(char::from(HEX[usize::from(b & 0xf)]));
     }
     s
 }

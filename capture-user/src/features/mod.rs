@@ -85,6 +85,16 @@ pub struct Row {
 }
 
 impl Row {
+    /// An empty record with room for `columns` values.
+    #[must_use]
+    pub fn with_capacity(columns: usize) -> Self {
+        Self {
+            values: Vec::with_capacity(columns),
+            next: 0,
+        }
+    }
+
+    #[inline]
     fn put(&mut self, value: Value) {
         match self.values.get_mut(self.next) {
             Some(slot) => *slot = value,
@@ -101,18 +111,22 @@ impl Row {
         self.next = end;
     }
 
+    #[inline]
     fn int(&mut self, v: impl TryInto<i64>) {
         self.put(Value::Int(v.try_into().unwrap_or(i64::MAX)));
     }
 
+    #[inline]
     fn float(&mut self, v: f64) {
         self.put(Value::Float(v));
     }
 
+    #[inline]
     fn bool(&mut self, v: bool) {
         self.put(Value::Bool(v));
     }
 
+    #[inline]
     fn str(&mut self, v: impl Into<Cow<'static, str>>) {
         self.put(Value::Str(v.into()));
     }

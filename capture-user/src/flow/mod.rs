@@ -140,7 +140,7 @@ impl FinishedFlow {
     /// The flow's record.
     #[must_use]
     pub fn into_row(self) -> Row {
-        let mut row = Row::default();
+        let mut row = Row::with_capacity(crate::features::FEATURES.len());
         self.write_into(&mut row);
         row
     }

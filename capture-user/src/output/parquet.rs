@@ -1,6 +1,7 @@
 //! Parquet: typed, required columns (int64, double, boolean, UTF-8 string), zstd-compressed,
 //! in row groups of up to [`ROW_GROUP_ROWS`] flows.
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 use std::sync::Arc;
 
@@ -56,19 +57,30 @@ impl ParquetSink {
             .with_fields(fields)
             .build()
             .map_err(to_io)?;
-        let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).map_err(to_io)?))
+        let mut props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).map_err(to_io)?));
+        // Measured values (times, rates, ratios) rarely repeat: a dictionary costs a hash per
+        // value and is then abandoned, so doubles go straight to plain encoding and zstd.
+        for (def, name) in columns.defs().zip(columns.names()) {
+            if matches!(def.kind, Kind::Float | Kind::Int) {
+                props = props.set_column_dictionary_enabled(name.as_str().into(), false);
+            }
+        }
+        let props = props
             .set_created_by(format!("capture {}", env!("CARGO_PKG_VERSION")))
             .build();
         let writer =
             SerializedFileWriter::new(out, Arc::new(schema), Arc::new(props)).map_err(to_io)?;
+        // Sized for a whole row group up front: growing hundreds of column buffers by
+        // doubling copies each of them and hands freed pages back to the system, to be faulted
+        // in again.
         let buffers = columns
             .defs()
             .map(|d| match d.kind {
-                Kind::Int => Column::Int(Vec::new()),
-                Kind::Float => Column::Float(Vec::new()),
-                Kind::Bool => Column::Bool(Vec::new()),
-                Kind::Str => Column::Str(Vec::new()),
+                Kind::Int => Column::Int(Vec::with_capacity(ROW_GROUP_ROWS)),
+                Kind::Float => Column::Float(Vec::with_capacity(ROW_GROUP_ROWS)),
+                Kind::Bool => Column::Bool(Vec::with_capacity(ROW_GROUP_ROWS)),
+                Kind::Str => Column::Str(Vec::with_capacity(ROW_GROUP_ROWS)),
             })
             .collect();
         Ok(Self {
@@ -131,7 +143,11 @@ impl RecordSink for ParquetSink {
                 (Column::Int(b), Value::Int(v)) => b.push(*v),
                 (Column::Float(b), Value::Float(v)) => b.push(*v),
                 (Column::Bool(b), Value::Bool(v)) => b.push(*v),
-                (Column::Str(b), Value::Str(v)) => b.push(ByteArray::from(v.as_bytes().to_vec())),
+                (Column::Str(b), Value::Str(v)) => b.push(ByteArray::from(match v {
+                    // Names and labels are static: no copy.
+                    Cow::Borrowed(s) => bytes::Bytes::from_static(s.as_bytes()),
+                    Cow::Owned(s) => bytes::Bytes::copy_from_slice(s.as_bytes()),
+                })),
                 _ => {
                     return Err(io::Error::other(
                         "record value does not match its column type",

@@ -124,7 +124,10 @@ impl Http2Parser {
                     }
                     let before = self.buffer.len();
                     self.buffer.extend_from_slice(&data[..n]);
-                    let Some(end) = find(&self.buffer, b"\r\n\r\n") else {
+                    // Only the new bytes (and the three before them) can complete the head.
+                    let from = before.saturating_sub(3);
+                    let Some(end) = find(&self.buffer[from..], b"\r\n\r\n").map(|i| i + from)
+                    else {
                         data = &data[n..];
                         continue;
                     };
@@ -202,7 +205,7 @@ impl Http2Parser {
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(haystack, needle)
 }
 
 #[cfg(test)]

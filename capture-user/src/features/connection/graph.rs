@@ -4,7 +4,7 @@
 //! all three over a graph we rebuild every window step; nodes are visited in insertion order, so
 //! results are deterministic where networkx shuffles.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// Windows with more addresses than this estimate betweenness from this many source nodes.
 pub const EXACT_BETWEENNESS_NODES: usize = 4096;
@@ -111,7 +111,7 @@ impl Digraph {
         let mut g = Undirected {
             adj: vec![Vec::new(); n],
             self_loop: vec![0.0; n],
-            index: HashMap::new(),
+            index: HashMap::default(),
         };
         for u in 0..n {
             for &v in &self.out[u] {
@@ -138,7 +138,7 @@ impl Undirected {
         Self {
             adj: vec![Vec::new(); n],
             self_loop: vec![0.0; n],
-            index: HashMap::new(),
+            index: HashMap::default(),
         }
     }
 
