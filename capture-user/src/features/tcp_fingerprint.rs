@@ -18,8 +18,37 @@ struct SynParams {
     timestamps: bool,
 }
 
+/// Distinct SYN parameter sets remembered per thread; the cache starts over beyond this.
+const FINGERPRINT_CACHE: usize = 4096;
+
 impl SynParams {
+    /// The fingerprint, remembered per thread: a few parameter sets cover most flows, and each
+    /// costs an MD5 and two formatted strings.
     fn fingerprint(self) -> String {
+        thread_local! {
+            static CACHE: std::cell::RefCell<rustc_hash::FxHashMap<u64, String>> =
+                std::cell::RefCell::default();
+        }
+        let key = u64::from(self.window)
+            | u64::from(self.ttl) << 16
+            | u64::from(self.mss) << 24
+            | u64::from(self.window_scale) << 40
+            | u64::from(self.sack) << 48
+            | u64::from(self.timestamps) << 49;
+        CACHE.with_borrow_mut(|cache| {
+            if let Some(known) = cache.get(&key) {
+                return known.clone();
+            }
+            if cache.len() >= FINGERPRINT_CACHE {
+                cache.clear();
+            }
+            let text = self.compute_fingerprint();
+            cache.insert(key, text.clone());
+            text
+        })
+    }
+
+    fn compute_fingerprint(self) -> String {
         let options = u8::from(self.sack) | u8::from(self.timestamps) << 1;
         let text = format!(
             "{}_{}_{}_{}_{options}",
@@ -101,5 +130,32 @@ impl Extractor for TcpFingerprint {
             out.int(s.map_or(0, |s| s.mss));
             out.int(s.map_or(0, |s| s.window_scale));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remembered_fingerprints_equal_computed_ones() {
+        let linux = SynParams {
+            window: 64240,
+            ttl: 64,
+            mss: 1460,
+            window_scale: 7,
+            sack: true,
+            timestamps: true,
+        };
+        let other = SynParams {
+            timestamps: false,
+            ..linux
+        };
+        for _ in 0..2 {
+            assert_eq!(linux.fingerprint(), linux.compute_fingerprint());
+            assert_eq!(other.fingerprint(), other.compute_fingerprint());
+        }
+        assert_ne!(linux.fingerprint(), other.fingerprint());
+        assert!(linux.fingerprint().starts_with("t64240_1460_7_"));
     }
 }

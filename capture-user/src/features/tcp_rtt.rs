@@ -68,12 +68,42 @@ impl Samples {
     }
 }
 
+/// When each TSval was last sent, per direction. A TSval repeats over many segments (the clock
+/// ticks slower than packets), so each direction's current value and its latest time are kept
+/// apart and enter the table only when the value changes.
+#[derive(Debug, Default)]
+struct SentTsval {
+    table: Pending,
+    current: [Option<(u32, i64)>; 2],
+}
+
+impl SentTsval {
+    fn sent(&mut self, forward: bool, value: u32, ts: i64) {
+        let current = &mut self.current[usize::from(forward)];
+        match current {
+            Some((v, t)) if *v == value => *t = ts,
+            _ => {
+                if let Some((v, t)) = current.replace((value, ts)) {
+                    self.table.insert((forward, v), t);
+                }
+            }
+        }
+    }
+
+    fn last_sent(&self, forward: bool, value: u32) -> Option<i64> {
+        match self.current[usize::from(forward)] {
+            Some((v, t)) if v == value => Some(t),
+            _ => self.table.get((forward, value)),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub(super) struct TcpRtt {
     syn: Option<i64>,
     synack: Option<i64>,
     ack: Option<i64>,
-    sent_tsval: Pending,
+    sent_tsval: SentTsval,
     echo: Samples,
     unacked: Pending,
     acked: Samples,
@@ -98,9 +128,9 @@ impl Extractor for TcpRtt {
             self.ack = Some(now);
         }
         if let Some((value, echo)) = t.options.timestamp {
-            self.sent_tsval.insert((forward, value), now);
+            self.sent_tsval.sent(forward, value, now);
             if echo != 0 {
-                if let Some(sent) = self.sent_tsval.get((!forward, echo)) {
+                if let Some(sent) = self.sent_tsval.last_sent(!forward, echo) {
                     self.echo.push(now - sent);
                 }
             }
@@ -137,6 +167,29 @@ impl Extractor for TcpRtt {
     }
 
     fn heap_bytes(&self) -> usize {
-        self.sent_tsval.heap_bytes() + self.unacked.heap_bytes()
+        self.sent_tsval.table.heap_bytes() + self.unacked.heap_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tsval_remembers_its_latest_send_in_each_direction() {
+        let mut sent = SentTsval::default();
+        sent.sent(true, 100, 1);
+        sent.sent(true, 100, 2);
+        assert_eq!(sent.last_sent(true, 100), Some(2));
+        assert_eq!(sent.last_sent(false, 100), None);
+        sent.sent(true, 101, 3);
+        assert_eq!(sent.last_sent(true, 100), Some(2));
+        assert_eq!(sent.last_sent(true, 101), Some(3));
+        // A value seen again (reordering) is sent later: the later time wins.
+        sent.sent(true, 100, 4);
+        assert_eq!(sent.last_sent(true, 100), Some(4));
+        sent.sent(true, 102, 5);
+        assert_eq!(sent.last_sent(true, 100), Some(4));
+        assert_eq!(sent.last_sent(true, 101), Some(3));
     }
 }
