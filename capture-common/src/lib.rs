@@ -125,6 +125,9 @@ impl SkipReason {
     }
 }
 
+/// Most receive queues (AF_XDP sockets) one capture serves.
+pub const MAX_QUEUES: u32 = 64;
+
 /// Per-CPU counters kept by the XDP program, indexed by [`XdpCounter`].
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -145,12 +148,51 @@ pub enum XdpCounter {
     Passed = 2,
     /// Frames dropped.
     Dropped = 3,
+    /// Frames whose receive queue had no socket (then passed or dropped as configured).
+    NoSocket = 4,
 }
 
 impl XdpCounter {
     /// Number of counters.
-    pub const COUNT: usize = 4;
+    pub const COUNT: usize = 5;
+
+    /// Every counter, in index order.
+    pub const ALL: [Self; Self::COUNT] = [
+        Self::Seen,
+        Self::Redirected,
+        Self::Passed,
+        Self::Dropped,
+        Self::NoSocket,
+    ];
+
+    /// A short name for summaries and metrics.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Seen => "seen",
+            Self::Redirected => "redirected",
+            Self::Passed => "passed",
+            Self::Dropped => "dropped",
+            Self::NoSocket => "no_socket",
+        }
+    }
 }
+
+/// Settings of the XDP program, written by user space before it is attached.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct XdpConfig {
+    /// Non-zero: frames that are not captured go on to the kernel; zero: they are dropped.
+    pub pass_unmatched: u32,
+}
+
+#[cfg(feature = "user")]
+// SAFETY: plain old data: `#[repr(C)]`, integers only, no padding, every bit pattern valid.
+unsafe impl aya::Pod for XdpCounters {}
+
+#[cfg(feature = "user")]
+// SAFETY: as above.
+unsafe impl aya::Pod for XdpConfig {}
 
 #[cfg(test)]
 mod tests {

@@ -114,6 +114,12 @@ impl Engine {
         }
     }
 
+    /// Ends the flows that timed out by `now` (nanoseconds since the Unix epoch) although no
+    /// packet arrived: a live capture calls this when its queue is quiet.
+    pub fn advance_clock(&mut self, now: i64, ended: &mut impl FnMut(FinishedFlow)) {
+        self.table.expire(now, ended);
+    }
+
     /// Ends every open flow (end of input) and drops incomplete datagrams.
     pub fn finish(&mut self, ended: &mut impl FnMut(FinishedFlow)) {
         let dropped = self.reassembler.clear();

@@ -1,7 +1,8 @@
 //! The capture engine: decode packets, assemble bidirectional flows, compute features, write records.
 //!
 //! Where things happen, for a newcomer:
-//! - a packet enters at [`engine::Engine::process_frame`] (from [`input`] for files);
+//! - a packet enters at [`engine::Engine::process_frame`] (from [`input`] for files, from an
+//!   AF_XDP socket in [`live`]);
 //! - it is decoded by [`decode::decode_frame`] and its flow updated in [`flow::FlowTable::process`];
 //! - a flow ends in [`flow::FlowTable`] (`expire`, `end_before`, `flush`) with a [`capture_common::FlowEndReason`];
 //! - its record is built by [`features::FlowFeatures::finish`] and leaves through an [`output::RecordSink`].
@@ -14,6 +15,7 @@ pub mod extract;
 pub mod features;
 pub mod flow;
 pub mod input;
+pub mod live;
 pub mod output;
 pub mod reassembly;
 pub mod stream;

@@ -11,7 +11,7 @@ use capture::flow::FlowConfig;
 use capture::output::{
     format_from_path, open_sink, Columns, Destination, Format, RecordSink, ThreadedSink,
 };
-use capture_common::{FlowEndReason, SkipReason};
+use capture_common::{FlowEndReason, SkipReason, XdpCounter};
 use clap::{Parser, Subcommand, ValueEnum};
 
 // Flow records and per-flow state are many small allocations; mimalloc serves them from
@@ -37,6 +37,8 @@ struct Cli {
 enum Command {
     /// Read capture files and write one feature record per bidirectional flow.
     Extract(ExtractArgs),
+    /// Capture live from an interface (XDP and AF_XDP) and write one record per flow.
+    Run(RunArgs),
     /// List the feature registry.
     Features(FeaturesArgs),
 }
@@ -121,6 +123,71 @@ struct ExtractArgs {
     connection_window: f64,
 }
 
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum XdpModeArg {
+    /// In the driver (fastest; needs driver support).
+    Native,
+    /// Generic XDP in the kernel's network stack (any interface).
+    Skb,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum NonMatching {
+    /// Drop frames no socket takes (a mirror port).
+    Drop,
+    /// Pass them on to the kernel (a host that also uses the interface).
+    Pass,
+}
+
+#[derive(clap::Args, Debug)]
+struct RunArgs {
+    /// Interface to capture from.
+    #[arg(long)]
+    iface: String,
+    /// Directory the records go to (flows-<start time>.<format>).
+    #[arg(long)]
+    output_dir: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "parquet")]
+    format: FormatArg,
+    /// Receive queues to capture from (default: all of the interface's).
+    #[arg(long)]
+    queues: Option<u32>,
+    /// Stop after this many seconds (default: at SIGINT or SIGTERM).
+    #[arg(long)]
+    duration: Option<f64>,
+    /// Where XDP runs.
+    #[arg(long, value_enum, default_value = "native")]
+    xdp_mode: XdpModeArg,
+    /// What happens to frames no socket takes.
+    #[arg(long, value_enum, default_value = "drop")]
+    non_matching: NonMatching,
+    /// Bind AF_XDP sockets in copy mode without trying zero-copy.
+    #[arg(long)]
+    copy: bool,
+    /// UMEM frames (4 KiB each) and ring slots per queue.
+    #[arg(long, default_value_t = 8192)]
+    frames_per_queue: u32,
+    /// Feature tier to emit.
+    #[arg(long, value_enum, default_value = "core")]
+    profile: Profile,
+    /// Only these feature groups (see `capture features`).
+    #[arg(long, num_args = 1.., value_name = "GROUP")]
+    features: Vec<String>,
+    /// Idle timeout in seconds.
+    #[arg(long, default_value_t = 60.0)]
+    timeout: f64,
+    /// Most flows held at once per queue.
+    #[arg(long, default_value_t = 1 << 20)]
+    max_flows: usize,
+    /// An XDP object to load instead of the one built into this binary.
+    #[arg(long)]
+    xdp_object: Option<PathBuf>,
+    /// No status line.
+    #[arg(long)]
+    quiet: bool,
+}
+
 #[derive(clap::Args, Debug)]
 struct FeaturesArgs {
     /// Print the Markdown of docs/features.md instead of a table.
@@ -132,6 +199,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Extract(args) => run_extract(&args),
+        Command::Run(args) => run_live(&args),
         Command::Features(args) => run_features(&args).map(|()| ExitCode::SUCCESS),
     };
     match result {
@@ -150,9 +218,10 @@ fn seconds_to_ns(what: &str, secs: f64) -> Result<i64> {
     Ok((secs * 1e9) as i64)
 }
 
-fn run_extract(args: &ExtractArgs) -> Result<ExitCode> {
+/// Parses `--features` (names, or comma-separated lists of names) into groups.
+fn parse_groups(features: &[String]) -> Result<Vec<Group>> {
     let mut groups = Vec::new();
-    for name in &args.features {
+    for name in features {
         for part in name.split(',').filter(|p| !p.is_empty()) {
             let group = Group::from_name(part).with_context(|| {
                 let known: Vec<_> = Group::ALL.iter().map(|g| g.name()).collect();
@@ -164,6 +233,11 @@ fn run_extract(args: &ExtractArgs) -> Result<ExitCode> {
             groups.push(group);
         }
     }
+    Ok(groups)
+}
+
+fn run_extract(args: &ExtractArgs) -> Result<ExitCode> {
+    let groups = parse_groups(&args.features)?;
     let mut columns = Columns::select(
         args.profile.tier(),
         (!groups.is_empty()).then_some(groups.as_slice()),
@@ -320,6 +394,167 @@ fn print_summary(s: &ExtractSummary) {
     for err in &s.input_errors {
         eprintln!("capture: error: {err}; frames before this point were processed");
     }
+}
+
+/// The XDP object built into this binary (empty when it was built without one).
+const BUILT_IN_XDP: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/capture-xdp.o"));
+
+fn run_live(args: &RunArgs) -> Result<ExitCode> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let program = match &args.xdp_object {
+        Some(path) => std::fs::read(path)
+            .with_context(|| format!("cannot read the XDP object {}", path.display()))?,
+        None if BUILT_IN_XDP.is_empty() => bail!(
+            "this binary was built without the XDP program: run `cargo xtask build-ebpf` and rebuild, or pass --xdp-object"
+        ),
+        None => BUILT_IN_XDP.to_vec(),
+    };
+    let groups = parse_groups(&args.features)?;
+    let columns = Columns::select(
+        args.profile.tier(),
+        (!groups.is_empty()).then_some(groups.as_slice()),
+    );
+    let flow = FlowConfig {
+        idle_timeout_ns: seconds_to_ns("--timeout", args.timeout)?,
+        max_flows: args.max_flows.max(1),
+        groups: GroupSet::of(&columns.groups()),
+        ..FlowConfig::default()
+    };
+    let duration = args
+        .duration
+        .map(|d| {
+            seconds_to_ns("--duration", d).map(|ns| std::time::Duration::from_nanos(ns as u64))
+        })
+        .transpose()?;
+    std::fs::create_dir_all(&args.output_dir)
+        .with_context(|| format!("cannot create {}", args.output_dir.display()))?;
+    let (format, extension) = match args.format {
+        FormatArg::Parquet => (Format::Parquet, "parquet"),
+        FormatArg::Csv => (Format::Csv, "csv"),
+        FormatArg::Jsonl => (Format::Jsonl, "jsonl"),
+    };
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let path = args.output_dir.join(format!("flows-{stamp}.{extension}"));
+    let computes_connection = columns.groups().contains(&Group::Connection);
+    let mut sink = open_sink(&Destination::File(path.clone()), format, false, columns)
+        .with_context(|| format!("cannot create output '{}'", path.display()))?;
+    if computes_connection {
+        sink = Box::new(ConnectionWindow::new(
+            sink,
+            capture::features::DEFAULT_CONNECTION_WINDOW_SECS,
+        ));
+    }
+    let mut sink: Box<dyn RecordSink> =
+        Box::new(ThreadedSink::spawn(sink, 4096).context("cannot start the writer thread")?);
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .context("cannot install the signal handlers")?;
+    }
+    let config = capture::live::LiveConfig {
+        iface: args.iface.clone(),
+        queues: args.queues,
+        frames_per_queue: args.frames_per_queue.max(64),
+        skb_mode: matches!(args.xdp_mode, XdpModeArg::Skb),
+        copy_only: args.copy,
+        pass_unmatched: matches!(args.non_matching, NonMatching::Pass),
+        flow,
+    };
+    let capture = capture::live::LiveCapture::start(&config, &program)?;
+    let modes: Vec<String> = capture
+        .modes()
+        .iter()
+        .map(|(q, m)| format!("queue {q} {}", m.as_str()))
+        .collect();
+    eprintln!(
+        "capture: capturing on {} ({} XDP; {}) into {}",
+        args.iface,
+        match args.xdp_mode {
+            XdpModeArg::Native => "native",
+            XdpModeArg::Skb => "skb",
+        },
+        modes.join(", "),
+        path.display()
+    );
+    let show_status = !args.quiet && std::io::stderr().is_terminal();
+    let started = std::time::Instant::now();
+    let mut last_status = started;
+    let mut written = 0u64;
+    let mut previous = capture.status();
+    while !stop.load(Ordering::Relaxed) && duration.is_none_or(|d| started.elapsed() < d) {
+        written += capture
+            .drain(sink.as_mut(), std::time::Duration::from_millis(100))
+            .context("writing records")?;
+        if show_status && last_status.elapsed() >= std::time::Duration::from_secs(1) {
+            let now = capture.status();
+            let dt = (now.elapsed - previous.elapsed).max(1e-9);
+            let pps = (now.frames - previous.frames) as f64 / dt;
+            let bps = (now.bytes - previous.bytes) as f64 * 8.0 / dt;
+            let drops = now.xdp[XdpCounter::Dropped as usize];
+            eprint!(
+                "\r\x1b[Kcapture: {:.0} s  {pps:.0} packets/s  {:.1} Mbit/s  {} active flows  {written} records  XDP seen {} redirected {} dropped {drops}",
+                now.elapsed,
+                bps / 1e6,
+                now.active_flows,
+                now.xdp[XdpCounter::Seen as usize],
+                now.xdp[XdpCounter::Redirected as usize],
+            );
+            previous = now;
+            last_status = std::time::Instant::now();
+        }
+    }
+    if show_status {
+        eprintln!();
+    }
+    let stats = capture.stop(sink.as_mut()).context("writing records")?;
+    sink.finish()
+        .with_context(|| format!("cannot finish '{}'", path.display()))?;
+    print_live_summary(&stats, written, &path);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_live_summary(stats: &capture::live::LiveStats, written: u64, path: &std::path::Path) {
+    eprintln!("capture: stopped; where every packet went:");
+    for counter in XdpCounter::ALL {
+        eprintln!(
+            "  xdp {:<24} {:>12}",
+            counter.as_str(),
+            stats.xdp[counter as usize]
+        );
+    }
+    for (queue, mode, s) in &stats.sockets {
+        eprintln!(
+            "  socket queue {queue} ({}): rx_ring_full {} fill_ring_empty {} rx_dropped {} rx_invalid {}",
+            mode.as_str(),
+            s.rx_ring_full,
+            s.fill_ring_empty,
+            s.rx_dropped,
+            s.rx_invalid
+        );
+    }
+    eprintln!("  read by workers {:>21}", stats.frames_read);
+    eprintln!("  packets in flows {:>20}", stats.engine.packets);
+    for reason in SkipReason::ALL {
+        let n = stats.engine.skipped[reason as usize];
+        if n > 0 {
+            eprintln!("  not in flows: {:<22} {n:>8}", reason.as_str());
+        }
+    }
+    let ended: Vec<String> = FlowEndReason::ALL
+        .iter()
+        .filter(|r| stats.flows.ended[**r as usize] > 0)
+        .map(|r| format!("{} {}", r.as_str(), stats.flows.ended[*r as usize]))
+        .collect();
+    eprintln!(
+        "  flows {} (ended by: {}); records written {} to {}",
+        stats.flows.created,
+        ended.join(", "),
+        written + stats.records,
+        path.display()
+    );
 }
 
 fn run_features(args: &FeaturesArgs) -> Result<()> {

@@ -12,8 +12,10 @@ use anyhow::{bail, Context, Result};
 const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
-  run [-- ARGS]        build release and run `capture ARGS`; with no ARGS, extract the shipped
-                       sample captures to target/demo/flows.parquet and print the flows
+  run [-- ARGS]        build the XDP program and the release binary; with --iface IFACE, run
+                       `capture run --iface IFACE ARGS`; with other ARGS, `capture ARGS`; with no
+                       ARGS, a live demo: capture on a veth pair while the shipped samples are
+                       replayed into it, then print the flows
   test                 format check, clippy, every test, and the pandas/polars/DuckDB check of the outputs
   bench offline [N]    the offline benchmark on the 1.1M-packet capture (N runs, default 5),
                        side by side with NFStream; writes docs/benchmarks.md
@@ -100,37 +102,101 @@ fn release_binary() -> Result<PathBuf> {
 }
 
 fn run(args: &[&str]) -> Result<()> {
-    if args.contains(&"--iface") {
-        bail!(
-            "live capture (`--iface`) is the XDP/AF_XDP path, which this build does not include yet; \
-             `cargo xtask run` with no arguments runs the offline engine on the shipped samples"
-        );
-    }
+    build_ebpf()?;
     let capture = release_binary()?;
+    if args.contains(&"--iface") {
+        // `cargo xtask run -- --iface ens5 [...]`: a live capture, records under target/live
+        // unless an output directory is given.
+        let mut cmd = Command::new(&capture);
+        cmd.arg("run").args(args);
+        if !args.contains(&"--output-dir") {
+            cmd.arg("--output-dir").arg(root().join("target/live"));
+        }
+        return sh(&mut cmd);
+    }
     if !args.is_empty() {
         return sh(Command::new(&capture).args(args));
     }
+    demo(&capture)
+}
+
+/// The demo on a machine without a spare NIC: a veth pair between two network namespaces,
+/// a live capture on one end, the shipped sample captures replayed into the other, then the
+/// flows it recorded.
+fn demo(capture: &Path) -> Result<()> {
     let out_dir = root().join("target/demo");
+    let _ = std::fs::remove_dir_all(&out_dir);
     std::fs::create_dir_all(&out_dir)?;
-    let out = out_dir.join("flows.csv");
-    let parquet = out_dir.join("flows.parquet");
-    let samples = root().join("capture-user/tests/data");
-    for target in [&out, &parquet] {
-        sh(Command::new(&capture)
-            .arg("extract")
-            .arg(&samples)
-            .arg("-o")
-            .arg(target)
-            .arg("--quiet"))?;
-    }
-    print_preview(&out)?;
-    println!(
-        "\nall {} columns: {}\nas Parquet: {}",
-        count_columns(&out)?,
-        out.display(),
-        parquet.display()
-    );
-    Ok(())
+    let (cap_ns, gen_ns, cap_if, gen_if) = ("capture-demo", "sender-demo", "demo-cap", "demo-gen");
+    let cleanup = || {
+        let _ = Command::new("ip").args(["netns", "del", cap_ns]).output();
+        let _ = Command::new("ip").args(["netns", "del", gen_ns]).output();
+    };
+    cleanup();
+    let result = (|| -> Result<()> {
+        sh(Command::new("ip").args(["netns", "add", cap_ns]))?;
+        sh(Command::new("ip").args(["netns", "add", gen_ns]))?;
+        sh(Command::new("ip").args([
+            "link",
+            "add",
+            cap_if,
+            "numrxqueues",
+            "1",
+            "numtxqueues",
+            "1",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            gen_if,
+            "numrxqueues",
+            "1",
+            "numtxqueues",
+            "1",
+        ]))?;
+        sh(Command::new("ip").args(["link", "set", cap_if, "netns", cap_ns]))?;
+        sh(Command::new("ip").args(["link", "set", gen_if, "netns", gen_ns]))?;
+        for (ns, dev) in [(cap_ns, cap_if), (gen_ns, gen_if)] {
+            sh(Command::new("ip")
+                .args(["netns", "exec", ns, "sysctl", "-q", "-w"])
+                .arg(format!("net.ipv6.conf.{dev}.disable_ipv6=1")))?;
+            sh(Command::new("ip").args(["-n", ns, "link", "set", dev, "mtu", "3000", "up"]))?;
+            let _ = Command::new("ip")
+                .args(["netns", "exec", ns, "ethtool", "-K", dev])
+                .args(["tso", "off", "gso", "off", "gro", "off", "tx", "off"])
+                .output();
+        }
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", cap_ns])
+            .arg(capture)
+            .args(["run", "--iface", cap_if, "--format", "csv", "--output-dir"])
+            .arg(&out_dir)
+            .args(["--duration", "4"])
+            .spawn()
+            .context("cannot start the capture")?;
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        let samples: Vec<PathBuf> = std::fs::read_dir(root().join("capture-user/tests/data"))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "pcap"))
+            .collect();
+        sh(Command::new("ip")
+            .args(["netns", "exec", gen_ns, "tcpreplay", "-q", "--pps", "2000"])
+            .arg(format!("--intf1={gen_if}"))
+            .args(&samples))?;
+        let status = child.wait()?;
+        if !status.success() {
+            bail!("the capture failed: {status}");
+        }
+        let out = std::fs::read_dir(&out_dir)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| p.extension().is_some_and(|x| x == "csv"))
+            .context("the capture wrote no records")?;
+        print_preview(&out)?;
+        println!("\nall {} columns: {}", count_columns(&out)?, out.display());
+        Ok(())
+    })();
+    cleanup();
+    result.context("the live demo needs root, iproute2, ethtool and tcpreplay (see README)")
 }
 
 fn count_columns(csv: &Path) -> Result<usize> {
@@ -235,6 +301,8 @@ fn test() -> Result<()> {
         "-D",
         "warnings",
     ]))?;
+    // The live-capture tests run the binary with the XDP program built in.
+    build_ebpf()?;
     let (mut passed, failed) = cargo_test()?;
     // The outputs must open in the tools data scientists use, with no code of ours.
     let capture = release_binary()?;

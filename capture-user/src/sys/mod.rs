@@ -1,4 +1,5 @@
-//! The only module that talks to the OS through `unsafe`: memory-mapping capture files.
+//! The only module that talks to the OS through `unsafe`: memory-mapping capture files (here) and
+//! AF_XDP sockets (`xsk`).
 #![allow(
     unsafe_code,
     reason = "this module is where the crate's unsafe code is confined"
@@ -47,3 +48,4 @@ impl FileBytes {
         }
     }
 }
+pub mod xsk;

@@ -1,0 +1,546 @@
+//! Live capture: the XDP program hands every frame of an interface to one AF_XDP socket per
+//! receive queue, and one worker thread per queue, pinned to a core, runs the same engine the
+//! offline path runs (decode, flows, features). Finished flows reach the record sink through one
+//! bounded channel; the calling thread writes them, reads the counters, and stops everything when
+//! told to.
+//!
+//! Where a packet goes, stage by stage, is counted: seen by XDP, redirected or not (no socket on
+//! its queue), dropped by the socket (receive ring full, fill ring empty, invalid), read by a
+//! worker, turned into a flow update or skipped (by reason), and finally written in a record.
+
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use aya::maps::{Array, PerCpuArray, XskMap};
+use aya::programs::{Xdp, XdpMode};
+use aya::Ebpf;
+use capture_common::{XdpConfig, XdpCounter, XdpCounters, MAX_QUEUES};
+
+use crate::decode::LinkType;
+use crate::engine::{Engine, EngineStats};
+use crate::flow::{FinishedFlow, FlowConfig, FlowTableStats};
+use crate::input::Frame;
+use crate::output::RecordSink;
+use crate::reassembly::ReassemblyLimits;
+use crate::sys::xsk::{BindMode, SocketStats, XskQueue};
+
+/// Frames read from a socket per batch.
+const BATCH: u32 = 256;
+/// How long a quiet worker sleeps before looking at its clock and the stop flag.
+const POLL_MS: i32 = 50;
+/// Finished flows in flight between the workers and the writer.
+const RECORD_QUEUE: usize = 8192;
+
+/// What to capture and how.
+#[derive(Debug, Clone)]
+pub struct LiveConfig {
+    /// Interface name.
+    pub iface: String,
+    /// Receive queues to serve (default: every queue the interface has).
+    pub queues: Option<u32>,
+    /// UMEM frames (and ring slots) per queue.
+    pub frames_per_queue: u32,
+    /// Generic (skb) XDP instead of the driver's native XDP.
+    pub skb_mode: bool,
+    /// Bind copy mode without trying zero-copy first.
+    pub copy_only: bool,
+    /// Frames no socket takes go on to the kernel instead of being dropped.
+    pub pass_unmatched: bool,
+    /// Flow settings, as offline.
+    pub flow: FlowConfig,
+}
+
+/// What a live capture did, stage by stage.
+#[derive(Debug, Default, Clone)]
+pub struct LiveStats {
+    /// XDP program decisions, summed over CPUs, by [`XdpCounter`] index.
+    pub xdp: [u64; XdpCounter::COUNT],
+    /// Each socket: queue, how it was bound, the kernel's drop counters.
+    pub sockets: Vec<(u32, BindMode, SocketStats)>,
+    /// Frames the workers read from their sockets.
+    pub frames_read: u64,
+    /// Bytes of those frames.
+    pub bytes_read: u64,
+    /// Engine counters summed over workers (at the end of the capture).
+    pub engine: EngineStats,
+    /// Flow table counters summed over workers (at the end of the capture).
+    pub flows: FlowTableStats,
+    /// Records written.
+    pub records: u64,
+}
+
+/// A running capture's live counters, shared with the workers.
+#[derive(Debug, Default)]
+struct Progress {
+    frames: AtomicU64,
+    bytes: AtomicU64,
+    active_flows: AtomicU64,
+}
+
+/// Why a live capture could not start or stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    /// The interface does not exist.
+    #[error("interface '{0}' does not exist (see `ip link`)")]
+    NoInterface(String),
+    /// Loading the program, creating maps or sockets needs privileges.
+    #[error("{what}: permission denied; run as root or grant CAP_BPF, CAP_NET_ADMIN and CAP_NET_RAW (and CAP_PERFMON, CAP_SYS_RESOURCE on older kernels)")]
+    Permission {
+        /// What was refused.
+        what: String,
+    },
+    /// The XDP program would not attach in the asked mode.
+    #[error("cannot attach XDP to '{iface}' in {mode} mode: {reason}{hint}")]
+    Attach {
+        /// Interface.
+        iface: String,
+        /// native or skb.
+        mode: &'static str,
+        /// The loader's error, with its causes.
+        reason: String,
+        /// What to try instead.
+        hint: &'static str,
+    },
+    /// The embedded XDP program is missing or invalid.
+    #[error("the XDP program: {0}")]
+    Program(String),
+    /// A socket or ring failed.
+    #[error("{0}")]
+    Io(#[from] io::Error),
+}
+
+fn permission_or(what: &str, e: &(dyn std::error::Error + 'static)) -> LiveError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if let Some(io) = err.downcast_ref::<io::Error>() {
+            if io.kind() == io::ErrorKind::PermissionDenied {
+                return LiveError::Permission { what: what.into() };
+            }
+        }
+        source = err.source();
+    }
+    LiveError::Program(format!("{what}: {e}"))
+}
+
+/// Receive queues of `iface`, from sysfs.
+pub fn rx_queues(iface: &str) -> Result<u32, LiveError> {
+    let dir = std::path::Path::new("/sys/class/net").join(iface);
+    if !dir.exists() {
+        return Err(LiveError::NoInterface(iface.into()));
+    }
+    let n = std::fs::read_dir(dir.join("queues"))
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().starts_with("rx-"))
+                .count()
+        })
+        .unwrap_or(1);
+    Ok(u32::try_from(n.max(1)).unwrap_or(1))
+}
+
+fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+/// What a worker hands back when it stops.
+struct WorkerEnd {
+    frames: u64,
+    bytes: u64,
+    engine: EngineStats,
+    flows: FlowTableStats,
+    stats: SocketStats,
+    queue: u32,
+    mode: BindMode,
+}
+
+/// A live capture whose program is attached and whose workers run.
+pub struct LiveCapture {
+    ebpf: Ebpf,
+    workers: Vec<std::thread::JoinHandle<WorkerEnd>>,
+    records: crossbeam_channel::Receiver<FinishedFlow>,
+    stop: Arc<AtomicBool>,
+    progress: Arc<Progress>,
+    modes: Vec<(u32, BindMode)>,
+    started: Instant,
+}
+
+impl std::fmt::Debug for LiveCapture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveCapture")
+            .field("modes", &self.modes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A one-line view of a running capture.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LiveStatus {
+    /// Seconds since the start.
+    pub elapsed: f64,
+    /// Frames read by the workers so far.
+    pub frames: u64,
+    /// Bytes of those frames.
+    pub bytes: u64,
+    /// Open flows (as last reported by the workers).
+    pub active_flows: u64,
+    /// XDP counters so far.
+    pub xdp: [u64; XdpCounter::COUNT],
+}
+
+impl LiveCapture {
+    /// Loads `program` (the XDP object), opens one socket per queue, starts the workers and
+    /// attaches the program.
+    pub fn start(config: &LiveConfig, program: &[u8]) -> Result<Self, LiveError> {
+        let available = rx_queues(&config.iface)?;
+        let queues = config.queues.unwrap_or(available).clamp(1, MAX_QUEUES);
+        let mut ebpf =
+            Ebpf::load(program).map_err(|e| permission_or("loading the XDP object", &e))?;
+        {
+            let map = ebpf
+                .map_mut("CONFIG")
+                .ok_or_else(|| LiveError::Program("no CONFIG map".into()))?;
+            let mut settings: Array<_, XdpConfig> =
+                Array::try_from(map).map_err(|e| LiveError::Program(e.to_string()))?;
+            settings
+                .set(
+                    0,
+                    XdpConfig {
+                        pass_unmatched: u32::from(config.pass_unmatched),
+                    },
+                    0,
+                )
+                .map_err(|e| permission_or("writing the XDP settings", &e))?;
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let progress = Arc::new(Progress::default());
+        let (sender, records) = crossbeam_channel::bounded(RECORD_QUEUE);
+        let cores = core_affinity::get_core_ids().unwrap_or_default();
+        let mut workers = Vec::new();
+        let mut modes = Vec::new();
+        let mut sockets = Vec::new();
+        for queue in 0..queues {
+            let xsk = XskQueue::open(
+                &config.iface,
+                queue,
+                config.frames_per_queue,
+                config.copy_only,
+            )
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::PermissionDenied => LiveError::Permission {
+                    what: format!("AF_XDP socket on queue {queue}"),
+                },
+                _ => LiveError::Io(io::Error::new(
+                    e.kind(),
+                    format!("AF_XDP socket on {} queue {queue}: {e}", config.iface),
+                )),
+            })?;
+            modes.push((queue, xsk.mode()));
+            sockets.push(xsk);
+        }
+        {
+            let map = ebpf
+                .map_mut("SOCKETS")
+                .ok_or_else(|| LiveError::Program("no SOCKETS map".into()))?;
+            let mut xskmap =
+                XskMap::try_from(map).map_err(|e| LiveError::Program(e.to_string()))?;
+            for (queue, xsk) in (0..).zip(&sockets) {
+                xskmap
+                    .set(queue, xsk.fd(), 0)
+                    .map_err(|e| permission_or("registering the socket in the XSKMAP", &e))?;
+            }
+        }
+        for (queue, xsk) in (0..).zip(sockets) {
+            let core = cores.get(queue as usize % cores.len().max(1)).copied();
+            let worker = Worker {
+                xsk,
+                queue,
+                engine: Engine::new(config.flow, ReassemblyLimits::default()),
+                sender: sender.clone(),
+                stop: Arc::clone(&stop),
+                progress: Arc::clone(&progress),
+            };
+            workers.push(
+                std::thread::Builder::new()
+                    .name(format!("capture-q{queue}"))
+                    .spawn(move || {
+                        if let Some(core) = core {
+                            core_affinity::set_for_current(core);
+                        }
+                        worker.run()
+                    })?,
+            );
+        }
+        let mode = if config.skb_mode {
+            XdpMode::Skb
+        } else {
+            XdpMode::Driver
+        };
+        let attached = (|| {
+            let program: &mut Xdp = ebpf
+                .program_mut("capture")
+                .ok_or_else(|| LiveError::Program("no program named capture".into()))?
+                .try_into()
+                .map_err(|e: aya::programs::ProgramError| LiveError::Program(e.to_string()))?;
+            program
+                .load()
+                .map_err(|e| permission_or("loading the XDP program into the kernel", &e))?;
+            program
+                .attach(&config.iface, mode)
+                .map_err(|e| {
+                    let mut reason = e.to_string();
+                    let mut cause = std::error::Error::source(&e);
+                    let mut out_of_range = false;
+                    while let Some(c) = cause {
+                        reason = format!("{reason}: {c}");
+                        out_of_range |= c
+                            .downcast_ref::<io::Error>()
+                            .is_some_and(|io| io.raw_os_error() == Some(libc::ERANGE));
+                        cause = c.source();
+                    }
+                    LiveError::Attach {
+                        iface: config.iface.clone(),
+                        mode: if config.skb_mode { "skb" } else { "native" },
+                        reason,
+                        hint: if out_of_range {
+                            " (the interface's MTU is too large for native XDP on this driver: lower it, or use --xdp-mode skb)"
+                        } else if config.skb_mode {
+                            ""
+                        } else {
+                            " (try --xdp-mode skb)"
+                        },
+                    }
+                })
+        })();
+        let capture = Self {
+            ebpf,
+            workers,
+            records,
+            stop,
+            progress,
+            modes,
+            started: Instant::now(),
+        };
+        match attached {
+            Ok(_) => Ok(capture),
+            Err(e) => {
+                // Stop the workers before reporting: they hold the sockets.
+                let _ = capture.stop_workers();
+                Err(e)
+            }
+        }
+    }
+
+    /// How each queue's socket was bound.
+    #[must_use]
+    pub fn modes(&self) -> &[(u32, BindMode)] {
+        &self.modes
+    }
+
+    /// The XDP counters so far, summed over CPUs.
+    #[must_use]
+    pub fn xdp_counters(&self) -> [u64; XdpCounter::COUNT] {
+        let mut sum = [0u64; XdpCounter::COUNT];
+        let Some(map) = self.ebpf.map("COUNTERS") else {
+            return sum;
+        };
+        let Ok(counters) = PerCpuArray::<_, XdpCounters>::try_from(map) else {
+            return sum;
+        };
+        if let Ok(per_cpu) = counters.get(&0, 0) {
+            for cpu in per_cpu.iter() {
+                for (s, v) in sum.iter_mut().zip(cpu.values) {
+                    *s += v;
+                }
+            }
+        }
+        sum
+    }
+
+    /// A snapshot for a status line.
+    #[must_use]
+    pub fn status(&self) -> LiveStatus {
+        LiveStatus {
+            elapsed: self.started.elapsed().as_secs_f64(),
+            frames: self.progress.frames.load(Ordering::Relaxed),
+            bytes: self.progress.bytes.load(Ordering::Relaxed),
+            active_flows: self.progress.active_flows.load(Ordering::Relaxed),
+            xdp: self.xdp_counters(),
+        }
+    }
+
+    /// Writes the records of flows that ended, waiting up to `wait` for the first one; returns
+    /// how many were written.
+    pub fn drain(&self, sink: &mut dyn RecordSink, wait: Duration) -> io::Result<u64> {
+        let mut scratch = crate::features::Row::default();
+        let mut n = 0;
+        if let Ok(flow) = self.records.recv_timeout(wait) {
+            sink.write_flow(flow, &mut scratch)?;
+            n += 1;
+        }
+        while let Ok(flow) = self.records.try_recv() {
+            sink.write_flow(flow, &mut scratch)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    fn stop_workers(
+        self,
+    ) -> (
+        Vec<WorkerEnd>,
+        crossbeam_channel::Receiver<FinishedFlow>,
+        Ebpf,
+    ) {
+        self.stop.store(true, Ordering::Relaxed);
+        let mut ends = Vec::new();
+        // Workers flush their open flows into the channel as they stop: keep it drained.
+        let mut pending = self.workers;
+        let mut held = Vec::new();
+        while !pending.is_empty() {
+            while let Ok(flow) = self.records.try_recv() {
+                held.push(flow);
+            }
+            if let Some(i) = pending
+                .iter()
+                .position(std::thread::JoinHandle::is_finished)
+            {
+                if let Ok(end) = pending.swap_remove(i).join() {
+                    ends.push(end);
+                }
+            } else {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        let (resend, receiver) = crossbeam_channel::unbounded();
+        for flow in held {
+            let _ = resend.send(flow);
+        }
+        while let Ok(flow) = self.records.try_recv() {
+            let _ = resend.send(flow);
+        }
+        (ends, receiver, self.ebpf)
+    }
+
+    /// Stops the capture: the workers end every open flow, the program is detached, and every
+    /// record is written to `sink`. Returns the counters of every stage.
+    pub fn stop(self, sink: &mut dyn RecordSink) -> io::Result<LiveStats> {
+        let xdp_before_detach = self.xdp_counters();
+        let (ends, records, ebpf) = self.stop_workers();
+        // Dropping the loader detaches the program (its link) and frees the maps.
+        drop(ebpf);
+        let mut stats = LiveStats {
+            xdp: xdp_before_detach,
+            ..LiveStats::default()
+        };
+        let mut scratch = crate::features::Row::default();
+        while let Ok(flow) = records.try_recv() {
+            sink.write_flow(flow, &mut scratch)?;
+            stats.records += 1;
+        }
+        for end in ends {
+            stats.frames_read += end.frames;
+            stats.bytes_read += end.bytes;
+            stats.engine.frames += end.engine.frames;
+            stats.engine.captured_bytes += end.engine.captured_bytes;
+            stats.engine.packets += end.engine.packets;
+            for (s, v) in stats.engine.skipped.iter_mut().zip(end.engine.skipped) {
+                *s += v;
+            }
+            stats.flows.created += end.flows.created;
+            for (s, v) in stats.flows.ended.iter_mut().zip(end.flows.ended) {
+                *s += v;
+            }
+            stats.flows.peak_active += end.flows.peak_active;
+            stats.sockets.push((end.queue, end.mode, end.stats));
+        }
+        stats.sockets.sort_by_key(|s| s.0);
+        Ok(stats)
+    }
+}
+
+/// One receive queue's socket and engine.
+struct Worker {
+    xsk: XskQueue,
+    queue: u32,
+    engine: Engine,
+    sender: crossbeam_channel::Sender<FinishedFlow>,
+    stop: Arc<AtomicBool>,
+    progress: Arc<Progress>,
+}
+
+impl Worker {
+    fn run(mut self) -> WorkerEnd {
+        let (mut frames, mut bytes) = (0u64, 0u64);
+        let sender = self.sender.clone();
+        // A full record queue makes the worker wait: the socket's ring then fills and the
+        // kernel counts the drops (rx_ring_full), so the loss is visible, never silent.
+        let mut ended = |flow: FinishedFlow| {
+            let _ = sender.send(flow);
+        };
+        let mut last_clock = now_ns();
+        while !self.stop.load(Ordering::Relaxed) {
+            let now = now_ns();
+            let engine = &mut self.engine;
+            let mut batch_bytes = 0u64;
+            let n = self.xsk.receive(BATCH, POLL_MS, &mut |data| {
+                let frame = Frame {
+                    ts_ns: now,
+                    data,
+                    wire_len: u32::try_from(data.len()).unwrap_or(u32::MAX),
+                    link: LinkType::Ethernet,
+                };
+                batch_bytes += data.len() as u64;
+                engine.process_frame(&frame, &mut ended);
+            });
+            frames += u64::from(n);
+            bytes += batch_bytes;
+            self.progress
+                .frames
+                .fetch_add(u64::from(n), Ordering::Relaxed);
+            self.progress
+                .bytes
+                .fetch_add(batch_bytes, Ordering::Relaxed);
+            if n == 0 || now - last_clock > 1_000_000_000 {
+                self.engine.advance_clock(now_ns(), &mut ended);
+                last_clock = now;
+                self.progress
+                    .active_flows
+                    .store(self.engine.active_flows() as u64, Ordering::Relaxed);
+            }
+        }
+        // Frames already in the ring when the stop came belong to the capture.
+        loop {
+            let now = now_ns();
+            let engine = &mut self.engine;
+            let n = self.xsk.receive(BATCH, 0, &mut |data| {
+                let frame = Frame {
+                    ts_ns: now,
+                    data,
+                    wire_len: u32::try_from(data.len()).unwrap_or(u32::MAX),
+                    link: LinkType::Ethernet,
+                };
+                bytes += data.len() as u64;
+                engine.process_frame(&frame, &mut ended);
+            });
+            frames += u64::from(n);
+            if n == 0 {
+                break;
+            }
+        }
+        self.engine.finish(&mut ended);
+        WorkerEnd {
+            frames,
+            bytes,
+            engine: self.engine.stats(),
+            flows: self.engine.flow_stats(),
+            stats: self.xsk.stats().unwrap_or_default(),
+            queue: self.queue,
+            mode: self.xsk.mode(),
+        }
+    }
+}
