@@ -77,6 +77,11 @@ struct Progress {
     frames: AtomicU64,
     bytes: AtomicU64,
     active_flows: AtomicU64,
+    /// Sums over sockets of the kernel's drop counters, as last read by each worker: receive
+    /// ring full, fill ring empty, dropped otherwise, invalid.
+    socket_drops: [AtomicU64; 4],
+    /// Packets that updated a flow, summed over workers.
+    packets_in_flows: AtomicU64,
 }
 
 /// Why a live capture could not start or stopped early.
@@ -190,6 +195,85 @@ pub struct LiveStatus {
     pub active_flows: u64,
     /// XDP counters so far.
     pub xdp: [u64; XdpCounter::COUNT],
+    /// Socket drop counters so far, summed over queues (as of each worker's last reading).
+    pub sockets: SocketStats,
+    /// Packets that updated a flow so far.
+    pub packets_in_flows: u64,
+}
+
+impl LiveStatus {
+    /// The counters in the Prometheus text exposition format; `records` is the number of
+    /// records written so far.
+    #[must_use]
+    pub fn prometheus(&self, records: u64) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        let mut metric = |name: &str, kind: &str, help: &str, samples: &[(&str, u64)]| {
+            let _ = writeln!(out, "# HELP capture_{name} {help}");
+            let _ = writeln!(out, "# TYPE capture_{name} {kind}");
+            for (labels, value) in samples {
+                let _ = writeln!(out, "capture_{name}{labels} {value}");
+            }
+        };
+        let xdp: Vec<(String, u64)> = XdpCounter::ALL
+            .iter()
+            .map(|c| {
+                (
+                    format!("{{decision=\"{}\"}}", c.as_str()),
+                    self.xdp[*c as usize],
+                )
+            })
+            .collect();
+        let xdp: Vec<(&str, u64)> = xdp.iter().map(|(l, v)| (l.as_str(), *v)).collect();
+        metric(
+            "xdp_frames_total",
+            "counter",
+            "Frames the XDP program saw, by decision.",
+            &xdp,
+        );
+        metric(
+            "socket_drops_total",
+            "counter",
+            "Frames the AF_XDP sockets lost, by reason (kernel counters).",
+            &[
+                ("{reason=\"rx_ring_full\"}", self.sockets.rx_ring_full),
+                ("{reason=\"fill_ring_empty\"}", self.sockets.fill_ring_empty),
+                ("{reason=\"rx_dropped\"}", self.sockets.rx_dropped),
+                ("{reason=\"rx_invalid\"}", self.sockets.rx_invalid),
+            ],
+        );
+        metric(
+            "frames_read_total",
+            "counter",
+            "Frames the workers read from their sockets.",
+            &[("", self.frames)],
+        );
+        metric(
+            "bytes_read_total",
+            "counter",
+            "Bytes of those frames.",
+            &[("", self.bytes)],
+        );
+        metric(
+            "packets_in_flows_total",
+            "counter",
+            "Packets that updated a flow.",
+            &[("", self.packets_in_flows)],
+        );
+        metric(
+            "active_flows",
+            "gauge",
+            "Flows open in the workers' tables.",
+            &[("", self.active_flows)],
+        );
+        metric(
+            "records_written_total",
+            "counter",
+            "Flow records handed to the output.",
+            &[("", records)],
+        );
+        out
+    }
 }
 
 impl LiveCapture {
@@ -370,6 +454,13 @@ impl LiveCapture {
             bytes: self.progress.bytes.load(Ordering::Relaxed),
             active_flows: self.progress.active_flows.load(Ordering::Relaxed),
             xdp: self.xdp_counters(),
+            sockets: SocketStats {
+                rx_ring_full: self.progress.socket_drops[0].load(Ordering::Relaxed),
+                fill_ring_empty: self.progress.socket_drops[1].load(Ordering::Relaxed),
+                rx_dropped: self.progress.socket_drops[2].load(Ordering::Relaxed),
+                rx_invalid: self.progress.socket_drops[3].load(Ordering::Relaxed),
+            },
+            packets_in_flows: self.progress.packets_in_flows.load(Ordering::Relaxed),
         }
     }
 
@@ -483,6 +574,8 @@ impl Worker {
             let _ = sender.send(flow);
         };
         let mut last_clock = now_ns();
+        let mut published = SocketStats::default();
+        let mut published_packets = 0u64;
         while !self.stop.load(Ordering::Relaxed) {
             let now = now_ns();
             let engine = &mut self.engine;
@@ -511,6 +604,24 @@ impl Worker {
                 self.progress
                     .active_flows
                     .store(self.engine.active_flows() as u64, Ordering::Relaxed);
+                // Publish by difference, so that the shared sums cover every queue.
+                if let Ok(now) = self.xsk.stats() {
+                    let pairs = [
+                        (now.rx_ring_full, published.rx_ring_full),
+                        (now.fill_ring_empty, published.fill_ring_empty),
+                        (now.rx_dropped, published.rx_dropped),
+                        (now.rx_invalid, published.rx_invalid),
+                    ];
+                    for (sum, (new, old)) in self.progress.socket_drops.iter().zip(pairs) {
+                        sum.fetch_add(new.saturating_sub(old), Ordering::Relaxed);
+                    }
+                    published = now;
+                }
+                let packets = self.engine.stats().packets;
+                self.progress
+                    .packets_in_flows
+                    .fetch_add(packets - published_packets, Ordering::Relaxed);
+                published_packets = packets;
             }
         }
         // Frames already in the ring when the stop came belong to the capture.
@@ -542,5 +653,46 @@ impl Worker {
             queue: self.queue,
             mode: self.xsk.mode(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_follow_the_prometheus_text_format() {
+        let mut status = LiveStatus {
+            frames: 10,
+            bytes: 1000,
+            active_flows: 2,
+            packets_in_flows: 9,
+            ..LiveStatus::default()
+        };
+        status.xdp[XdpCounter::Seen as usize] = 11;
+        status.sockets.rx_ring_full = 1;
+        let text = status.prometheus(3);
+        let mut helped = std::collections::HashSet::new();
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("# HELP ") {
+                helped.insert(rest.split(' ').next().unwrap_or_default().to_string());
+                continue;
+            }
+            if line.starts_with("# TYPE ") {
+                continue;
+            }
+            let (series, value) = line.rsplit_once(' ').expect("name and value");
+            let name = series.split('{').next().unwrap_or_default();
+            assert!(helped.contains(name), "{name} has no HELP line");
+            assert!(name.starts_with("capture_"));
+            assert!(
+                series.ends_with('}') || !series.contains('{'),
+                "labels closed: {line}"
+            );
+            value.parse::<u64>().expect("integer value");
+        }
+        assert!(text.contains("capture_xdp_frames_total{decision=\"seen\"} 11\n"));
+        assert!(text.contains("capture_socket_drops_total{reason=\"rx_ring_full\"} 1\n"));
+        assert!(text.contains("capture_records_written_total 3\n"));
     }
 }

@@ -180,6 +180,10 @@ struct RunArgs {
     /// Most flows held at once per queue.
     #[arg(long, default_value_t = 1 << 20)]
     max_flows: usize,
+    /// Serve the counters in Prometheus text format at http://ADDR/metrics (for example
+    /// 127.0.0.1:9911).
+    #[arg(long, value_name = "ADDR")]
+    metrics_addr: Option<std::net::SocketAddr>,
     /// An XDP object to load instead of the one built into this binary.
     #[arg(long)]
     xdp_object: Option<PathBuf>,
@@ -449,6 +453,10 @@ fn run_live(args: &RunArgs) -> Result<ExitCode> {
     }
     let mut sink: Box<dyn RecordSink> =
         Box::new(ThreadedSink::spawn(sink, 4096).context("cannot start the writer thread")?);
+    let metrics = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    if let Some(addr) = args.metrics_addr {
+        serve_metrics(addr, Arc::clone(&metrics))?;
+    }
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(&stop))
@@ -488,22 +496,33 @@ fn run_live(args: &RunArgs) -> Result<ExitCode> {
         written += capture
             .drain(sink.as_mut(), std::time::Duration::from_millis(100))
             .context("writing records")?;
-        if show_status && last_status.elapsed() >= std::time::Duration::from_secs(1) {
+        if last_status.elapsed() >= std::time::Duration::from_secs(1) {
             let now = capture.status();
+            if let Ok(mut text) = metrics.lock() {
+                *text = now.prometheus(written);
+            }
+            last_status = std::time::Instant::now();
+            if !show_status {
+                previous = now;
+                continue;
+            }
             let dt = (now.elapsed - previous.elapsed).max(1e-9);
             let pps = (now.frames - previous.frames) as f64 / dt;
             let bps = (now.bytes - previous.bytes) as f64 * 8.0 / dt;
             let drops = now.xdp[XdpCounter::Dropped as usize];
+            let s = now.sockets;
             eprint!(
-                "\r\x1b[Kcapture: {:.0} s  {pps:.0} packets/s  {:.1} Mbit/s  {} active flows  {written} records  XDP seen {} redirected {} dropped {drops}",
+                "\r\x1b[Kcapture: {:.0} s  {pps:.0} packets/s  {:.1} Mbit/s  {} active flows  {written} records  XDP seen {} redirected {} dropped {drops}  socket ring full {} fill empty {} dropped {}",
                 now.elapsed,
                 bps / 1e6,
                 now.active_flows,
                 now.xdp[XdpCounter::Seen as usize],
                 now.xdp[XdpCounter::Redirected as usize],
+                s.rx_ring_full,
+                s.fill_ring_empty,
+                s.rx_dropped + s.rx_invalid,
             );
             previous = now;
-            last_status = std::time::Instant::now();
         }
     }
     if show_status {
@@ -514,6 +533,40 @@ fn run_live(args: &RunArgs) -> Result<ExitCode> {
         .with_context(|| format!("cannot finish '{}'", path.display()))?;
     print_live_summary(&stats, written, &path);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Serves `/metrics` (the latest rendering in `text`) on `addr` from a background thread.
+fn serve_metrics(
+    addr: std::net::SocketAddr,
+    text: std::sync::Arc<std::sync::Mutex<String>>,
+) -> Result<()> {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind(addr)
+        .with_context(|| format!("cannot serve metrics on {addr}"))?;
+    std::thread::Builder::new()
+        .name("capture-metrics".into())
+        .spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+                let mut request = [0u8; 1024];
+                let n = stream.read(&mut request).unwrap_or(0);
+                let wanted = request[..n].starts_with(b"GET /metrics ");
+                let body = if wanted {
+                    text.lock().map(|t| t.clone()).unwrap_or_default()
+                } else {
+                    "not found: the counters are at /metrics\n".to_string()
+                };
+                let status = if wanted { "200 OK" } else { "404 Not Found" };
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        })
+        .context("cannot start the metrics thread")?;
+    Ok(())
 }
 
 fn print_live_summary(stats: &capture::live::LiveStats, written: u64, path: &std::path::Path) {

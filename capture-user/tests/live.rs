@@ -261,6 +261,21 @@ fn read_output(dir: &Path) -> String {
     std::fs::read_to_string(&files[0]).expect("output")
 }
 
+/// Frames in a capture file, as the offline reader counts them.
+fn frames_in(pcap: &Path) -> u64 {
+    let o = Command::new(env!("CARGO_BIN_EXE_capture"))
+        .arg("extract")
+        .arg(pcap)
+        .args(["-o", "-", "--features", "flow_meta"])
+        .output()
+        .expect("offline extract");
+    let err = String::from_utf8_lossy(&o.stderr);
+    err.split(", ")
+        .find(|part| part.contains(" frames ("))
+        .and_then(|part| part.split(' ').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no frame count in: {err}"))
+}
+
 fn wait_for_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
     let started = Instant::now();
     loop {
@@ -295,10 +310,42 @@ fn live_records_equal_offline_extraction_of_the_replayed_captures() {
     .collect();
     let pair = VethPair::new("eq");
     let out = scratch("live-equal");
-    let mut capture = pair.capture(&out, &[]);
+    sh(&["ip", "-n", &pair.capture_ns, "link", "set", "lo", "up"]);
+    let mut capture = pair.capture(&out, &["--metrics-addr", "127.0.0.1:9911"]);
     pair.replay(&pcaps);
-    // Let the last frames through the rings, then stop as an operator would.
-    std::thread::sleep(Duration::from_millis(500));
+    // Let the last frames through the rings and the counters refresh, then read them as
+    // Prometheus would, and stop as an operator would.
+    std::thread::sleep(Duration::from_millis(1500));
+    let metrics = sh(&[
+        "ip",
+        "netns",
+        "exec",
+        &pair.capture_ns,
+        "bash",
+        "-c",
+        "exec 3<>/dev/tcp/127.0.0.1/9911; printf 'GET /metrics HTTP/1.0\r\n\r\n' >&3; cat <&3",
+    ]);
+    let metrics = String::from_utf8_lossy(&metrics.stdout);
+    let sent: u64 = pcaps.iter().map(|p| frames_in(p)).sum();
+    assert!(
+        metrics.contains(&format!(
+            "capture_xdp_frames_total{{decision=\"redirected\"}} {sent}\n"
+        )),
+        "every replayed frame ({sent}) should be redirected:\n{metrics}"
+    );
+    for reason in [
+        "rx_ring_full",
+        "fill_ring_empty",
+        "rx_dropped",
+        "rx_invalid",
+    ] {
+        assert!(
+            metrics.contains(&format!(
+                "capture_socket_drops_total{{reason=\"{reason}\"}} 0\n"
+            )),
+            "no loss at this rate ({reason}):\n{metrics}"
+        );
+    }
     sh(&["kill", "-INT", &capture.id().to_string()]);
     let status = wait_for_exit(&mut capture, Duration::from_secs(20));
     assert!(status.success(), "capture exited with {status}");
