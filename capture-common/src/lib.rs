@@ -150,11 +150,15 @@ pub enum XdpCounter {
     Dropped = 3,
     /// Frames whose receive queue had no socket (then passed or dropped as configured).
     NoSocket = 4,
+    /// Frames the filter did not select (then passed or dropped as configured).
+    Filtered = 5,
+    /// Frames of flows left out by sampling (then passed or dropped as configured).
+    SampledOut = 6,
 }
 
 impl XdpCounter {
     /// Number of counters.
-    pub const COUNT: usize = 5;
+    pub const COUNT: usize = 7;
 
     /// Every counter, in index order.
     pub const ALL: [Self; Self::COUNT] = [
@@ -163,6 +167,8 @@ impl XdpCounter {
         Self::Passed,
         Self::Dropped,
         Self::NoSocket,
+        Self::Filtered,
+        Self::SampledOut,
     ];
 
     /// A short name for summaries and metrics.
@@ -174,16 +180,52 @@ impl XdpCounter {
             Self::Passed => "passed",
             Self::Dropped => "dropped",
             Self::NoSocket => "no_socket",
+            Self::Filtered => "filtered",
+            Self::SampledOut => "sampled_out",
         }
     }
 }
 
+/// Most distinct tests (atoms) one filter expression may use: each is a bit of a `u16`.
+pub const MAX_FILTER_ATOMS: usize = 16;
+
+/// Address prefixes each of the filter's LPM tries holds (IPv4 and IPv6).
+pub const FILTER_PREFIXES: u32 = 1024;
+
+/// Words of the filter's truth table: one bit per combination of atoms.
+pub const FILTER_TRUTH_WORDS: u32 = (1 << MAX_FILTER_ATOMS) / 64;
+
 /// Settings of the XDP program, written by user space before it is attached.
+///
+/// A filter is compiled into atoms, each a bit of a `u16`: address atoms live in LPM tries
+/// (the value of a prefix is the set of atoms it satisfies), port, protocol and VLAN atoms in
+/// arrays indexed by the value; the masks below say which atoms look at which field, and a truth
+/// table indexed by the set of true atoms gives the verdict.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct XdpConfig {
     /// Non-zero: frames that are not captured go on to the kernel; zero: they are dropped.
     pub pass_unmatched: u32,
+    /// Non-zero: the filter decides which frames are captured.
+    pub filter_enabled: u32,
+    /// Keep one flow in this many (by a hash that is the same in both directions); 0 or 1: all.
+    pub sample_every: u32,
+    /// Atoms that test the source address.
+    pub src_addr_atoms: u16,
+    /// Atoms that test the destination address.
+    pub dst_addr_atoms: u16,
+    /// Atoms that test the source port.
+    pub src_port_atoms: u16,
+    /// Atoms that test the destination port.
+    pub dst_port_atoms: u16,
+    /// Atoms true for every IPv4 packet (`ip`).
+    pub ipv4_atoms: u16,
+    /// Atoms true for every IPv6 packet (`ip6`).
+    pub ipv6_atoms: u16,
+    /// Atoms true for every VLAN-tagged frame (`vlan` without an id).
+    pub vlan_atoms: u16,
+    /// Explicit padding (keeps the layout the same on both sides).
+    pub padding: u16,
 }
 
 #[cfg(feature = "user")]
@@ -191,8 +233,26 @@ pub struct XdpConfig {
 unsafe impl aya::Pod for XdpCounters {}
 
 #[cfg(feature = "user")]
-// SAFETY: as above.
+// SAFETY: as above (three u32 then eight u16: 28 bytes, 4-byte aligned, no implicit padding).
 unsafe impl aya::Pod for XdpConfig {}
+
+/// An IPv4 or IPv6 address as the filter's LPM tries key it: the address bytes in network order.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ipv4Bytes(pub [u8; 4]);
+
+/// See [`Ipv4Bytes`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ipv6Bytes(pub [u8; 16]);
+
+#[cfg(feature = "user")]
+// SAFETY: byte arrays: no padding, every bit pattern valid.
+unsafe impl aya::Pod for Ipv4Bytes {}
+
+#[cfg(feature = "user")]
+// SAFETY: as above.
+unsafe impl aya::Pod for Ipv6Bytes {}
 
 #[cfg(test)]
 mod tests {

@@ -13,6 +13,7 @@ pub mod decode;
 pub mod engine;
 pub mod extract;
 pub mod features;
+pub mod filter;
 pub mod flow;
 pub mod input;
 pub mod live;

@@ -13,13 +13,17 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use aya::maps::lpm_trie::{Key, LpmTrie};
 use aya::maps::{Array, PerCpuArray, XskMap};
 use aya::programs::{Xdp, XdpMode};
 use aya::Ebpf;
-use capture_common::{XdpConfig, XdpCounter, XdpCounters, MAX_QUEUES};
+use capture_common::{
+    Ipv4Bytes, Ipv6Bytes, XdpConfig, XdpCounter, XdpCounters, FILTER_PREFIXES, MAX_QUEUES,
+};
 
 use crate::decode::LinkType;
 use crate::engine::{Engine, EngineStats};
+use crate::filter::Filter;
 use crate::flow::{FinishedFlow, FlowConfig, FlowTableStats};
 use crate::input::Frame;
 use crate::output::RecordSink;
@@ -48,6 +52,11 @@ pub struct LiveConfig {
     pub copy_only: bool,
     /// Frames no socket takes go on to the kernel instead of being dropped.
     pub pass_unmatched: bool,
+    /// Only frames this filter selects are captured (compiled into the XDP program's maps).
+    pub filter: Option<Filter>,
+    /// Keep one flow in this many, chosen by a hash that is the same in both directions, so
+    /// that sampled flows stay whole (0 or 1: every flow).
+    pub sample_every: u32,
     /// Flow settings, as offline.
     pub flow: FlowConfig,
 }
@@ -117,16 +126,109 @@ pub enum LiveError {
 }
 
 fn permission_or(what: &str, e: &(dyn std::error::Error + 'static)) -> LiveError {
+    // The verifier also answers EACCES: only without privileges is that a permission problem.
+    let privileged = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("CapEff:"))
+                .and_then(|l| u64::from_str_radix(l.split_whitespace().nth(1)?, 16).ok())
+        })
+        // CAP_SYS_ADMIN (21) or CAP_BPF (39) with CAP_NET_ADMIN (12).
+        .is_some_and(|caps| {
+            caps & (1 << 21) != 0 || caps & (1 << 39 | 1 << 12) == (1 << 39 | 1 << 12)
+        });
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    let mut text = e.to_string();
     while let Some(err) = source {
         if let Some(io) = err.downcast_ref::<io::Error>() {
-            if io.kind() == io::ErrorKind::PermissionDenied {
+            if io.kind() == io::ErrorKind::PermissionDenied && !privileged {
                 return LiveError::Permission { what: what.into() };
             }
         }
+        if let Some(aya::programs::ProgramError::LoadError { verifier_log, .. }) =
+            err.downcast_ref::<aya::programs::ProgramError>()
+        {
+            text = format!("{text}\nverifier log:\n{verifier_log}");
+        }
         source = err.source();
     }
-    LiveError::Program(format!("{what}: {e}"))
+    LiveError::Program(format!("{what}: {text}"))
+}
+
+/// Writes a compiled filter into the program's maps.
+fn load_filter(ebpf: &mut Ebpf, filter: &Filter) -> Result<(), LiveError> {
+    fn map<'a>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut aya::maps::Map, LiveError> {
+        ebpf.map_mut(name)
+            .ok_or_else(|| LiveError::Program(format!("no {name} map")))
+    }
+    let program = |e: aya::maps::MapError| LiveError::Program(e.to_string());
+    let write = |what: &str, e: aya::maps::MapError| permission_or(&format!("writing {what}"), &e);
+    let prefixes = filter.prefixes(false);
+    let prefixes6 = filter.prefixes(true);
+    if prefixes.len().max(prefixes6.len()) > FILTER_PREFIXES as usize {
+        return Err(LiveError::Program(format!(
+            "the filter has more than {FILTER_PREFIXES} address prefixes of one family"
+        )));
+    }
+    {
+        let mut v4: LpmTrie<_, Ipv4Bytes, u16> =
+            LpmTrie::try_from(map(ebpf, "FILTER_V4")?).map_err(program)?;
+        for (prefix, len, atoms) in &prefixes {
+            if let std::net::IpAddr::V4(a) = prefix {
+                v4.insert(&Key::new(u32::from(*len), Ipv4Bytes(a.octets())), atoms, 0)
+                    .map_err(|e| write("the IPv4 prefixes", e))?;
+            }
+        }
+    }
+    {
+        let mut v6: LpmTrie<_, Ipv6Bytes, u16> =
+            LpmTrie::try_from(map(ebpf, "FILTER_V6")?).map_err(program)?;
+        for (prefix, len, atoms) in &prefixes6 {
+            if let std::net::IpAddr::V6(a) = prefix {
+                v6.insert(&Key::new(u32::from(*len), Ipv6Bytes(a.octets())), atoms, 0)
+                    .map_err(|e| write("the IPv6 prefixes", e))?;
+            }
+        }
+    }
+    let mut fill = |name: &str, entries: Vec<(u32, u16)>| -> Result<(), LiveError> {
+        let mut array: Array<_, u16> = Array::try_from(map(ebpf, name)?).map_err(program)?;
+        for (index, atoms) in entries {
+            array.set(index, atoms, 0).map_err(|e| write(name, e))?;
+        }
+        Ok(())
+    };
+    fill(
+        "FILTER_PORTS",
+        filter
+            .ports()
+            .into_iter()
+            .map(|(p, a)| (u32::from(p), a))
+            .collect(),
+    )?;
+    fill(
+        "FILTER_PROTOCOLS",
+        filter
+            .protocols()
+            .into_iter()
+            .map(|(p, a)| (u32::from(p), a))
+            .collect(),
+    )?;
+    fill(
+        "FILTER_VLANS",
+        filter
+            .vlans()
+            .into_iter()
+            .map(|(v, a)| (u32::from(v), a))
+            .collect(),
+    )?;
+    let mut truth: Array<_, u64> = Array::try_from(map(ebpf, "FILTER_TRUTH")?).map_err(program)?;
+    for (i, word) in (0..).zip(filter.truth_table()) {
+        truth
+            .set(i, word, 0)
+            .map_err(|e| write("the truth table", e))?;
+    }
+    Ok(())
 }
 
 /// Receive queues of `iface`, from sysfs.
@@ -284,20 +386,31 @@ impl LiveCapture {
         let queues = config.queues.unwrap_or(available).clamp(1, MAX_QUEUES);
         let mut ebpf =
             Ebpf::load(program).map_err(|e| permission_or("loading the XDP object", &e))?;
+        let mut settings = XdpConfig {
+            pass_unmatched: u32::from(config.pass_unmatched),
+            sample_every: config.sample_every,
+            ..XdpConfig::default()
+        };
+        if let Some(filter) = &config.filter {
+            load_filter(&mut ebpf, filter)?;
+            let m = filter.direction_masks();
+            settings.filter_enabled = 1;
+            settings.src_addr_atoms = m.src_addr;
+            settings.dst_addr_atoms = m.dst_addr;
+            settings.src_port_atoms = m.src_port;
+            settings.dst_port_atoms = m.dst_port;
+            settings.ipv4_atoms = m.ipv4;
+            settings.ipv6_atoms = m.ipv6;
+            settings.vlan_atoms = m.any_vlan;
+        }
         {
             let map = ebpf
                 .map_mut("CONFIG")
                 .ok_or_else(|| LiveError::Program("no CONFIG map".into()))?;
-            let mut settings: Array<_, XdpConfig> =
+            let mut array: Array<_, XdpConfig> =
                 Array::try_from(map).map_err(|e| LiveError::Program(e.to_string()))?;
-            settings
-                .set(
-                    0,
-                    XdpConfig {
-                        pass_unmatched: u32::from(config.pass_unmatched),
-                    },
-                    0,
-                )
+            array
+                .set(0, settings, 0)
                 .map_err(|e| permission_or("writing the XDP settings", &e))?;
         }
         let stop = Arc::new(AtomicBool::new(false));

@@ -159,7 +159,16 @@ struct RunArgs {
     /// Where XDP runs.
     #[arg(long, value_enum, default_value = "native")]
     xdp_mode: XdpModeArg,
-    /// What happens to frames no socket takes.
+    /// Capture only what this tcpdump-style expression selects, decided in the XDP program
+    /// (host, net, port, portrange, proto, ip, ip6, tcp, udp, icmp, icmp6, vlan, src, dst,
+    /// and, or, not, parentheses); it sees the innermost packet, through VLAN tags and tunnels.
+    #[arg(long, value_name = "EXPR")]
+    filter: Option<String>,
+    /// Keep one flow in N, chosen by a hash of its addresses and ports that is the same in both
+    /// directions, so that sampled flows stay whole.
+    #[arg(long, value_name = "N")]
+    sample: Option<u32>,
+    /// What happens to frames no socket takes, and to those the filter or sampling leave out.
     #[arg(long, value_enum, default_value = "drop")]
     non_matching: NonMatching,
     /// Bind AF_XDP sockets in copy mode without trying zero-copy.
@@ -414,6 +423,14 @@ fn run_live(args: &RunArgs) -> Result<ExitCode> {
         ),
         None => BUILT_IN_XDP.to_vec(),
     };
+    let filter = args
+        .filter
+        .as_deref()
+        .map(capture::filter::Filter::compile)
+        .transpose()?;
+    if args.sample == Some(0) {
+        bail!("--sample must be at least 1 (1 keeps every flow)");
+    }
     let groups = parse_groups(&args.features)?;
     let columns = Columns::select(
         args.profile.tier(),
@@ -463,6 +480,8 @@ fn run_live(args: &RunArgs) -> Result<ExitCode> {
             .context("cannot install the signal handlers")?;
     }
     let config = capture::live::LiveConfig {
+        filter,
+        sample_every: args.sample.unwrap_or(1),
         iface: args.iface.clone(),
         queues: args.queues,
         frames_per_queue: args.frames_per_queue.max(64),

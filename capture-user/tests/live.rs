@@ -428,3 +428,180 @@ fn the_program_is_detached_after_sigkill_and_errors_are_clear() {
         "unclear error: {err}"
     );
 }
+
+/// Runs one capture with `extra` options while `pcaps` are replayed; returns the summary lines.
+fn capture_summary(pair: &VethPair, name: &str, extra: &[&str], pcaps: &[PathBuf]) -> String {
+    let out = scratch(name);
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", &pair.capture_ns])
+        .arg(env!("CARGO_BIN_EXE_capture"))
+        .args(["run", "--iface", &pair.capture_if, "--output-dir"])
+        .arg(&out)
+        .args(["--format", "csv", "--quiet"])
+        .args(extra)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start capture");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let first = lines.next().and_then(Result::ok).unwrap_or_default();
+    assert!(
+        first.contains("capturing on"),
+        "capture did not start: {first}"
+    );
+    pair.replay(pcaps);
+    std::thread::sleep(Duration::from_millis(300));
+    sh(&["kill", "-INT", &child.id().to_string()]);
+    let summary: String = lines.map_while(Result::ok).collect::<Vec<_>>().join("\n");
+    let status = wait_for_exit(&mut child, Duration::from_secs(20));
+    assert!(status.success(), "capture failed: {summary}");
+    summary
+}
+
+/// A counter from the summary table (`  xdp redirected   123`).
+fn summary_count(summary: &str, label: &str) -> u64 {
+    summary
+        .lines()
+        .find(|l| l.trim_start().starts_with(label))
+        .and_then(|l| l.split_whitespace().last()?.parse().ok())
+        .unwrap_or_else(|| panic!("no '{label}' in:\n{summary}"))
+}
+
+fn tcpdump_count(pcap: &Path, expression: &str) -> u64 {
+    let o = Command::new("tcpdump")
+        .args(["-nn", "-r"])
+        .arg(pcap)
+        .arg(expression)
+        .output()
+        .expect("tcpdump");
+    assert!(
+        o.status.success(),
+        "tcpdump rejected {expression}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).lines().count() as u64
+}
+
+#[test]
+fn offloaded_filters_select_what_tcpdump_selects() {
+    let _serial = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    require_root();
+    let pcap = |n: &str| corpus_dir().join("pcap").join(n);
+    // Untagged, untunnelled traffic: here our verdicts and tcpdump's must agree exactly.
+    let plain: Vec<PathBuf> = [
+        "zeek__tls1.2.pcap",
+        "tcpdump__dns_tcp.pcap",
+        "zeek__icmp6.pcap",
+        "ndpi__443-firefox.pcap",
+        "zeek__ssh-dups.pcap",
+        "ndpi__quic-29.pcap",
+        "zeek__sshguess.pcap",
+    ]
+    .iter()
+    .map(|n| pcap(n))
+    .collect();
+    let tagged: Vec<PathBuf> = [
+        "zeek__http-qinq-0.pcap",
+        "zeek__mixed-vlan-mpls.pcap",
+        "zeek__tls1.2.pcap",
+    ]
+    .iter()
+    .map(|n| pcap(n))
+    .collect();
+    let cases: Vec<(&str, &[PathBuf])> = vec![
+        ("tcp port 443 and not net 10.0.0.0/8", &plain),
+        ("udp or icmp6", &plain),
+        ("ip6 and not icmp6", &plain),
+        ("src host 10.0.0.80 or dst port 53", &plain),
+        (
+            "portrange 20-25 and (src net 192.168.0.0/16 or dst net 192.168.0.0/16)",
+            &plain,
+        ),
+        ("not (tcp or udp)", &plain),
+        ("ip proto 17 || tcp dst port 22", &plain),
+        ("src and dst net 192.168.0.0/16", &plain),
+        ("vlan", &tagged),
+        ("vlan 4093 or not vlan", &tagged),
+    ];
+    let pair = VethPair::new("flt");
+    let mut failures = Vec::new();
+    for (i, (expression, pcaps)) in cases.iter().enumerate() {
+        let summary = capture_summary(
+            &pair,
+            &format!("live-filter-{i}"),
+            &["--filter", expression],
+            pcaps,
+        );
+        let sent: u64 = pcaps.iter().map(|p| frames_in(p)).sum();
+        let wanted: u64 = pcaps.iter().map(|p| tcpdump_count(p, expression)).sum();
+        let redirected = summary_count(&summary, "xdp redirected");
+        let filtered = summary_count(&summary, "xdp filtered");
+        if redirected != wanted || redirected + filtered != sent {
+            failures.push(format!(
+                "{expression}: tcpdump selects {wanted} of {sent}, we redirected {redirected} and filtered {filtered}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn filters_and_sampling_see_inside_mirror_tunnels() {
+    let _serial = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    require_root();
+    let vxlan = corpus_dir().join("pcap/ndpi__vxlan.pcap");
+    // Offline extraction decodes the VXLAN tunnel: its inner TCP/443 flows are the truth.
+    let o = Command::new(env!("CARGO_BIN_EXE_capture"))
+        .arg("extract")
+        .arg(&vxlan)
+        .args(["-o", "-", "--quiet"])
+        .output()
+        .expect("offline extract");
+    let flows = flows_of_csv(&String::from_utf8_lossy(&o.stdout));
+    let inner_https: u64 = flows
+        .iter()
+        .filter(|((_, _, _, dport, proto), _)| dport == "443" && proto == "6")
+        .flat_map(|(_, v)| v.iter().map(|(packets, _)| packets))
+        .sum();
+    assert!(
+        inner_https > 50,
+        "the sample should hold inner HTTPS: {inner_https}"
+    );
+    let pair = VethPair::new("tun");
+    let summary = capture_summary(
+        &pair,
+        "live-tunnel",
+        &["--filter", "tcp port 443"],
+        std::slice::from_ref(&vxlan),
+    );
+    assert_eq!(
+        summary_count(&summary, "xdp redirected"),
+        inner_https,
+        "{summary}"
+    );
+    // Sampling keeps whole flows: every recorded flow has all its packets.
+    let out = scratch("live-sample");
+    let mut capture = pair.capture(&out, &["--sample", "2"]);
+    pair.replay(&[vxlan]);
+    std::thread::sleep(Duration::from_millis(300));
+    sh(&["kill", "-INT", &capture.id().to_string()]);
+    assert!(wait_for_exit(&mut capture, Duration::from_secs(20)).success());
+    let sampled = flows_of_csv(&read_output(&out));
+    assert!(
+        !sampled.is_empty() && sampled.len() < flows.len(),
+        "{} of {}",
+        sampled.len(),
+        flows.len()
+    );
+    for (key, counts) in &sampled {
+        assert_eq!(
+            Some(counts),
+            flows.get(key),
+            "sampled flow {key:?} is not whole"
+        );
+    }
+}
