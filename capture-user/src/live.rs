@@ -36,6 +36,57 @@ const BATCH: u32 = 256;
 const POLL_MS: i32 = 50;
 /// Finished flows in flight between the workers and the writer.
 const RECORD_QUEUE: usize = 8192;
+/// Frames in flight to each worker from the others (and the buffers that carry them).
+const HANDOFF_FRAMES: usize = 4096;
+/// Bytes a handed-off frame keeps (UMEM frames are no larger).
+const HANDOFF_FRAME_BYTES: usize = crate::sys::xsk::FRAME_SIZE as usize;
+
+/// A frame a worker received for a flow another worker owns.
+struct HandOff {
+    ts_ns: i64,
+    len: usize,
+    bytes: Box<[u8]>,
+}
+
+/// What a worker receives from the others: frames in `inbox`, their empty buffers back from it
+/// through `free`. Both are bounded and preallocated, so handing off never allocates.
+struct Mailbox {
+    inbox: crossbeam_queue::ArrayQueue<HandOff>,
+    free: crossbeam_queue::ArrayQueue<Box<[u8]>>,
+}
+
+impl Mailbox {
+    fn new() -> Self {
+        let free = crossbeam_queue::ArrayQueue::new(HANDOFF_FRAMES);
+        for _ in 0..HANDOFF_FRAMES {
+            let _ = free.push(vec![0u8; HANDOFF_FRAME_BYTES].into_boxed_slice());
+        }
+        Self {
+            inbox: crossbeam_queue::ArrayQueue::new(HANDOFF_FRAMES),
+            free,
+        }
+    }
+}
+
+/// The worker that owns the flow of `data`: both directions, and every fragment, of a flow
+/// give the same answer, whichever queue the NIC put them on.
+fn owner(data: &[u8], workers: usize) -> Option<usize> {
+    let mut pkt = crate::decode::Packet::default();
+    crate::decode::decode_frame(LinkType::Ethernet, data, &mut pkt).ok()?;
+    // Addresses only, not ports: later IP fragments carry no ports and must reach the worker
+    // that reassembles their datagram.
+    let fold = |a: std::net::IpAddr| match a {
+        std::net::IpAddr::V4(v4) => u64::from(u32::from(v4)),
+        std::net::IpAddr::V6(v6) => {
+            let x = u128::from(v6);
+            (x as u64) ^ ((x >> 64) as u64)
+        }
+    };
+    let (a, b) = (fold(pkt.ip.src), fold(pkt.ip.dst));
+    let (low, high) = (a.min(b), a.max(b));
+    let hash = (low.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ high).wrapping_mul(0xff51_afd7_ed55_8ccd);
+    Some(((hash >> 32) % workers as u64) as usize)
+}
 
 /// What to capture and how.
 #[derive(Debug, Clone)]
@@ -70,6 +121,8 @@ pub struct LiveStats {
     pub sockets: Vec<(u32, BindMode, SocketStats)>,
     /// Frames the workers read from their sockets.
     pub frames_read: u64,
+    /// Frames read from each queue's socket.
+    pub frames_per_queue: Vec<(u32, u64)>,
     /// Bytes of those frames.
     pub bytes_read: u64,
     /// Engine counters summed over workers (at the end of the capture).
@@ -78,6 +131,10 @@ pub struct LiveStats {
     pub flows: FlowTableStats,
     /// Records written.
     pub records: u64,
+    /// Frames handed to the worker owning their flow (received on another queue).
+    pub handed_off: u64,
+    /// Frames lost because that worker's inbox was full.
+    pub handoff_dropped: u64,
 }
 
 /// A running capture's live counters, shared with the workers.
@@ -91,6 +148,12 @@ struct Progress {
     socket_drops: [AtomicU64; 4],
     /// Packets that updated a flow, summed over workers.
     packets_in_flows: AtomicU64,
+    /// Frames passed to the worker that owns their flow.
+    handed_off: AtomicU64,
+    /// Frames lost because the owning worker's inbox was full.
+    handoff_dropped: AtomicU64,
+    /// Workers that have read their socket for the last time.
+    stopped_workers: AtomicU64,
 }
 
 /// Why a live capture could not start or stopped early.
@@ -451,11 +514,17 @@ impl LiveCapture {
                     .map_err(|e| permission_or("registering the socket in the XSKMAP", &e))?;
             }
         }
+        let mailboxes: Arc<Vec<Mailbox>> = Arc::new(if sockets.len() > 1 {
+            (0..sockets.len()).map(|_| Mailbox::new()).collect()
+        } else {
+            Vec::new()
+        });
         for (queue, xsk) in (0..).zip(sockets) {
             let core = cores.get(queue as usize % cores.len().max(1)).copied();
             let worker = Worker {
                 xsk,
                 queue,
+                mailboxes: Arc::clone(&mailboxes),
                 engine: Engine::new(config.flow, ReassemblyLimits::default()),
                 sender: sender.clone(),
                 stop: Arc::clone(&stop),
@@ -634,6 +703,7 @@ impl LiveCapture {
     /// record is written to `sink`. Returns the counters of every stage.
     pub fn stop(self, sink: &mut dyn RecordSink) -> io::Result<LiveStats> {
         let xdp_before_detach = self.xdp_counters();
+        let progress = Arc::clone(&self.progress);
         let (ends, records, ebpf) = self.stop_workers();
         // Dropping the loader detaches the program (its link) and frees the maps.
         drop(ebpf);
@@ -661,8 +731,12 @@ impl LiveCapture {
             }
             stats.flows.peak_active += end.flows.peak_active;
             stats.sockets.push((end.queue, end.mode, end.stats));
+            stats.frames_per_queue.push((end.queue, end.frames));
         }
         stats.sockets.sort_by_key(|s| s.0);
+        stats.frames_per_queue.sort_unstable();
+        stats.handed_off = progress.handed_off.load(Ordering::Relaxed);
+        stats.handoff_dropped = progress.handoff_dropped.load(Ordering::Relaxed);
         Ok(stats)
     }
 }
@@ -671,6 +745,9 @@ impl LiveCapture {
 struct Worker {
     xsk: XskQueue,
     queue: u32,
+    /// Every worker's mailbox (empty with one worker): frames of flows another worker owns go to
+    /// its mailbox.
+    mailboxes: Arc<Vec<Mailbox>>,
     engine: Engine,
     sender: crossbeam_channel::Sender<FinishedFlow>,
     stop: Arc<AtomicBool>,
@@ -678,6 +755,67 @@ struct Worker {
 }
 
 impl Worker {
+    /// Processes one frame received at `now`: here when this worker owns its flow, else in the
+    /// owner's mailbox.
+    fn take(
+        engine: &mut Engine,
+        mailboxes: &[Mailbox],
+        me: usize,
+        progress: &Progress,
+        now: i64,
+        data: &[u8],
+        ended: &mut impl FnMut(FinishedFlow),
+    ) {
+        if mailboxes.len() > 1 {
+            if let Some(owner) = owner(data, mailboxes.len()).filter(|o| *o != me) {
+                let mailbox = &mailboxes[owner];
+                match mailbox.free.pop() {
+                    Some(mut bytes) => {
+                        let len = data.len().min(bytes.len());
+                        bytes[..len].copy_from_slice(&data[..len]);
+                        let _ = mailbox.inbox.push(HandOff {
+                            ts_ns: now,
+                            len,
+                            bytes,
+                        });
+                        progress.handed_off.fetch_add(1, Ordering::Relaxed);
+                    }
+                    None => {
+                        progress.handoff_dropped.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                return;
+            }
+        }
+        let frame = Frame {
+            ts_ns: now,
+            data,
+            wire_len: u32::try_from(data.len()).unwrap_or(u32::MAX),
+            link: LinkType::Ethernet,
+        };
+        engine.process_frame(&frame, ended);
+    }
+
+    /// Processes the frames other workers handed to this one; returns how many.
+    fn drain_mailbox(&mut self, ended: &mut impl FnMut(FinishedFlow)) -> u64 {
+        let Some(mailbox) = self.mailboxes.get(self.queue as usize) else {
+            return 0;
+        };
+        let mut n = 0;
+        while let Some(handoff) = mailbox.inbox.pop() {
+            let frame = Frame {
+                ts_ns: handoff.ts_ns,
+                data: &handoff.bytes[..handoff.len],
+                wire_len: u32::try_from(handoff.len).unwrap_or(u32::MAX),
+                link: LinkType::Ethernet,
+            };
+            self.engine.process_frame(&frame, ended);
+            let _ = mailbox.free.push(handoff.bytes);
+            n += 1;
+        }
+        n
+    }
+
     fn run(mut self) -> WorkerEnd {
         let (mut frames, mut bytes) = (0u64, 0u64);
         let sender = self.sender.clone();
@@ -686,23 +824,21 @@ impl Worker {
         let mut ended = |flow: FinishedFlow| {
             let _ = sender.send(flow);
         };
+        let me = self.queue as usize;
+        // With other workers to hear from, do not sleep long on a quiet socket.
+        let poll_ms = if self.mailboxes.len() > 1 { 5 } else { POLL_MS };
         let mut last_clock = now_ns();
         let mut published = SocketStats::default();
         let mut published_packets = 0u64;
         while !self.stop.load(Ordering::Relaxed) {
             let now = now_ns();
-            let engine = &mut self.engine;
+            let (engine, mailboxes, progress) = (&mut self.engine, &self.mailboxes, &self.progress);
             let mut batch_bytes = 0u64;
-            let n = self.xsk.receive(BATCH, POLL_MS, &mut |data| {
-                let frame = Frame {
-                    ts_ns: now,
-                    data,
-                    wire_len: u32::try_from(data.len()).unwrap_or(u32::MAX),
-                    link: LinkType::Ethernet,
-                };
+            let n = self.xsk.receive(BATCH, poll_ms, &mut |data| {
                 batch_bytes += data.len() as u64;
-                engine.process_frame(&frame, &mut ended);
+                Self::take(engine, mailboxes, me, progress, now, data, &mut ended);
             });
+            let received = self.drain_mailbox(&mut ended);
             frames += u64::from(n);
             bytes += batch_bytes;
             self.progress
@@ -711,7 +847,7 @@ impl Worker {
             self.progress
                 .bytes
                 .fetch_add(batch_bytes, Ordering::Relaxed);
-            if n == 0 || now - last_clock > 1_000_000_000 {
+            if (n == 0 && received == 0) || now - last_clock > 1_000_000_000 {
                 self.engine.advance_clock(now_ns(), &mut ended);
                 last_clock = now;
                 self.progress
@@ -740,22 +876,23 @@ impl Worker {
         // Frames already in the ring when the stop came belong to the capture.
         loop {
             let now = now_ns();
-            let engine = &mut self.engine;
+            let (engine, mailboxes, progress) = (&mut self.engine, &self.mailboxes, &self.progress);
             let n = self.xsk.receive(BATCH, 0, &mut |data| {
-                let frame = Frame {
-                    ts_ns: now,
-                    data,
-                    wire_len: u32::try_from(data.len()).unwrap_or(u32::MAX),
-                    link: LinkType::Ethernet,
-                };
                 bytes += data.len() as u64;
-                engine.process_frame(&frame, &mut ended);
+                Self::take(engine, mailboxes, me, progress, now, data, &mut ended);
             });
             frames += u64::from(n);
             if n == 0 {
                 break;
             }
         }
+        // Wait until every worker has drained its socket, then take what they handed over.
+        self.progress.stopped_workers.fetch_add(1, Ordering::AcqRel);
+        while self.progress.stopped_workers.load(Ordering::Acquire) < self.mailboxes.len() as u64 {
+            self.drain_mailbox(&mut ended);
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        self.drain_mailbox(&mut ended);
         self.engine.finish(&mut ended);
         WorkerEnd {
             frames,

@@ -568,9 +568,17 @@ fn serve_metrics(
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { continue };
                 let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(2)));
-                let mut request = [0u8; 1024];
-                let n = stream.read(&mut request).unwrap_or(0);
-                let wanted = request[..n].starts_with(b"GET /metrics ");
+                // Read the whole request head: closing with unread bytes would reset the
+                // connection before the client reads the answer.
+                let mut request = Vec::with_capacity(512);
+                let mut chunk = [0u8; 512];
+                while request.len() < 8192 && !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut chunk) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => request.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let wanted = request.starts_with(b"GET /metrics ");
                 let body = if wanted {
                     text.lock().map(|t| t.clone()).unwrap_or_default()
                 } else {
@@ -582,6 +590,7 @@ fn serve_metrics(
                     "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                     body.len()
                 );
+                let _ = stream.shutdown(std::net::Shutdown::Write);
             }
         })
         .context("cannot start the metrics thread")?;
@@ -597,9 +606,9 @@ fn print_live_summary(stats: &capture::live::LiveStats, written: u64, path: &std
             stats.xdp[counter as usize]
         );
     }
-    for (queue, mode, s) in &stats.sockets {
+    for ((queue, mode, s), (_, frames)) in stats.sockets.iter().zip(&stats.frames_per_queue) {
         eprintln!(
-            "  socket queue {queue} ({}): rx_ring_full {} fill_ring_empty {} rx_dropped {} rx_invalid {}",
+            "  socket queue {queue} ({}): read {frames} rx_ring_full {} fill_ring_empty {} rx_dropped {} rx_invalid {}",
             mode.as_str(),
             s.rx_ring_full,
             s.fill_ring_empty,
@@ -608,6 +617,10 @@ fn print_live_summary(stats: &capture::live::LiveStats, written: u64, path: &std
         );
     }
     eprintln!("  read by workers {:>21}", stats.frames_read);
+    if stats.frames_per_queue.len() > 1 {
+        eprintln!("  handed to the flow's worker {:>9}", stats.handed_off);
+        eprintln!("  lost, worker inbox full {:>13}", stats.handoff_dropped);
+    }
     eprintln!("  packets in flows {:>20}", stats.engine.packets);
     for reason in SkipReason::ALL {
         let n = stats.engine.skipped[reason as usize];

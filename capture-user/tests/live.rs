@@ -42,6 +42,11 @@ struct VethPair {
 
 impl VethPair {
     fn new(tag: &str) -> Self {
+        Self::with_queues(tag, 1)
+    }
+
+    fn with_queues(tag: &str, queues: u32) -> Self {
+        let queues = queues.to_string();
         let id = format!("{tag}{}", std::process::id() % 100_000);
         let pair = Self {
             capture_ns: format!("cap-{id}"),
@@ -63,18 +68,18 @@ impl VethPair {
             "add",
             &pair.capture_if,
             "numtxqueues",
-            "1",
+            &queues,
             "numrxqueues",
-            "1",
+            &queues,
             "type",
             "veth",
             "peer",
             "name",
             &pair.sender_if,
             "numtxqueues",
-            "1",
+            &queues,
             "numrxqueues",
-            "1",
+            &queues,
         ]);
         sh(&[
             "ip",
@@ -118,7 +123,7 @@ impl VethPair {
         pair
     }
 
-    fn capture(&self, out: &Path, extra: &[&str]) -> Child {
+    fn capture(&self, out: &Path, extra: &[&str]) -> Running {
         let mut child = Command::new("ip")
             .args(["netns", "exec", &self.capture_ns])
             .arg(env!("CARGO_BIN_EXE_capture"))
@@ -131,6 +136,7 @@ impl VethPair {
             .expect("start capture");
         // Wait until the program is attached and the sockets are bound.
         let stderr = child.stderr.take().expect("stderr");
+        let child = Running(child);
         let mut lines = BufReader::new(stderr).lines();
         let first = lines.next().and_then(Result::ok).unwrap_or_default();
         assert!(
@@ -189,6 +195,24 @@ impl Drop for VethPair {
         let _ = Command::new("ip")
             .args(["netns", "del", &self.sender_ns])
             .output();
+    }
+}
+
+/// A capture process, killed if a test ends (or fails) before stopping it.
+struct Running(Child);
+
+impl Running {
+    fn id(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
     }
 }
 
@@ -276,10 +300,10 @@ fn frames_in(pcap: &Path) -> u64 {
         .unwrap_or_else(|| panic!("no frame count in: {err}"))
 }
 
-fn wait_for_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+fn wait_for_exit(child: &mut Running, limit: Duration) -> std::process::ExitStatus {
     let started = Instant::now();
     loop {
-        if let Some(status) = child.try_wait().expect("wait") {
+        if let Some(status) = child.0.try_wait().expect("wait") {
             return status;
         }
         assert!(started.elapsed() < limit, "capture did not stop");
@@ -402,8 +426,8 @@ fn the_program_is_detached_after_sigkill_and_errors_are_clear() {
         pair.xdp_attached(),
         "the program should be attached while capturing"
     );
-    capture.kill().expect("SIGKILL");
-    let _ = capture.wait();
+    capture.0.kill().expect("SIGKILL");
+    let _ = capture.0.wait();
     // The kernel releases the link with the process's last descriptor.
     let started = Instant::now();
     while pair.xdp_attached() && started.elapsed() < Duration::from_secs(5) {
@@ -431,25 +455,35 @@ fn the_program_is_detached_after_sigkill_and_errors_are_clear() {
 
 /// Runs one capture with `extra` options while `pcaps` are replayed; returns the summary lines.
 fn capture_summary(pair: &VethPair, name: &str, extra: &[&str], pcaps: &[PathBuf]) -> String {
-    let out = scratch(name);
+    capture_summary_with(pair, &scratch(name), extra, || pair.replay(pcaps))
+}
+
+/// Runs one capture into `out` with `extra` options while `send` runs; returns the summary.
+fn capture_summary_with(
+    pair: &VethPair,
+    out: &Path,
+    extra: &[&str],
+    send: impl FnOnce(),
+) -> String {
     let mut child = Command::new("ip")
         .args(["netns", "exec", &pair.capture_ns])
         .arg(env!("CARGO_BIN_EXE_capture"))
         .args(["run", "--iface", &pair.capture_if, "--output-dir"])
-        .arg(&out)
+        .arg(out)
         .args(["--format", "csv", "--quiet"])
         .args(extra)
         .stderr(Stdio::piped())
         .spawn()
         .expect("start capture");
     let stderr = child.stderr.take().expect("stderr");
+    let mut child = Running(child);
     let mut lines = BufReader::new(stderr).lines();
     let first = lines.next().and_then(Result::ok).unwrap_or_default();
     assert!(
         first.contains("capturing on"),
         "capture did not start: {first}"
     );
-    pair.replay(pcaps);
+    send();
     std::thread::sleep(Duration::from_millis(300));
     sh(&["kill", "-INT", &child.id().to_string()]);
     let summary: String = lines.map_while(Result::ok).collect::<Vec<_>>().join("\n");
@@ -602,6 +636,106 @@ fn filters_and_sampling_see_inside_mirror_tunnels() {
             Some(counts),
             flows.get(key),
             "sampled flow {key:?} is not whole"
+        );
+    }
+}
+
+#[test]
+fn two_queues_with_asymmetric_spreading_still_record_whole_flows() {
+    let _serial = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    require_root();
+    let pair = VethPair::with_queues("rss", 2);
+    // Transmit-queue selection by CPU (XPS): what the sender sends from CPU 0 arrives on the
+    // capture's queue 0, from CPU 1 on queue 1. Each direction of a connection is replayed from
+    // a different CPU, so the two directions of every flow arrive on different queues, as with
+    // a NIC whose receive hashing is not symmetric.
+    for (queue, cpus) in [(0, "1"), (1, "2")] {
+        sh(&[
+            "ip",
+            "netns",
+            "exec",
+            &pair.sender_ns,
+            "sh",
+            "-c",
+            &format!(
+                "echo {cpus} > /sys/class/net/{}/queues/tx-{queue}/xps_cpus",
+                pair.sender_if
+            ),
+        ]);
+    }
+    let out = scratch("live-rss");
+    let halves = scratch("live-rss-halves");
+    let mut directions = [Vec::new(), Vec::new()];
+    let mut offline = Flows::new();
+    for (name, client) in [
+        ("zeek__tls1.2.pcap", "10.0.0.80"),
+        ("zeek__ssh-dups.pcap", "192.168.0.102"),
+        ("tcpdump__dns_tcp.pcap", "192.168.1.11"),
+    ] {
+        let pcap = corpus_dir().join("pcap").join(name);
+        for (i, expr) in [format!("src host {client}"), format!("dst host {client}")]
+            .iter()
+            .enumerate()
+        {
+            let half = halves.join(format!("{i}-{name}"));
+            let o = Command::new("tcpdump")
+                .args(["-r"])
+                .arg(&pcap)
+                .arg("-w")
+                .arg(&half)
+                .arg(expr)
+                .output()
+                .expect("tcpdump");
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            directions[i].push(half);
+        }
+        let o = Command::new(env!("CARGO_BIN_EXE_capture"))
+            .arg("extract")
+            .arg(&pcap)
+            .args(["-o", "-", "--quiet"])
+            .output()
+            .expect("offline extract");
+        offline.extend(flows_of_csv(&String::from_utf8_lossy(&o.stdout)));
+    }
+    let summary = capture_summary_with(&pair, &out, &[], || {
+        for (cpu, files) in ["0", "1"].iter().zip(&directions) {
+            let o = Command::new("ip")
+                .args(["netns", "exec", &pair.sender_ns, "taskset", "-c", cpu])
+                .args(["tcpreplay", "-q", "--pps", "2000"])
+                .arg(format!("--intf1={}", pair.sender_if))
+                .args(files)
+                .output()
+                .expect("tcpreplay");
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        }
+    });
+    // Both queues received part of the traffic, and frames crossed between the workers.
+    for queue in ["socket queue 0", "socket queue 1"] {
+        let line = summary.lines().find(|l| l.contains(queue)).expect(queue);
+        assert!(!line.contains("read 0 "), "{line}");
+    }
+    assert!(
+        summary_count(&summary, "handed to the flow's worker") > 0,
+        "{summary}"
+    );
+    assert_eq!(
+        summary_count(&summary, "lost, worker inbox full"),
+        0,
+        "{summary}"
+    );
+    let live = flows_of_csv(&read_output(&out));
+    assert_eq!(
+        live.len(),
+        offline.len(),
+        "live {live:?}\noffline {offline:?}"
+    );
+    for (key, counts) in &offline {
+        assert_eq!(
+            live.get(key),
+            Some(counts),
+            "flow {key:?} is split or incomplete"
         );
     }
 }
