@@ -28,7 +28,8 @@ use crate::flow::{FinishedFlow, FlowConfig, FlowTableStats};
 use crate::input::Frame;
 use crate::output::RecordSink;
 use crate::reassembly::ReassemblyLimits;
-use crate::sys::xsk::{BindMode, SocketStats, XskQueue};
+use crate::sys::afpacket::PacketRing;
+use crate::sys::xsk::{SocketStats, XskQueue};
 
 /// Frames read from a socket per batch.
 const BATCH: u32 = 256;
@@ -88,11 +89,22 @@ fn owner(data: &[u8], workers: usize) -> Option<usize> {
     Some(((hash >> 32) % workers as u64) as usize)
 }
 
+/// Where frames come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceKind {
+    /// XDP redirecting into AF_XDP sockets (the default).
+    Xdp,
+    /// AF_PACKET sockets with TPACKET_V3 rings, for hosts where XDP cannot attach.
+    AfPacket,
+}
+
 /// What to capture and how.
 #[derive(Debug, Clone)]
 pub struct LiveConfig {
     /// Interface name.
     pub iface: String,
+    /// XDP and AF_XDP, or AF_PACKET.
+    pub source: SourceKind,
     /// Receive queues to serve (default: every queue the interface has).
     pub queues: Option<u32>,
     /// UMEM frames (and ring slots) per queue.
@@ -118,7 +130,7 @@ pub struct LiveStats {
     /// XDP program decisions, summed over CPUs, by [`XdpCounter`] index.
     pub xdp: [u64; XdpCounter::COUNT],
     /// Each socket: queue, how it was bound, the kernel's drop counters.
-    pub sockets: Vec<(u32, BindMode, SocketStats)>,
+    pub sockets: Vec<(u32, &'static str, SocketStats)>,
     /// Frames the workers read from their sockets.
     pub frames_read: u64,
     /// Frames read from each queue's socket.
@@ -325,17 +337,18 @@ struct WorkerEnd {
     flows: FlowTableStats,
     stats: SocketStats,
     queue: u32,
-    mode: BindMode,
+    mode: &'static str,
 }
 
 /// A live capture whose program is attached and whose workers run.
 pub struct LiveCapture {
-    ebpf: Ebpf,
+    /// The XDP program (absent with AF_PACKET); dropping it detaches the program.
+    ebpf: Option<Ebpf>,
     workers: Vec<std::thread::JoinHandle<WorkerEnd>>,
     records: crossbeam_channel::Receiver<FinishedFlow>,
     stop: Arc<AtomicBool>,
     progress: Arc<Progress>,
-    modes: Vec<(u32, BindMode)>,
+    modes: Vec<(u32, &'static str)>,
     started: Instant,
 }
 
@@ -447,6 +460,9 @@ impl LiveCapture {
     pub fn start(config: &LiveConfig, program: &[u8]) -> Result<Self, LiveError> {
         let available = rx_queues(&config.iface)?;
         let queues = config.queues.unwrap_or(available).clamp(1, MAX_QUEUES);
+        if config.source == SourceKind::AfPacket {
+            return Self::start_af_packet(config, queues);
+        }
         let mut ebpf =
             Ebpf::load(program).map_err(|e| permission_or("loading the XDP object", &e))?;
         let mut settings = XdpConfig {
@@ -499,7 +515,7 @@ impl LiveCapture {
                     format!("AF_XDP socket on {} queue {queue}: {e}", config.iface),
                 )),
             })?;
-            modes.push((queue, xsk.mode()));
+            modes.push((queue, xsk.mode().as_str()));
             sockets.push(xsk);
         }
         {
@@ -522,7 +538,7 @@ impl LiveCapture {
         for (queue, xsk) in (0..).zip(sockets) {
             let core = cores.get(queue as usize % cores.len().max(1)).copied();
             let worker = Worker {
-                xsk,
+                source: Source::Xdp(Box::new(xsk)),
                 queue,
                 mailboxes: Arc::clone(&mailboxes),
                 engine: Engine::new(config.flow, ReassemblyLimits::default()),
@@ -583,7 +599,7 @@ impl LiveCapture {
                 })
         })();
         let capture = Self {
-            ebpf,
+            ebpf: Some(ebpf),
             workers,
             records,
             stop,
@@ -601,9 +617,69 @@ impl LiveCapture {
         }
     }
 
+    fn start_af_packet(config: &LiveConfig, workers_wanted: u32) -> Result<Self, LiveError> {
+        if config.filter.is_some() || config.sample_every > 1 {
+            return Err(LiveError::Program(
+                "--filter and --sample are decided by the XDP program; with --source af-packet they are not available".into(),
+            ));
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let progress = Arc::new(Progress::default());
+        let (sender, records) = crossbeam_channel::bounded(RECORD_QUEUE);
+        let cores = core_affinity::get_core_ids().unwrap_or_default();
+        // One fanout group per capture; the kernel's fanout hash is the same in both directions
+        // and reassembles fragments first, so no hand-off between workers is needed.
+        let group = (workers_wanted > 1).then(|| (std::process::id() & 0xffff) as u16);
+        let mut rings = Vec::new();
+        for member in 0..workers_wanted {
+            let ring = PacketRing::open(&config.iface, 64, group).map_err(|e| match e.kind() {
+                io::ErrorKind::PermissionDenied => LiveError::Permission {
+                    what: format!("AF_PACKET socket on {}", config.iface),
+                },
+                io::ErrorKind::NotFound => LiveError::NoInterface(config.iface.clone()),
+                _ => LiveError::Io(io::Error::new(e.kind(), format!("member {member}: {e}"))),
+            })?;
+            rings.push(ring);
+        }
+        let mut workers = Vec::new();
+        let mut modes = Vec::new();
+        for (member, ring) in (0..).zip(rings) {
+            let core = cores.get(member as usize % cores.len().max(1)).copied();
+            modes.push((member, "af-packet"));
+            let worker = Worker {
+                source: Source::Packet(ring),
+                queue: member,
+                mailboxes: Arc::new(Vec::new()),
+                engine: Engine::new(config.flow, ReassemblyLimits::default()),
+                sender: sender.clone(),
+                stop: Arc::clone(&stop),
+                progress: Arc::clone(&progress),
+            };
+            workers.push(
+                std::thread::Builder::new()
+                    .name(format!("capture-p{member}"))
+                    .spawn(move || {
+                        if let Some(core) = core {
+                            core_affinity::set_for_current(core);
+                        }
+                        worker.run()
+                    })?,
+            );
+        }
+        Ok(Self {
+            ebpf: None,
+            workers,
+            records,
+            stop,
+            progress,
+            modes,
+            started: Instant::now(),
+        })
+    }
+
     /// How each queue's socket was bound.
     #[must_use]
-    pub fn modes(&self) -> &[(u32, BindMode)] {
+    pub fn modes(&self) -> &[(u32, &'static str)] {
         &self.modes
     }
 
@@ -611,7 +687,7 @@ impl LiveCapture {
     #[must_use]
     pub fn xdp_counters(&self) -> [u64; XdpCounter::COUNT] {
         let mut sum = [0u64; XdpCounter::COUNT];
-        let Some(map) = self.ebpf.map("COUNTERS") else {
+        let Some(map) = self.ebpf.as_ref().and_then(|e| e.map("COUNTERS")) else {
             return sum;
         };
         let Ok(counters) = PerCpuArray::<_, XdpCounters>::try_from(map) else {
@@ -667,7 +743,7 @@ impl LiveCapture {
     ) -> (
         Vec<WorkerEnd>,
         crossbeam_channel::Receiver<FinishedFlow>,
-        Ebpf,
+        Option<Ebpf>,
     ) {
         self.stop.store(true, Ordering::Relaxed);
         let mut ends = Vec::new();
@@ -741,9 +817,49 @@ impl LiveCapture {
     }
 }
 
+/// A worker's socket.
+enum Source {
+    Xdp(Box<XskQueue>),
+    Packet(PacketRing),
+}
+
+impl Source {
+    /// Reads a batch, handing each frame's receive time and bytes to `each`.
+    fn receive(&mut self, batch: u32, timeout_ms: i32, each: &mut impl FnMut(i64, &[u8])) -> u32 {
+        match self {
+            Self::Xdp(xsk) => {
+                // AF_XDP carries no timestamps: the batch's read time stands for its frames.
+                let now = now_ns();
+                xsk.receive(batch, timeout_ms, &mut |data| each(now, data))
+            }
+            Self::Packet(ring) => ring.receive(timeout_ms, &mut |ts, data, _| each(ts, data)),
+        }
+    }
+
+    fn stats(&mut self) -> SocketStats {
+        match self {
+            Self::Xdp(xsk) => xsk.stats().unwrap_or_default(),
+            Self::Packet(ring) => ring
+                .stats()
+                .map(|s| SocketStats {
+                    rx_ring_full: s.drops,
+                    ..SocketStats::default()
+                })
+                .unwrap_or_default(),
+        }
+    }
+
+    fn mode(&self) -> &'static str {
+        match self {
+            Self::Xdp(xsk) => xsk.mode().as_str(),
+            Self::Packet(_) => "af-packet",
+        }
+    }
+}
+
 /// One receive queue's socket and engine.
 struct Worker {
-    xsk: XskQueue,
+    source: Source,
     queue: u32,
     /// Every worker's mailbox (empty with one worker): frames of flows another worker owns go to
     /// its mailbox.
@@ -834,9 +950,9 @@ impl Worker {
             let now = now_ns();
             let (engine, mailboxes, progress) = (&mut self.engine, &self.mailboxes, &self.progress);
             let mut batch_bytes = 0u64;
-            let n = self.xsk.receive(BATCH, poll_ms, &mut |data| {
+            let n = self.source.receive(BATCH, poll_ms, &mut |ts, data| {
                 batch_bytes += data.len() as u64;
-                Self::take(engine, mailboxes, me, progress, now, data, &mut ended);
+                Self::take(engine, mailboxes, me, progress, ts, data, &mut ended);
             });
             let received = self.drain_mailbox(&mut ended);
             frames += u64::from(n);
@@ -854,7 +970,8 @@ impl Worker {
                     .active_flows
                     .store(self.engine.active_flows() as u64, Ordering::Relaxed);
                 // Publish by difference, so that the shared sums cover every queue.
-                if let Ok(now) = self.xsk.stats() {
+                {
+                    let now = self.source.stats();
                     let pairs = [
                         (now.rx_ring_full, published.rx_ring_full),
                         (now.fill_ring_empty, published.fill_ring_empty),
@@ -875,11 +992,10 @@ impl Worker {
         }
         // Frames already in the ring when the stop came belong to the capture.
         loop {
-            let now = now_ns();
             let (engine, mailboxes, progress) = (&mut self.engine, &self.mailboxes, &self.progress);
-            let n = self.xsk.receive(BATCH, 0, &mut |data| {
+            let n = self.source.receive(BATCH, 0, &mut |ts, data| {
                 bytes += data.len() as u64;
-                Self::take(engine, mailboxes, me, progress, now, data, &mut ended);
+                Self::take(engine, mailboxes, me, progress, ts, data, &mut ended);
             });
             frames += u64::from(n);
             if n == 0 {
@@ -899,9 +1015,9 @@ impl Worker {
             bytes,
             engine: self.engine.stats(),
             flows: self.engine.flow_stats(),
-            stats: self.xsk.stats().unwrap_or_default(),
+            stats: self.source.stats(),
             queue: self.queue,
-            mode: self.xsk.mode(),
+            mode: self.source.mode(),
         }
     }
 }

@@ -132,6 +132,14 @@ enum XdpModeArg {
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
+enum SourceArg {
+    /// XDP hands frames to AF_XDP sockets (kernel bypass).
+    Xdp,
+    /// AF_PACKET sockets with TPACKET_V3 rings, for hosts where XDP cannot attach.
+    AfPacket,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
 enum NonMatching {
     /// Drop frames no socket takes (a mirror port).
     Drop,
@@ -150,7 +158,11 @@ struct RunArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "parquet")]
     format: FormatArg,
-    /// Receive queues to capture from (default: all of the interface's).
+    /// Where frames come from.
+    #[arg(long, value_enum, default_value = "xdp")]
+    source: SourceArg,
+    /// Receive queues to capture from (default: all of the interface's); with --source
+    /// af-packet, the number of sockets in the fanout group.
     #[arg(long)]
     queues: Option<u32>,
     /// Stop after this many seconds (default: at SIGINT or SIGTERM).
@@ -418,6 +430,7 @@ fn run_live(args: &RunArgs) -> Result<ExitCode> {
     let program = match &args.xdp_object {
         Some(path) => std::fs::read(path)
             .with_context(|| format!("cannot read the XDP object {}", path.display()))?,
+        None if matches!(args.source, SourceArg::AfPacket) => Vec::new(),
         None if BUILT_IN_XDP.is_empty() => bail!(
             "this binary was built without the XDP program: run `cargo xtask build-ebpf` and rebuild, or pass --xdp-object"
         ),
@@ -480,6 +493,10 @@ fn run_live(args: &RunArgs) -> Result<ExitCode> {
             .context("cannot install the signal handlers")?;
     }
     let config = capture::live::LiveConfig {
+        source: match args.source {
+            SourceArg::Xdp => capture::live::SourceKind::Xdp,
+            SourceArg::AfPacket => capture::live::SourceKind::AfPacket,
+        },
         filter,
         sample_every: args.sample.unwrap_or(1),
         iface: args.iface.clone(),
@@ -494,14 +511,15 @@ fn run_live(args: &RunArgs) -> Result<ExitCode> {
     let modes: Vec<String> = capture
         .modes()
         .iter()
-        .map(|(q, m)| format!("queue {q} {}", m.as_str()))
+        .map(|(q, m)| format!("queue {q} {m}"))
         .collect();
     eprintln!(
-        "capture: capturing on {} ({} XDP; {}) into {}",
+        "capture: capturing on {} ({}; {}) into {}",
         args.iface,
-        match args.xdp_mode {
-            XdpModeArg::Native => "native",
-            XdpModeArg::Skb => "skb",
+        match (args.source, args.xdp_mode) {
+            (SourceArg::AfPacket, _) => "AF_PACKET",
+            (SourceArg::Xdp, XdpModeArg::Native) => "native XDP",
+            (SourceArg::Xdp, XdpModeArg::Skb) => "skb XDP",
         },
         modes.join(", "),
         path.display()
@@ -599,7 +617,8 @@ fn serve_metrics(
 
 fn print_live_summary(stats: &capture::live::LiveStats, written: u64, path: &std::path::Path) {
     eprintln!("capture: stopped; where every packet went:");
-    for counter in XdpCounter::ALL {
+    let xdp_used = stats.sockets.iter().any(|s| s.1 != "af-packet");
+    for counter in XdpCounter::ALL.into_iter().filter(|_| xdp_used) {
         eprintln!(
             "  xdp {:<24} {:>12}",
             counter.as_str(),
@@ -608,8 +627,7 @@ fn print_live_summary(stats: &capture::live::LiveStats, written: u64, path: &std
     }
     for ((queue, mode, s), (_, frames)) in stats.sockets.iter().zip(&stats.frames_per_queue) {
         eprintln!(
-            "  socket queue {queue} ({}): read {frames} rx_ring_full {} fill_ring_empty {} rx_dropped {} rx_invalid {}",
-            mode.as_str(),
+            "  socket queue {queue} ({mode}): read {frames} rx_ring_full {} fill_ring_empty {} rx_dropped {} rx_invalid {}",
             s.rx_ring_full,
             s.fill_ring_empty,
             s.rx_dropped,

@@ -48,4 +48,5 @@ impl FileBytes {
         }
     }
 }
+pub mod afpacket;
 pub mod xsk;
