@@ -380,6 +380,33 @@ pub struct LiveStatus {
 }
 
 impl LiveStatus {
+    /// Logs the counters (every few seconds from the capture loop), as a warning when a stage
+    /// lost frames since `previous`.
+    pub fn log(&self, previous: &Self, records: u64) {
+        let lost =
+            |s: &SocketStats| s.rx_ring_full + s.fill_ring_empty + s.rx_dropped + s.rx_invalid;
+        let new_losses = lost(&self.sockets).saturating_sub(lost(&previous.sockets));
+        if new_losses > 0 {
+            tracing::warn!(
+                lost = new_losses,
+                rx_ring_full = self.sockets.rx_ring_full,
+                fill_ring_empty = self.sockets.fill_ring_empty,
+                "sockets lost frames: the workers fall behind"
+            );
+        }
+        tracing::info!(
+            frames = self.frames,
+            bytes = self.bytes,
+            active_flows = self.active_flows,
+            records,
+            xdp_seen = self.xdp[XdpCounter::Seen as usize],
+            xdp_redirected = self.xdp[XdpCounter::Redirected as usize],
+            xdp_dropped = self.xdp[XdpCounter::Dropped as usize],
+            socket_drops = lost(&self.sockets),
+            "capture counters"
+        );
+    }
+
     /// The counters in the Prometheus text exposition format; `records` is the number of
     /// records written so far.
     #[must_use]
@@ -591,9 +618,9 @@ impl LiveCapture {
                         hint: if out_of_range {
                             " (the interface's MTU is too large for native XDP on this driver: lower it, or use --xdp-mode skb)"
                         } else if config.skb_mode {
-                            ""
+                            " (try --source af-packet)"
                         } else {
-                            " (try --xdp-mode skb)"
+                            " (try --xdp-mode skb, or --source af-packet)"
                         },
                     }
                 })
@@ -608,7 +635,17 @@ impl LiveCapture {
             started: Instant::now(),
         };
         match attached {
-            Ok(_) => Ok(capture),
+            Ok(_) => {
+                tracing::info!(
+                    iface = %config.iface,
+                    queues,
+                    modes = ?capture.modes,
+                    filter = config.filter.is_some(),
+                    sample_every = config.sample_every,
+                    "XDP program attached, AF_XDP sockets bound"
+                );
+                Ok(capture)
+            }
             Err(e) => {
                 // Stop the workers before reporting: they hold the sockets.
                 let _ = capture.stop_workers();
@@ -666,6 +703,7 @@ impl LiveCapture {
                     })?,
             );
         }
+        tracing::info!(iface = %config.iface, sockets = workers_wanted, "AF_PACKET rings bound");
         Ok(Self {
             ebpf: None,
             workers,
@@ -813,6 +851,24 @@ impl LiveCapture {
         stats.frames_per_queue.sort_unstable();
         stats.handed_off = progress.handed_off.load(Ordering::Relaxed);
         stats.handoff_dropped = progress.handoff_dropped.load(Ordering::Relaxed);
+        let drops: u64 = stats
+            .sockets
+            .iter()
+            .map(|(_, _, s)| s.rx_ring_full + s.fill_ring_empty + s.rx_dropped + s.rx_invalid)
+            .sum();
+        tracing::info!(
+            xdp_seen = stats.xdp[XdpCounter::Seen as usize],
+            xdp_redirected = stats.xdp[XdpCounter::Redirected as usize],
+            xdp_filtered = stats.xdp[XdpCounter::Filtered as usize],
+            socket_drops = drops,
+            frames_read = stats.frames_read,
+            handed_off = stats.handed_off,
+            handoff_dropped = stats.handoff_dropped,
+            packets_in_flows = stats.engine.packets,
+            flows = stats.flows.created,
+            records = stats.records,
+            "capture stopped"
+        );
         Ok(stats)
     }
 }

@@ -507,6 +507,20 @@ fn run_live(args: &RunArgs) -> Result<ExitCode> {
         pass_unmatched: matches!(args.non_matching, NonMatching::Pass),
         flow,
     };
+    // Logs go to standard error: by default only warnings on a terminal (the status line shows
+    // the counters there), the counters every 10 s otherwise (a service); RUST_LOG overrides.
+    let default_level = if std::io::stderr().is_terminal() {
+        "warn"
+    } else {
+        "info"
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
+        )
+        .try_init();
     let capture = capture::live::LiveCapture::start(&config, &program)?;
     let modes: Vec<String> = capture
         .modes()
@@ -529,6 +543,8 @@ fn run_live(args: &RunArgs) -> Result<ExitCode> {
     let mut last_status = started;
     let mut written = 0u64;
     let mut previous = capture.status();
+    let mut logged = previous;
+    let mut last_log = started;
     while !stop.load(Ordering::Relaxed) && duration.is_none_or(|d| started.elapsed() < d) {
         written += capture
             .drain(sink.as_mut(), std::time::Duration::from_millis(100))
@@ -537,6 +553,11 @@ fn run_live(args: &RunArgs) -> Result<ExitCode> {
             let now = capture.status();
             if let Ok(mut text) = metrics.lock() {
                 *text = now.prometheus(written);
+            }
+            if last_log.elapsed() >= std::time::Duration::from_secs(10) {
+                now.log(&logged, written);
+                logged = now;
+                last_log = std::time::Instant::now();
             }
             last_status = std::time::Instant::now();
             if !show_status {

@@ -138,7 +138,7 @@ impl VethPair {
         let stderr = child.stderr.take().expect("stderr");
         let child = Running(child);
         let mut lines = BufReader::new(stderr).lines();
-        let first = lines.next().and_then(Result::ok).unwrap_or_default();
+        let first = started_line(&mut lines);
         assert!(
             first.contains("capturing on"),
             "capture did not start: {first}{}",
@@ -196,6 +196,23 @@ impl Drop for VethPair {
             .args(["netns", "del", &self.sender_ns])
             .output();
     }
+}
+
+/// Reads standard error up to the line saying the capture started (log lines may come first),
+/// or up to an error.
+fn started_line(lines: &mut impl Iterator<Item = std::io::Result<String>>) -> String {
+    let mut seen = String::new();
+    for line in lines.map_while(Result::ok) {
+        if line.contains("capturing on") {
+            return line;
+        }
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains("error") {
+            break;
+        }
+    }
+    seen
 }
 
 /// A capture process, killed if a test ends (or fails) before stopping it.
@@ -495,7 +512,7 @@ fn capture_summary_with(
     let stderr = child.stderr.take().expect("stderr");
     let mut child = Running(child);
     let mut lines = BufReader::new(stderr).lines();
-    let first = lines.next().and_then(Result::ok).unwrap_or_default();
+    let first = started_line(&mut lines);
     assert!(
         first.contains("capturing on"),
         "capture did not start: {first}"
