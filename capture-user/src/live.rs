@@ -866,7 +866,6 @@ impl LiveCapture {
             handoff_dropped = stats.handoff_dropped,
             packets_in_flows = stats.engine.packets,
             flows = stats.flows.created,
-            records = stats.records,
             "capture stopped"
         );
         Ok(stats)
