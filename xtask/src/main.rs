@@ -669,7 +669,7 @@ fn write_benchmarks_section(name: &str, body: &str) -> Result<()> {
     let text = std::fs::read_to_string(&path).unwrap_or_default();
     let begin = format!("<!-- xtask:{name}:begin -->");
     let end = format!("<!-- xtask:{name}:end -->");
-    let machine = machine_description();
+    let machine = machine_description(name);
     let block = format!("{begin}\n{machine}\n\n{body}{end}");
     let new = match (text.find(&begin), text.find(&end)) {
         (Some(a), Some(b)) if b > a => format!("{}{}{}", &text[..a], block, &text[b + end.len()..]),
@@ -680,7 +680,7 @@ fn write_benchmarks_section(name: &str, body: &str) -> Result<()> {
     Ok(())
 }
 
-fn machine_description() -> String {
+fn machine_description(bench: &str) -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|c| {
@@ -701,7 +701,7 @@ fn machine_description() -> String {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_default();
     format!(
-        "Measured {date} on {cpu}, {cores} cores, Linux {kernel}, by `cargo xtask bench offline`."
+        "Measured {date} on {cpu}, {cores} cores, Linux {kernel}, by `cargo xtask bench {bench}`."
     )
 }
 
