@@ -90,12 +90,15 @@ fn owner(data: &[u8], workers: usize) -> Option<usize> {
 }
 
 /// Where frames come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceKind {
     /// XDP redirecting into AF_XDP sockets (the default).
     Xdp,
     /// AF_PACKET sockets with TPACKET_V3 rings, for hosts where XDP cannot attach.
     AfPacket,
+    /// A capture file read through the live pipeline (worker, records channel, writer,
+    /// counters), at file speed; the capture ends at the end of the file.
+    File(std::path::PathBuf),
 }
 
 /// What to capture and how.
@@ -166,6 +169,10 @@ struct Progress {
     handoff_dropped: AtomicU64,
     /// Workers that have read their socket for the last time.
     stopped_workers: AtomicU64,
+    /// The source has nothing more (end of a capture file).
+    exhausted: AtomicBool,
+    /// Why reading the source stopped early.
+    source_error: std::sync::Mutex<Option<String>>,
 }
 
 /// Why a live capture could not start or stopped early.
@@ -485,10 +492,16 @@ impl LiveCapture {
     /// Loads `program` (the XDP object), opens one socket per queue, starts the workers and
     /// attaches the program.
     pub fn start(config: &LiveConfig, program: &[u8]) -> Result<Self, LiveError> {
+        if let SourceKind::File(path) = &config.source {
+            return Self::start_file(config, path);
+        }
         let available = rx_queues(&config.iface)?;
         let queues = config.queues.unwrap_or(available).clamp(1, MAX_QUEUES);
         if config.source == SourceKind::AfPacket {
             return Self::start_af_packet(config, queues);
+        }
+        if let SourceKind::File(path) = &config.source {
+            return Self::start_file(config, path);
         }
         let mut ebpf =
             Ebpf::load(program).map_err(|e| permission_or("loading the XDP object", &e))?;
@@ -652,6 +665,57 @@ impl LiveCapture {
                 Err(e)
             }
         }
+    }
+
+    fn start_file(config: &LiveConfig, path: &std::path::Path) -> Result<Self, LiveError> {
+        if config.filter.is_some() || config.sample_every > 1 {
+            return Err(LiveError::Program(
+                "--filter and --sample are decided by the XDP program; reading a file they are not available".into(),
+            ));
+        }
+        let file = crate::input::CaptureFile::open(path).map_err(|e| {
+            LiveError::Io(io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+        })?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let progress = Arc::new(Progress::default());
+        let (sender, records) = crossbeam_channel::bounded(RECORD_QUEUE);
+        let worker = Worker {
+            source: Source::File(Box::new(file)),
+            queue: 0,
+            mailboxes: Arc::new(Vec::new()),
+            engine: Engine::new(config.flow, ReassemblyLimits::default()),
+            sender,
+            stop: Arc::clone(&stop),
+            progress: Arc::clone(&progress),
+        };
+        let workers = vec![std::thread::Builder::new()
+            .name("capture-file".into())
+            .spawn(move || worker.run())?];
+        Ok(Self {
+            ebpf: None,
+            workers,
+            records,
+            stop,
+            progress,
+            modes: vec![(0, "file")],
+            started: Instant::now(),
+        })
+    }
+
+    /// Whether every source is exhausted (the end of a capture file): nothing more will come.
+    #[must_use]
+    pub fn finished(&self) -> bool {
+        self.progress.exhausted.load(Ordering::Acquire)
+    }
+
+    /// The first error reading the source, if any (a damaged capture file).
+    #[must_use]
+    pub fn source_error(&self) -> Option<String> {
+        self.progress
+            .source_error
+            .lock()
+            .ok()
+            .and_then(|e| e.clone())
     }
 
     fn start_af_packet(config: &LiveConfig, workers_wanted: u32) -> Result<Self, LiveError> {
@@ -876,6 +940,7 @@ impl LiveCapture {
 enum Source {
     Xdp(Box<XskQueue>),
     Packet(PacketRing),
+    File(Box<crate::input::CaptureFile>),
 }
 
 impl Source {
@@ -888,6 +953,8 @@ impl Source {
                 xsk.receive(batch, timeout_ms, &mut |data| each(now, data))
             }
             Self::Packet(ring) => ring.receive(timeout_ms, &mut |ts, data, _| each(ts, data)),
+            // Read whole in `Worker::run_file`.
+            Self::File(_) => 0,
         }
     }
 
@@ -901,6 +968,7 @@ impl Source {
                     ..SocketStats::default()
                 })
                 .unwrap_or_default(),
+            Self::File(_) => SocketStats::default(),
         }
     }
 
@@ -908,6 +976,7 @@ impl Source {
         match self {
             Self::Xdp(xsk) => xsk.mode().as_str(),
             Self::Packet(_) => "af-packet",
+            Self::File(_) => "file",
         }
     }
 }
@@ -987,7 +1056,69 @@ impl Worker {
         n
     }
 
+    /// Reads a capture file through the same engine and record channel as a live source.
+    fn run_file(mut self) -> WorkerEnd {
+        let Source::File(file) = &self.source else {
+            unreachable!("run_file is called for file sources")
+        };
+        let sender = self.sender.clone();
+        let mut ended = |flow: FinishedFlow| {
+            let _ = sender.send(flow);
+        };
+        let (mut frames, mut bytes) = (0u64, 0u64);
+        match file.frames() {
+            Ok(reader) => {
+                for frame in reader {
+                    if self.stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    match frame {
+                        Ok(frame) => {
+                            frames += 1;
+                            bytes += frame.data.len() as u64;
+                            self.engine.process_frame(&frame, &mut ended);
+                            if frames.is_multiple_of(4096) {
+                                self.progress.frames.store(frames, Ordering::Relaxed);
+                                self.progress.bytes.store(bytes, Ordering::Relaxed);
+                            }
+                        }
+                        Err(e) => {
+                            if let Ok(mut slot) = self.progress.source_error.lock() {
+                                *slot = Some(e.to_string());
+                            }
+                            break;
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                if let Ok(mut slot) = self.progress.source_error.lock() {
+                    *slot = Some(e.to_string());
+                }
+            }
+        }
+        self.progress.frames.store(frames, Ordering::Relaxed);
+        self.progress.bytes.store(bytes, Ordering::Relaxed);
+        self.engine.finish(&mut ended);
+        self.progress
+            .packets_in_flows
+            .store(self.engine.stats().packets, Ordering::Relaxed);
+        self.progress.exhausted.store(true, Ordering::Release);
+        WorkerEnd {
+            frames,
+            bytes,
+            engine: self.engine.stats(),
+            flows: self.engine.flow_stats(),
+            stats: SocketStats::default(),
+            queue: 0,
+            mode: "file",
+        }
+    }
+
     fn run(mut self) -> WorkerEnd {
+        if matches!(self.source, Source::File(_)) {
+            return self.run_file();
+        }
         let (mut frames, mut bytes) = (0u64, 0u64);
         let sender = self.sender.clone();
         // A full record queue makes the worker wait: the socket's ring then fills and the

@@ -150,8 +150,12 @@ enum NonMatching {
 #[derive(clap::Args, Debug)]
 struct RunArgs {
     /// Interface to capture from.
-    #[arg(long)]
-    iface: String,
+    #[arg(long, required_unless_present = "input")]
+    iface: Option<String>,
+    /// A capture file to run through the live pipeline instead of an interface (same workers,
+    /// record channel, writer and counters; ends at the end of the file).
+    #[arg(long, conflicts_with = "iface")]
+    input: Option<PathBuf>,
     /// Directory the records go to (flows-<start time>.<format>).
     #[arg(long)]
     output_dir: PathBuf,
@@ -430,7 +434,7 @@ fn run_live(args: &RunArgs) -> Result<ExitCode> {
     let program = match &args.xdp_object {
         Some(path) => std::fs::read(path)
             .with_context(|| format!("cannot read the XDP object {}", path.display()))?,
-        None if matches!(args.source, SourceArg::AfPacket) => Vec::new(),
+        None if matches!(args.source, SourceArg::AfPacket) || args.input.is_some() => Vec::new(),
         None if BUILT_IN_XDP.is_empty() => bail!(
             "this binary was built without the XDP program: run `cargo xtask build-ebpf` and rebuild, or pass --xdp-object"
         ),
@@ -492,14 +496,16 @@ fn run_live(args: &RunArgs) -> Result<ExitCode> {
         signal_hook::flag::register(signal, Arc::clone(&stop))
             .context("cannot install the signal handlers")?;
     }
+    let iface = args.iface.clone().unwrap_or_default();
     let config = capture::live::LiveConfig {
-        source: match args.source {
-            SourceArg::Xdp => capture::live::SourceKind::Xdp,
-            SourceArg::AfPacket => capture::live::SourceKind::AfPacket,
+        source: match (&args.input, args.source) {
+            (Some(path), _) => capture::live::SourceKind::File(path.clone()),
+            (None, SourceArg::Xdp) => capture::live::SourceKind::Xdp,
+            (None, SourceArg::AfPacket) => capture::live::SourceKind::AfPacket,
         },
         filter,
         sample_every: args.sample.unwrap_or(1),
-        iface: args.iface.clone(),
+        iface: iface.clone(),
         queues: args.queues,
         frames_per_queue: args.frames_per_queue.max(64),
         skb_mode: matches!(args.xdp_mode, XdpModeArg::Skb),
@@ -530,8 +536,11 @@ fn run_live(args: &RunArgs) -> Result<ExitCode> {
         .collect();
     eprintln!(
         "capture: capturing on {} ({}; {}) into {}",
-        args.iface,
+        args.input
+            .as_ref()
+            .map_or(iface.clone(), |p| p.display().to_string()),
         match (args.source, args.xdp_mode) {
+            _ if args.input.is_some() => "file",
             (SourceArg::AfPacket, _) => "AF_PACKET",
             (SourceArg::Xdp, XdpModeArg::Native) => "native XDP",
             (SourceArg::Xdp, XdpModeArg::Skb) => "skb XDP",
@@ -546,7 +555,10 @@ fn run_live(args: &RunArgs) -> Result<ExitCode> {
     let mut previous = capture.status();
     let mut logged = previous;
     let mut last_log = started;
-    while !stop.load(Ordering::Relaxed) && duration.is_none_or(|d| started.elapsed() < d) {
+    while !stop.load(Ordering::Relaxed)
+        && duration.is_none_or(|d| started.elapsed() < d)
+        && !capture.finished()
+    {
         written += capture
             .drain(sink.as_mut(), std::time::Duration::from_millis(100))
             .context("writing records")?;
@@ -587,10 +599,15 @@ fn run_live(args: &RunArgs) -> Result<ExitCode> {
     if show_status {
         eprintln!();
     }
+    let source_error = capture.source_error();
     let stats = capture.stop(sink.as_mut()).context("writing records")?;
     sink.finish()
         .with_context(|| format!("cannot finish '{}'", path.display()))?;
     print_live_summary(&stats, written, &path);
+    if let Some(e) = source_error {
+        eprintln!("capture: error: {e} (everything read before it was written)");
+        return Ok(ExitCode::from(3));
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -317,3 +317,59 @@ fn narrower_selections_give_the_same_values_as_every_group() {
         }
     }
 }
+
+/// The one file `capture run` wrote into `dir`.
+fn run_output(dir: &Path) -> String {
+    let files: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    fs::read_to_string(&files[0]).unwrap()
+}
+
+#[test]
+fn a_capture_file_through_the_live_pipeline_gives_the_offline_records() {
+    let inputs = [
+        "zeek__tls1.2.pcap",
+        "ndpi__vxlan.pcap",
+        "zeek__gre-sample.pcap",
+    ];
+    for name in inputs {
+        let dir = scratch(&format!("run-{name}"));
+        let _ = fs::remove_dir_all(&dir);
+        let o = capture(&[
+            "run",
+            "--input",
+            data(name).to_str().unwrap(),
+            "--output-dir",
+            dir.to_str().unwrap(),
+            "--format",
+            "csv",
+            "--profile",
+            "all",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_stderr_has(&o, "(file; queue 0 file)");
+        let offline = extract_csv(&[name], &["--profile", "all"]);
+        assert_eq!(csv_rows(&run_output(&dir)), offline, "{name}");
+    }
+    // A damaged file: what was read is written, the error names the offset, the exit code is 3.
+    let whole = fs::read(data("zeek__tls1.2.pcap")).unwrap();
+    let cut = scratch("run-cut.pcap");
+    fs::write(&cut, &whole[..whole.len() - 100]).unwrap();
+    let dir = scratch("run-cut");
+    let _ = fs::remove_dir_all(&dir);
+    let o = capture(&[
+        "run",
+        "--input",
+        cut.to_str().unwrap(),
+        "--output-dir",
+        dir.to_str().unwrap(),
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert_stderr_has(&o, "at byte offset");
+    assert_eq!(csv_rows(&run_output(&dir)).len(), 2);
+}

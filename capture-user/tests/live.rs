@@ -472,6 +472,28 @@ fn the_program_is_detached_after_sigkill_and_errors_are_clear() {
         "the XDP program stayed attached after SIGKILL"
     );
 
+    // Generic (skb) mode attaches too, and goes away with the process as well.
+    let mut capture = pair.capture(&out, &["--xdp-mode", "skb"]);
+    let link = sh(&[
+        "ip",
+        "-n",
+        &pair.capture_ns,
+        "link",
+        "show",
+        &pair.capture_if,
+    ]);
+    assert!(
+        String::from_utf8_lossy(&link.stdout).contains("xdpgeneric"),
+        "not attached in skb mode: {}",
+        String::from_utf8_lossy(&link.stdout)
+    );
+    sh(&["kill", "-TERM", &capture.id().to_string()]);
+    assert!(wait_for_exit(&mut capture, Duration::from_secs(20)).success());
+    assert!(
+        !pair.xdp_attached(),
+        "the skb-mode program stayed attached after SIGTERM"
+    );
+
     let o = Command::new("ip")
         .args(["netns", "exec", &pair.capture_ns])
         .arg(env!("CARGO_BIN_EXE_capture"))

@@ -60,6 +60,8 @@ pub struct XskQueue {
     mode: BindMode,
     /// Frames in the UMEM.
     frames: u32,
+    /// Frames read in the current batch, to hand back (kept to avoid allocating per batch).
+    returned: Vec<u64>,
 }
 
 // SAFETY: everything in an `XskQueue` is owned by it alone: the UMEM's pointer refers to `area`,
@@ -158,6 +160,7 @@ impl XskQueue {
             area,
             mode,
             frames,
+            returned: Vec::with_capacity(frames as usize),
         };
         q.give_back((0..frames).map(|i| u64::from(i) * u64::from(FRAME_SIZE)));
         Ok(q)
@@ -202,7 +205,8 @@ impl XskQueue {
             unsafe { libc::poll(&mut poll, 1, timeout_ms) };
         }
         let mut read = self.rx.receive(batch);
-        let mut done: Vec<u64> = Vec::new();
+        let mut done = std::mem::take(&mut self.returned);
+        done.clear();
         let mut n = 0;
         while let Some(desc) = read.read() {
             let start = usize::try_from(desc.addr).unwrap_or(usize::MAX);
@@ -216,10 +220,11 @@ impl XskQueue {
         read.release();
         drop(read);
         if !done.is_empty() {
-            self.give_back(done.into_iter());
+            self.give_back(done.drain(..));
         } else if self.device.needs_wakeup() {
             self.device.wake();
         }
+        self.returned = done;
         n
     }
 
