@@ -947,10 +947,13 @@ impl Source {
     /// Reads a batch, handing each frame's receive time and bytes to `each`.
     fn receive(&mut self, batch: u32, timeout_ms: i32, each: &mut impl FnMut(i64, &[u8])) -> u32 {
         match self {
+            // AF_XDP carries no timestamps: the time the batch is read (after the wait, one
+            // clock read per batch) stands for its frames.
             Self::Xdp(xsk) => {
-                // AF_XDP carries no timestamps: the batch's read time stands for its frames.
-                let now = now_ns();
-                xsk.receive(batch, timeout_ms, &mut |data| each(now, data))
+                let mut stamp = None;
+                xsk.receive(batch, timeout_ms, &mut |data| {
+                    each(*stamp.get_or_insert_with(now_ns), data);
+                })
             }
             Self::Packet(ring) => ring.receive(timeout_ms, &mut |ts, data, _| each(ts, data)),
             // Read whole in `Worker::run_file`.
