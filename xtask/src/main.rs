@@ -22,6 +22,8 @@ tasks:
   bench profiles [N]   --profile all against --profile core, single-threaded
   bench live           live capture on a veth pair at several offered rates, against tcpdump
                        (needs root, iproute2, ethtool, tcpreplay, tcpdump)
+  bench floors         the benchmark capture through tcpdump (reading only), tshark and
+                       JoyfulJay (stopped after 300 s), beside capture
   fuzz [SECONDS]       run the decoder fuzz target (default 300 s) with cargo-fuzz on nightly
   docs                 regenerate docs/features.md from the feature registry
   build-ebpf           build the XDP program (nightly + bpf-linker)";
@@ -403,8 +405,9 @@ fn bench(args: &[&str]) -> Result<()> {
                 .context("bench profiles N")?,
         ),
         Some("live") => bench_live(),
+        Some("floors") => bench_floors(),
         other => bail!(
-            "unknown bench {other:?}: this build has `cargo xtask bench offline [N]`, `cargo xtask bench profiles [N]` and `cargo xtask bench live`"
+            "unknown bench {other:?}: this build has `cargo xtask bench offline [N]`, `cargo xtask bench profiles [N]`, `cargo xtask bench live` and `cargo xtask bench floors`"
         ),
     }
 }
@@ -500,6 +503,97 @@ fn count_after(text: &str, label: &str) -> u64 {
                 .or_else(|| before.split_whitespace().last()?.parse().ok())
         })
         .unwrap_or(0)
+}
+
+/// Times `cmd`, killing it after `limit`; returns the seconds, or None when it hit the limit.
+fn timed(cmd: &mut Command, limit: std::time::Duration) -> Result<Option<f64>> {
+    eprintln!("xtask: $ {}", describe(cmd));
+    let started = Instant::now();
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("cannot start {}", describe(cmd)))?;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            if !status.success() {
+                bail!("{} failed with {status}", describe(cmd));
+            }
+            return Ok(Some(started.elapsed().as_secs_f64()));
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(None);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// The same file through the tools a user would otherwise run, and the cost of only reading it.
+fn bench_floors() -> Result<()> {
+    let capture = release_binary()?;
+    let big = bench_input()?;
+    let packets = count_packets(&capture, &big)? as f64;
+    let limit = std::time::Duration::from_secs(300);
+    let jj = venv("venv-joyfuljay", &["joyfuljay[graphs]==0.1.6.1"])?.with_file_name("jj");
+    let out = root().join("target/bench");
+    std::fs::create_dir_all(&out)?;
+    let cases: Vec<(String, Command)> = vec![
+        (
+            format!("`capture extract {} -o x.parquet --profile core --single-thread --quiet`", big.display()),
+            {
+                let mut c = Command::new(&capture);
+                c.arg("extract").arg(&big).arg("-o").arg(out.join("floor.parquet"))
+                    .args(["--profile", "core", "--single-thread", "--quiet"]);
+                c
+            },
+        ),
+        (
+            format!("`tcpdump -r {} -w /dev/null` (reading the file, nothing else)", big.display()),
+            {
+                let mut c = Command::new("tcpdump");
+                c.arg("-r").arg(&big).args(["-w", "/dev/null"]);
+                c
+            },
+        ),
+        (
+            format!("`tshark -q -z conv,tcp -r {}` (TCP conversations only)", big.display()),
+            {
+                let mut c = Command::new("tshark");
+                c.args(["-q", "-z", "conv,tcp", "-r"]).arg(&big);
+                c
+            },
+        ),
+        (
+            format!("`jj extract {} -o x.csv --profile JJ-CORE` (JoyfulJay 0.1.6.1, stopped after {} s)", big.display(), limit.as_secs()),
+            {
+                let mut c = Command::new(&jj);
+                c.arg("extract").arg(&big).arg("-o").arg(out.join("floor-jj.csv"))
+                    .args(["--profile", "JJ-CORE"]);
+                c
+            },
+        ),
+    ];
+    let mut rows = String::new();
+    for (label, mut cmd) in cases {
+        let row = match timed(&mut cmd, limit)? {
+            Some(secs) => format!("| {label} | {secs:.2} s | {:.0} |\n", packets / secs),
+            None => format!(
+                "| {label} | not finished after {} s | below {:.0} |\n",
+                limit.as_secs(),
+                packets / limit.as_secs_f64()
+            ),
+        };
+        eprint!("xtask: {row}");
+        rows.push_str(&row);
+    }
+    let report = format!(
+        "Written by `cargo xtask bench floors`: one run each on the same file ({packets:.0} packets), wall-clock; what a user could run instead, and the cost of reading the file alone.\n\n\
+| command | time | packets/s |\n|---|---|---|\n{rows}\n"
+    );
+    println!("{report}");
+    write_benchmarks_section("floors", &report)
 }
 
 /// Live capture on a veth pair at several offered rates, against tcpdump on the same traffic.
