@@ -125,40 +125,32 @@ fn run(args: &[&str]) -> Result<()> {
     demo(&capture)
 }
 
-/// The demo on a machine without a spare NIC: a veth pair between two network namespaces,
-/// a live capture on one end, the shipped sample captures replayed into the other, then the
-/// flows it recorded.
-fn demo(capture: &Path) -> Result<()> {
-    let out_dir = root().join("target/demo");
-    let _ = std::fs::remove_dir_all(&out_dir);
-    std::fs::create_dir_all(&out_dir)?;
-    let (cap_ns, gen_ns, cap_if, gen_if) = ("capture-demo", "sender-demo", "demo-cap", "demo-gen");
-    let cleanup = || {
-        let _ = Command::new("ip").args(["netns", "del", cap_ns]).output();
-        let _ = Command::new("ip").args(["netns", "del", gen_ns]).output();
-    };
-    cleanup();
-    let result = (|| -> Result<()> {
+/// A veth pair between two network namespaces, wire-sized frames, no IPv6 chatter of its own;
+/// the namespaces (and the pair with them) are removed on drop.
+struct VethLab {
+    namespaces: [&'static str; 2],
+}
+
+impl VethLab {
+    fn new(cap_ns: &'static str, gen_ns: &'static str, cap_if: &str, gen_if: &str) -> Result<Self> {
+        let lab = Self {
+            namespaces: [cap_ns, gen_ns],
+        };
+        lab.remove();
         sh(Command::new("ip").args(["netns", "add", cap_ns]))?;
         sh(Command::new("ip").args(["netns", "add", gen_ns]))?;
-        sh(Command::new("ip").args([
-            "link",
-            "add",
-            cap_if,
-            "numrxqueues",
-            "1",
-            "numtxqueues",
-            "1",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            gen_if,
-            "numrxqueues",
-            "1",
-            "numtxqueues",
-            "1",
-        ]))?;
+        sh(Command::new("ip")
+            .args([
+                "link",
+                "add",
+                cap_if,
+                "numrxqueues",
+                "1",
+                "numtxqueues",
+                "1",
+            ])
+            .args(["type", "veth", "peer", "name", gen_if])
+            .args(["numrxqueues", "1", "numtxqueues", "1"]))?;
         sh(Command::new("ip").args(["link", "set", cap_if, "netns", cap_ns]))?;
         sh(Command::new("ip").args(["link", "set", gen_if, "netns", gen_ns]))?;
         for (ns, dev) in [(cap_ns, cap_if), (gen_ns, gen_if)] {
@@ -171,6 +163,33 @@ fn demo(capture: &Path) -> Result<()> {
                 .args(["tso", "off", "gso", "off", "gro", "off", "tx", "off"])
                 .output();
         }
+        Ok(lab)
+    }
+
+    fn remove(&self) {
+        for ns in self.namespaces {
+            let _ = Command::new("ip").args(["netns", "del", ns]).output();
+        }
+    }
+}
+
+impl Drop for VethLab {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
+
+/// The demo on a machine without a spare NIC: a veth pair between two network namespaces,
+/// a live capture on one end, the shipped sample captures replayed into the other, then the
+/// flows it recorded.
+fn demo(capture: &Path) -> Result<()> {
+    let out_dir = root().join("target/demo");
+    let _ = std::fs::remove_dir_all(&out_dir);
+    std::fs::create_dir_all(&out_dir)?;
+    let (cap_ns, gen_ns, cap_if, gen_if) = ("capture-demo", "sender-demo", "demo-cap", "demo-gen");
+    let lab = VethLab::new(cap_ns, gen_ns, cap_if, gen_if)
+        .context("the live demo needs root, iproute2 and ethtool (see README)")?;
+    let result = (|| -> Result<()> {
         let mut child = Command::new("ip")
             .args(["netns", "exec", cap_ns])
             .arg(capture)
@@ -200,7 +219,7 @@ fn demo(capture: &Path) -> Result<()> {
         println!("\nall {} columns: {}", count_columns(&out)?, out.display());
         Ok(())
     })();
-    cleanup();
+    drop(lab);
     result.context("the live demo needs root, iproute2, ethtool and tcpreplay (see README)")
 }
 
@@ -606,44 +625,8 @@ fn bench_live() -> Result<()> {
     });
     let loops = "150";
     let (cap_ns, gen_ns, cap_if, gen_if) = ("bench-cap", "bench-gen", "bench-c", "bench-g");
-    let cleanup = || {
-        let _ = Command::new("ip").args(["netns", "del", cap_ns]).output();
-        let _ = Command::new("ip").args(["netns", "del", gen_ns]).output();
-    };
-    cleanup();
+    let lab = VethLab::new(cap_ns, gen_ns, cap_if, gen_if)?;
     let result = (|| -> Result<String> {
-        sh(Command::new("ip").args(["netns", "add", cap_ns]))?;
-        sh(Command::new("ip").args(["netns", "add", gen_ns]))?;
-        sh(Command::new("ip").args([
-            "link",
-            "add",
-            cap_if,
-            "numrxqueues",
-            "1",
-            "numtxqueues",
-            "1",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            gen_if,
-            "numrxqueues",
-            "1",
-            "numtxqueues",
-            "1",
-        ]))?;
-        sh(Command::new("ip").args(["link", "set", cap_if, "netns", cap_ns]))?;
-        sh(Command::new("ip").args(["link", "set", gen_if, "netns", gen_ns]))?;
-        for (ns, dev) in [(cap_ns, cap_if), (gen_ns, gen_if)] {
-            sh(Command::new("ip")
-                .args(["netns", "exec", ns, "sysctl", "-q", "-w"])
-                .arg(format!("net.ipv6.conf.{dev}.disable_ipv6=1")))?;
-            sh(Command::new("ip").args(["-n", ns, "link", "set", dev, "mtu", "3000", "up"]))?;
-            let _ = Command::new("ip")
-                .args(["netns", "exec", ns, "ethtool", "-K", dev])
-                .args(["tso", "off", "gso", "off", "gro", "off", "tx", "off"])
-                .output();
-        }
         let replay = |rate: &str| -> Result<(u64, f64)> {
             let mut cmd = Command::new("ip");
             cmd.args(["netns", "exec", gen_ns, "tcpreplay", "--loop", loops])
@@ -735,7 +718,7 @@ fn bench_live() -> Result<()> {
         ));
         Ok(rows)
     })();
-    cleanup();
+    drop(lab);
     let rows = result?;
     let report = format!(
         "Written by `cargo xtask bench live` (as root): a veth pair between two network namespaces, \
