@@ -347,6 +347,56 @@ struct WorkerEnd {
     mode: &'static str,
 }
 
+/// The workers of a capture and what they share.
+struct Pipeline {
+    workers: Vec<std::thread::JoinHandle<WorkerEnd>>,
+    records: crossbeam_channel::Receiver<FinishedFlow>,
+    stop: Arc<AtomicBool>,
+    progress: Arc<Progress>,
+}
+
+impl Pipeline {
+    /// One worker per source, each pinned to a core in turn; with `hand_off` and several
+    /// sources, workers pass frames of flows they do not own to the owner's mailbox.
+    fn spawn(sources: Vec<Source>, flow: FlowConfig, hand_off: bool) -> io::Result<Self> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let progress = Arc::new(Progress::default());
+        let (sender, records) = crossbeam_channel::bounded(RECORD_QUEUE);
+        let cores = core_affinity::get_core_ids().unwrap_or_default();
+        let mailboxes: Arc<Vec<Mailbox>> = Arc::new(if hand_off && sources.len() > 1 {
+            (0..sources.len()).map(|_| Mailbox::new()).collect()
+        } else {
+            Vec::new()
+        });
+        let mut workers = Vec::new();
+        for (queue, source) in (0..).zip(sources) {
+            let core = cores.get(queue as usize % cores.len().max(1)).copied();
+            let name = format!("capture-w{queue}");
+            let worker = Worker {
+                source,
+                queue,
+                mailboxes: Arc::clone(&mailboxes),
+                engine: Engine::new(flow, ReassemblyLimits::default()),
+                sender: sender.clone(),
+                stop: Arc::clone(&stop),
+                progress: Arc::clone(&progress),
+            };
+            workers.push(std::thread::Builder::new().name(name).spawn(move || {
+                if let Some(core) = core {
+                    core_affinity::set_for_current(core);
+                }
+                worker.run()
+            })?);
+        }
+        Ok(Self {
+            workers,
+            records,
+            stop,
+            progress,
+        })
+    }
+}
+
 /// A live capture whose program is attached and whose workers run.
 pub struct LiveCapture {
     /// The XDP program (absent with AF_PACKET); dropping it detaches the program.
@@ -489,6 +539,18 @@ impl LiveStatus {
 }
 
 impl LiveCapture {
+    fn from_parts(ebpf: Option<Ebpf>, pipeline: Pipeline, modes: Vec<(u32, &'static str)>) -> Self {
+        Self {
+            ebpf,
+            workers: pipeline.workers,
+            records: pipeline.records,
+            stop: pipeline.stop,
+            progress: pipeline.progress,
+            modes,
+            started: Instant::now(),
+        }
+    }
+
     /// Loads `program` (the XDP object), opens one socket per queue, starts the workers and
     /// attaches the program.
     pub fn start(config: &LiveConfig, program: &[u8]) -> Result<Self, LiveError> {
@@ -532,11 +594,6 @@ impl LiveCapture {
                 .set(0, settings, 0)
                 .map_err(|e| permission_or("writing the XDP settings", &e))?;
         }
-        let stop = Arc::new(AtomicBool::new(false));
-        let progress = Arc::new(Progress::default());
-        let (sender, records) = crossbeam_channel::bounded(RECORD_QUEUE);
-        let cores = core_affinity::get_core_ids().unwrap_or_default();
-        let mut workers = Vec::new();
         let mut modes = Vec::new();
         let mut sockets = Vec::new();
         for queue in 0..queues {
@@ -570,33 +627,15 @@ impl LiveCapture {
                     .map_err(|e| permission_or("registering the socket in the XSKMAP", &e))?;
             }
         }
-        let mailboxes: Arc<Vec<Mailbox>> = Arc::new(if sockets.len() > 1 {
-            (0..sockets.len()).map(|_| Mailbox::new()).collect()
-        } else {
-            Vec::new()
-        });
-        for (queue, xsk) in (0..).zip(sockets) {
-            let core = cores.get(queue as usize % cores.len().max(1)).copied();
-            let worker = Worker {
-                source: Source::Xdp(Box::new(xsk)),
-                queue,
-                mailboxes: Arc::clone(&mailboxes),
-                engine: Engine::new(config.flow, ReassemblyLimits::default()),
-                sender: sender.clone(),
-                stop: Arc::clone(&stop),
-                progress: Arc::clone(&progress),
-            };
-            workers.push(
-                std::thread::Builder::new()
-                    .name(format!("capture-q{queue}"))
-                    .spawn(move || {
-                        if let Some(core) = core {
-                            core_affinity::set_for_current(core);
-                        }
-                        worker.run()
-                    })?,
-            );
-        }
+        // Frames of a flow can arrive on any queue: workers hand them to the flow's owner.
+        let pipeline = Pipeline::spawn(
+            sockets
+                .into_iter()
+                .map(|x| Source::Xdp(Box::new(x)))
+                .collect(),
+            config.flow,
+            true,
+        )?;
         let mode = if config.skb_mode {
             XdpMode::Skb
         } else {
@@ -638,15 +677,7 @@ impl LiveCapture {
                     }
                 })
         })();
-        let capture = Self {
-            ebpf: Some(ebpf),
-            workers,
-            records,
-            stop,
-            progress,
-            modes,
-            started: Instant::now(),
-        };
+        let capture = Self::from_parts(Some(ebpf), pipeline, modes);
         match attached {
             Ok(_) => {
                 tracing::info!(
@@ -676,30 +707,8 @@ impl LiveCapture {
         let file = crate::input::CaptureFile::open(path).map_err(|e| {
             LiveError::Io(io::Error::new(e.kind(), format!("{}: {e}", path.display())))
         })?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let progress = Arc::new(Progress::default());
-        let (sender, records) = crossbeam_channel::bounded(RECORD_QUEUE);
-        let worker = Worker {
-            source: Source::File(Box::new(file)),
-            queue: 0,
-            mailboxes: Arc::new(Vec::new()),
-            engine: Engine::new(config.flow, ReassemblyLimits::default()),
-            sender,
-            stop: Arc::clone(&stop),
-            progress: Arc::clone(&progress),
-        };
-        let workers = vec![std::thread::Builder::new()
-            .name("capture-file".into())
-            .spawn(move || worker.run())?];
-        Ok(Self {
-            ebpf: None,
-            workers,
-            records,
-            stop,
-            progress,
-            modes: vec![(0, "file")],
-            started: Instant::now(),
-        })
+        let pipeline = Pipeline::spawn(vec![Source::File(Box::new(file))], config.flow, false)?;
+        Ok(Self::from_parts(None, pipeline, vec![(0, "file")]))
     }
 
     /// Whether every source is exhausted (the end of a capture file): nothing more will come.
@@ -724,10 +733,6 @@ impl LiveCapture {
                 "--filter and --sample are decided by the XDP program; with --source af-packet they are not available".into(),
             ));
         }
-        let stop = Arc::new(AtomicBool::new(false));
-        let progress = Arc::new(Progress::default());
-        let (sender, records) = crossbeam_channel::bounded(RECORD_QUEUE);
-        let cores = core_affinity::get_core_ids().unwrap_or_default();
         // One fanout group per capture; the kernel's fanout hash is the same in both directions
         // and reassembles fragments first, so no hand-off between workers is needed.
         let group = (workers_wanted > 1).then(|| (std::process::id() & 0xffff) as u16);
@@ -742,41 +747,14 @@ impl LiveCapture {
             })?;
             rings.push(ring);
         }
-        let mut workers = Vec::new();
-        let mut modes = Vec::new();
-        for (member, ring) in (0..).zip(rings) {
-            let core = cores.get(member as usize % cores.len().max(1)).copied();
-            modes.push((member, "af-packet"));
-            let worker = Worker {
-                source: Source::Packet(ring),
-                queue: member,
-                mailboxes: Arc::new(Vec::new()),
-                engine: Engine::new(config.flow, ReassemblyLimits::default()),
-                sender: sender.clone(),
-                stop: Arc::clone(&stop),
-                progress: Arc::clone(&progress),
-            };
-            workers.push(
-                std::thread::Builder::new()
-                    .name(format!("capture-p{member}"))
-                    .spawn(move || {
-                        if let Some(core) = core {
-                            core_affinity::set_for_current(core);
-                        }
-                        worker.run()
-                    })?,
-            );
-        }
+        let modes = (0..workers_wanted).map(|m| (m, "af-packet")).collect();
+        let pipeline = Pipeline::spawn(
+            rings.into_iter().map(Source::Packet).collect(),
+            config.flow,
+            false,
+        )?;
         tracing::info!(iface = %config.iface, sockets = workers_wanted, "AF_PACKET rings bound");
-        Ok(Self {
-            ebpf: None,
-            workers,
-            records,
-            stop,
-            progress,
-            modes,
-            started: Instant::now(),
-        })
+        Ok(Self::from_parts(None, pipeline, modes))
     }
 
     /// How each queue's socket was bound.

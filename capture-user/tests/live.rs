@@ -123,7 +123,16 @@ impl VethPair {
         pair
     }
 
-    fn capture(&self, out: &Path, extra: &[&str]) -> Running {
+    /// Starts `capture run` on the capture end and waits until the program is attached and
+    /// the sockets are bound; returns the process and the rest of its standard error.
+    fn start(
+        &self,
+        out: &Path,
+        extra: &[&str],
+    ) -> (
+        Running,
+        std::io::Lines<BufReader<std::process::ChildStderr>>,
+    ) {
         let mut child = Command::new("ip")
             .args(["netns", "exec", &self.capture_ns])
             .arg(env!("CARGO_BIN_EXE_capture"))
@@ -134,7 +143,6 @@ impl VethPair {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start capture");
-        // Wait until the program is attached and the sockets are bound.
         let stderr = child.stderr.take().expect("stderr");
         let child = Running(child);
         let mut lines = BufReader::new(stderr).lines();
@@ -144,6 +152,11 @@ impl VethPair {
             "capture did not start: {first}{}",
             lines.map_while(Result::ok).collect::<Vec<_>>().join("\n")
         );
+        (child, lines)
+    }
+
+    fn capture(&self, out: &Path, extra: &[&str]) -> Running {
+        let (child, lines) = self.start(out, extra);
         // Keep reading standard error so that the summary does not block on a full pipe.
         std::thread::spawn(move || {
             for line in lines.map_while(Result::ok) {
@@ -521,24 +534,7 @@ fn capture_summary_with(
     extra: &[&str],
     send: impl FnOnce(),
 ) -> String {
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", &pair.capture_ns])
-        .arg(env!("CARGO_BIN_EXE_capture"))
-        .args(["run", "--iface", &pair.capture_if, "--output-dir"])
-        .arg(out)
-        .args(["--format", "csv", "--quiet"])
-        .args(extra)
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start capture");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut child = Running(child);
-    let mut lines = BufReader::new(stderr).lines();
-    let first = started_line(&mut lines);
-    assert!(
-        first.contains("capturing on"),
-        "capture did not start: {first}"
-    );
+    let (mut child, lines) = pair.start(out, extra);
     send();
     std::thread::sleep(Duration::from_millis(300));
     sh(&["kill", "-INT", &child.id().to_string()]);
