@@ -72,6 +72,28 @@ enum FormatArg {
     Jsonl,
 }
 
+/// Which features a record carries (shared by `extract` and `run`).
+#[derive(clap::Args, Debug)]
+struct Selection {
+    /// Feature tier to emit.
+    #[arg(long, value_enum, default_value = "core")]
+    profile: Profile,
+    /// Only these feature groups, whatever their tier (see `capture features`); the capture group is always written.
+    #[arg(long, num_args = 1.., value_name = "GROUP")]
+    features: Vec<String>,
+}
+
+impl Selection {
+    /// The selected columns.
+    fn columns(&self) -> Result<Columns> {
+        let groups = parse_groups(&self.features)?;
+        Ok(Columns::select(
+            self.profile.tier(),
+            (!groups.is_empty()).then_some(groups.as_slice()),
+        ))
+    }
+}
+
 #[derive(clap::Args, Debug)]
 struct ExtractArgs {
     /// Capture files (pcap or pcapng, recognised by content) or directories of them.
@@ -87,12 +109,8 @@ struct ExtractArgs {
     /// Compress CSV or JSON Lines output with zstd (implied by a .zst extension).
     #[arg(long)]
     zstd: bool,
-    /// Feature tier to emit.
-    #[arg(long, value_enum, default_value = "core")]
-    profile: Profile,
-    /// Only these feature groups, whatever their tier (see `capture features`); the capture group is always written.
-    #[arg(long, num_args = 1.., value_name = "GROUP")]
-    features: Vec<String>,
+    #[command(flatten)]
+    selection: Selection,
     /// Idle timeout in seconds: a flow with no packet for this long ends.
     #[arg(long, default_value_t = 60.0)]
     timeout: f64,
@@ -193,12 +211,8 @@ struct RunArgs {
     /// UMEM frames (4 KiB each) and ring slots per queue.
     #[arg(long, default_value_t = 8192)]
     frames_per_queue: u32,
-    /// Feature tier to emit.
-    #[arg(long, value_enum, default_value = "core")]
-    profile: Profile,
-    /// Only these feature groups (see `capture features`).
-    #[arg(long, num_args = 1.., value_name = "GROUP")]
-    features: Vec<String>,
+    #[command(flatten)]
+    selection: Selection,
     /// Idle timeout in seconds.
     #[arg(long, default_value_t = 60.0)]
     timeout: f64,
@@ -266,19 +280,15 @@ fn parse_groups(features: &[String]) -> Result<Vec<Group>> {
 }
 
 fn run_extract(args: &ExtractArgs) -> Result<ExitCode> {
-    let groups = parse_groups(&args.features)?;
-    let mut columns = Columns::select(
-        args.profile.tier(),
-        (!groups.is_empty()).then_some(groups.as_slice()),
-    );
+    let mut columns = args.selection.columns()?;
     if args.bidir_split {
         columns = columns.with_bidir_split_names();
     }
-    let missing = registry::missing_jj_groups(args.profile.tier());
+    let missing = registry::missing_jj_groups(args.selection.profile.tier());
     if !missing.is_empty() {
         eprintln!(
             "capture: note: JoyfulJay groups of --profile {:?} not in this build yet: {}",
-            args.profile,
+            args.selection.profile,
             missing.join(", ")
         );
     }
@@ -448,11 +458,7 @@ fn run_live(args: &RunArgs) -> Result<ExitCode> {
     if args.sample == Some(0) {
         bail!("--sample must be at least 1 (1 keeps every flow)");
     }
-    let groups = parse_groups(&args.features)?;
-    let columns = Columns::select(
-        args.profile.tier(),
-        (!groups.is_empty()).then_some(groups.as_slice()),
-    );
+    let columns = args.selection.columns()?;
     let flow = FlowConfig {
         idle_timeout_ns: seconds_to_ns("--timeout", args.timeout)?,
         max_flows: args.max_flows.max(1),
