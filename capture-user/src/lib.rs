@@ -5,9 +5,10 @@
 //!   AF_XDP socket in [`live`]);
 //! - it is decoded by [`decode::decode_frame`] and its flow updated in [`flow::FlowTable::process`];
 //! - a flow ends in [`flow::FlowTable`] (`expire`, `end_before`, `flush`) with a [`capture_common::FlowEndReason`];
-//! - its record is built by [`features::FlowFeatures::finish`] and leaves through an [`output::RecordSink`].
+//! - its record is built by [`features::FlowFeatures::finish`] and leaves through an [`output::RecordSink`]:
+//!   a file, or Parquet segments on disk through the [`spill`] writer.
 #![deny(unsafe_code)]
-// The one exception, memory-mapping, lives in `sys`, which opts back in.
+// The exceptions (memory maps, AF_XDP and TPACKET rings, io_uring) live in `sys`, which opts back in.
 
 pub mod decode;
 pub mod engine;
@@ -19,5 +20,6 @@ pub mod input;
 pub mod live;
 pub mod output;
 pub mod reassembly;
+pub mod spill;
 pub mod stream;
 mod sys;

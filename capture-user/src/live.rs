@@ -150,6 +150,8 @@ pub struct LiveStats {
     pub handed_off: u64,
     /// Frames lost because that worker's inbox was full.
     pub handoff_dropped: u64,
+    /// Records lost because the queue from the workers to the output was full.
+    pub records_dropped: u64,
 }
 
 /// A running capture's live counters, shared with the workers.
@@ -167,6 +169,8 @@ struct Progress {
     handed_off: AtomicU64,
     /// Frames lost because the owning worker's inbox was full.
     handoff_dropped: AtomicU64,
+    /// Records lost because the queue to the output was full.
+    records_dropped: AtomicU64,
     /// Workers that have read their socket for the last time.
     stopped_workers: AtomicU64,
     /// The source has nothing more (end of a capture file).
@@ -434,6 +438,8 @@ pub struct LiveStatus {
     pub sockets: SocketStats,
     /// Packets that updated a flow so far.
     pub packets_in_flows: u64,
+    /// Records lost so far because the queue to the output was full.
+    pub records_dropped: u64,
 }
 
 impl LiveStatus {
@@ -449,6 +455,15 @@ impl LiveStatus {
                 rx_ring_full = self.sockets.rx_ring_full,
                 fill_ring_empty = self.sockets.fill_ring_empty,
                 "sockets lost frames: the workers fall behind"
+            );
+        }
+        let new_record_losses = self
+            .records_dropped
+            .saturating_sub(previous.records_dropped);
+        if new_record_losses > 0 {
+            tracing::warn!(
+                lost = new_record_losses,
+                "records lost: the queue to the output was full"
             );
         }
         tracing::info!(
@@ -533,6 +548,12 @@ impl LiveStatus {
             "counter",
             "Flow records handed to the output.",
             &[("", records)],
+        );
+        metric(
+            "records_dropped_total",
+            "counter",
+            "Flow records lost because the queue from the workers to the output was full.",
+            &[("", self.records_dropped)],
         );
         out
     }
@@ -799,6 +820,7 @@ impl LiveCapture {
                 rx_invalid: self.progress.socket_drops[3].load(Ordering::Relaxed),
             },
             packets_in_flows: self.progress.packets_in_flows.load(Ordering::Relaxed),
+            records_dropped: self.progress.records_dropped.load(Ordering::Relaxed),
         }
     }
 
@@ -893,6 +915,7 @@ impl LiveCapture {
         stats.frames_per_queue.sort_unstable();
         stats.handed_off = progress.handed_off.load(Ordering::Relaxed);
         stats.handoff_dropped = progress.handoff_dropped.load(Ordering::Relaxed);
+        stats.records_dropped = progress.records_dropped.load(Ordering::Relaxed);
         let drops: u64 = stats
             .sockets
             .iter()
@@ -1102,10 +1125,13 @@ impl Worker {
         }
         let (mut frames, mut bytes) = (0u64, 0u64);
         let sender = self.sender.clone();
-        // A full record queue makes the worker wait: the socket's ring then fills and the
-        // kernel counts the drops (rx_ring_full), so the loss is visible, never silent.
+        let progress = Arc::clone(&self.progress);
+        // The worker never waits for the output: waiting would stop it reading its socket, and
+        // the wire does not wait. A record that finds the queue full is counted and dropped.
         let mut ended = |flow: FinishedFlow| {
-            let _ = sender.send(flow);
+            if sender.try_send(flow).is_err() {
+                progress.records_dropped.fetch_add(1, Ordering::Relaxed);
+            }
         };
         let me = self.queue as usize;
         // With other workers to hear from, do not sleep long on a quiet socket.

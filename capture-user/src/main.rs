@@ -41,6 +41,146 @@ enum Command {
     Run(RunArgs),
     /// List the feature registry.
     Features(FeaturesArgs),
+    /// Make the `.partial` segments a crash left in a directory readable, keeping every row
+    /// group that was completely written.
+    Recover(RecoverArgs),
+    /// Measure the spill writer (used by `cargo xtask bench writer`).
+    #[command(hide = true)]
+    BenchWriter(BenchWriterArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct BenchWriterArgs {
+    /// Capture whose records are written.
+    #[arg(long)]
+    input: PathBuf,
+    /// Directory to write into (emptied first).
+    #[arg(long)]
+    dir: PathBuf,
+    /// Records to write (the capture's records over and over).
+    #[arg(long, default_value_t = 3_000_000)]
+    records: usize,
+    /// Bytes of the plain I/O measurement.
+    #[arg(long, default_value = "2G", value_parser = parse_size)]
+    raw_bytes: u64,
+    #[command(flatten)]
+    selection: Selection,
+    /// Never use O_DIRECT.
+    #[arg(long)]
+    buffered: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct RecoverArgs {
+    /// The --output-dir of the run that stopped (searched with its subdirectories).
+    dir: PathBuf,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum OverloadArg {
+    /// Drop the record and count it.
+    Drop,
+    /// Keep a shrinking, hash-chosen share of flows as the queue fills; drop when full.
+    Sample,
+    /// Wait for room (the default for --input, where waiting loses nothing).
+    Wait,
+}
+
+/// How Parquet segments are written into --output-dir (shared by `extract` and `run`).
+#[derive(clap::Args, Debug)]
+#[command(next_help_heading = "Segments (--output-dir)")]
+struct SpillArgs {
+    /// Close a segment once it holds this much (bytes; K, M, G suffixes are powers of 1024).
+    #[arg(long, default_value = "256M", value_parser = parse_size, value_name = "SIZE")]
+    rotate_size: u64,
+    /// Close a segment once it has been open this long.
+    #[arg(long, default_value_t = 300.0, value_name = "SECS")]
+    rotate_secs: f64,
+    /// Records older than this are synced to disk and survive a crash.
+    #[arg(long, default_value_t = 1.0, value_name = "SECS")]
+    fsync_secs: f64,
+    /// Name carried in every segment's name (default: the host name).
+    #[arg(long)]
+    sensor: Option<String>,
+    /// Delete this sensor's oldest closed segments to keep the directory under this size.
+    #[arg(long, value_parser = parse_size, value_name = "SIZE")]
+    max_disk: Option<u64>,
+    /// Put segments in date=YYYY-MM-DD/hour=HH/ subdirectories.
+    #[arg(long)]
+    hive: bool,
+    /// Never use O_DIRECT (by default it is used where the filesystem supports it).
+    #[arg(long)]
+    buffered: bool,
+    /// Records the queue to the writer holds.
+    #[arg(long, default_value_t = 65_536, value_name = "RECORDS")]
+    writer_queue: usize,
+    /// Delay before every disk write, in milliseconds (for testing a slow disk).
+    #[arg(long, hide = true, default_value_t = 0)]
+    test_write_delay_ms: u64,
+}
+
+impl SpillArgs {
+    fn config(
+        &self,
+        dir: &std::path::Path,
+        overload: capture::spill::Overload,
+    ) -> Result<capture::spill::SpillConfig> {
+        use std::time::Duration;
+        let secs =
+            |what: &str, v: f64| seconds_to_ns(what, v).map(|ns| Duration::from_nanos(ns as u64));
+        let sensor = match &self.sensor {
+            Some(name) => {
+                let clean = capture::spill::sanitize_sensor(name);
+                if clean.is_empty() {
+                    bail!("--sensor needs letters or digits");
+                }
+                clean
+            }
+            None => capture::spill::host_name(),
+        };
+        if self.rotate_size == 0 {
+            bail!("--rotate-size must be more than 0");
+        }
+        let fsync = if self.fsync_secs == 0.0 {
+            Duration::ZERO
+        } else {
+            secs("--fsync-secs", self.fsync_secs)?
+        };
+        Ok(capture::spill::SpillConfig {
+            dir: dir.to_path_buf(),
+            sensor,
+            rotate_bytes: self.rotate_size,
+            rotate_after: secs("--rotate-secs", self.rotate_secs)?,
+            sync_every: fsync,
+            max_disk: self.max_disk,
+            hive: self.hive,
+            direct: !self.buffered,
+            queue: self.writer_queue.max(1),
+            overload,
+            write_delay: Duration::from_millis(self.test_write_delay_ms),
+        })
+    }
+}
+
+/// Parses a size such as `1048576`, `512K`, `256M`, `1G`, `2GiB`.
+fn parse_size(text: &str) -> std::result::Result<u64, String> {
+    let t = text.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(digits);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a size (for example 1048576, 512K, 256M, 1G)"))?;
+    let shift = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 0,
+        "K" | "KB" | "KIB" => 10,
+        "M" | "MB" | "MIB" => 20,
+        "G" | "GB" | "GIB" => 30,
+        "T" | "TB" | "TIB" => 40,
+        _ => return Err(format!("'{text}': unknown unit (use K, M, G or T)")),
+    };
+    number
+        .checked_mul(1 << shift)
+        .ok_or_else(|| format!("'{text}' is too large"))
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -101,8 +241,19 @@ struct ExtractArgs {
     inputs: Vec<PathBuf>,
     /// Output file; `-` for standard output. The format follows the extension
     /// (.parquet, .csv, .jsonl, .csv.zst, .jsonl.zst) unless --format is given.
-    #[arg(short, long)]
-    output: PathBuf,
+    #[arg(
+        short,
+        long,
+        required_unless_present = "output_dir",
+        conflicts_with = "output_dir"
+    )]
+    output: Option<PathBuf>,
+    /// Write Parquet segments into this directory instead, as `capture run` does (rotated,
+    /// synced, recoverable; see the Segments options).
+    #[arg(long)]
+    output_dir: Option<PathBuf>,
+    #[command(flatten)]
+    spill: SpillArgs,
     /// Output format (default: from the output's extension; csv for standard output).
     #[arg(long, value_enum)]
     format: Option<FormatArg>,
@@ -174,12 +325,19 @@ struct RunArgs {
     /// record channel, writer and counters; ends at the end of the file).
     #[arg(long, conflicts_with = "iface")]
     input: Option<PathBuf>,
-    /// Directory the records go to (flows-<start time>.<format>).
+    /// Directory the records go to: Parquet segments (see the Segments options), or with
+    /// --format csv or jsonl one file, flows-<start time>.<format>.
     #[arg(long)]
     output_dir: PathBuf,
     /// Output format.
     #[arg(long, value_enum, default_value = "parquet")]
     format: FormatArg,
+    /// What happens to a record when the writer falls behind (default: drop for an interface,
+    /// wait for --input).
+    #[arg(long, value_enum)]
+    on_overload: Option<OverloadArg>,
+    #[command(flatten)]
+    spill: SpillArgs,
     /// Where frames come from.
     #[arg(long, value_enum, default_value = "xdp")]
     source: SourceArg,
@@ -244,6 +402,8 @@ fn main() -> ExitCode {
         Command::Extract(args) => run_extract(&args),
         Command::Run(args) => run_live(&args),
         Command::Features(args) => run_features(&args).map(|()| ExitCode::SUCCESS),
+        Command::Recover(args) => run_recover(&args),
+        Command::BenchWriter(args) => run_bench_writer(&args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,
@@ -292,33 +452,21 @@ fn run_extract(args: &ExtractArgs) -> Result<ExitCode> {
             missing.join(", ")
         );
     }
-    let (dest, inferred) = if args.output.as_os_str() == "-" {
-        (Destination::Stdout, None)
-    } else {
-        (
-            Destination::File(args.output.clone()),
-            format_from_path(&args.output),
-        )
+    let output = match (&args.output, &args.output_dir) {
+        (Some(file), _) => Output::File(file),
+        (None, Some(dir)) => {
+            if args.zstd || matches!(args.format, Some(FormatArg::Csv | FormatArg::Jsonl)) {
+                bail!("--output-dir writes Parquet segments (zstd inside); --format and --zstd apply to -o");
+            }
+            if args.single_thread {
+                bail!(
+                    "--output-dir always writes on its own thread; --single-thread applies to -o"
+                );
+            }
+            Output::Segments(args.spill.config(dir, capture::spill::Overload::Wait)?)
+        }
+        (None, None) => bail!("give -o FILE or --output-dir DIR"),
     };
-    let (format, zstd) = match (args.format, inferred) {
-        (Some(f), inferred) => (
-            match f {
-                FormatArg::Parquet => Format::Parquet,
-                FormatArg::Csv => Format::Csv,
-                FormatArg::Jsonl => Format::Jsonl,
-            },
-            args.zstd || inferred.is_some_and(|(_, z)| z),
-        ),
-        (None, Some((f, z))) => (f, z || args.zstd),
-        (None, None) if dest == Destination::Stdout => (Format::Csv, args.zstd),
-        (None, None) => bail!(
-            "cannot tell the output format from '{}': use an extension (.parquet, .csv, .jsonl, .csv.zst, .jsonl.zst) or --format",
-            args.output.display()
-        ),
-    };
-    if zstd && format == Format::Parquet {
-        bail!("Parquet output is always zstd-compressed inside; --zstd applies to csv and jsonl");
-    }
     let flow = FlowConfig {
         idle_timeout_ns: seconds_to_ns("--timeout", args.timeout)?,
         active_timeout_ns: args
@@ -331,16 +479,39 @@ fn run_extract(args: &ExtractArgs) -> Result<ExitCode> {
         groups: GroupSet::of(&columns.groups()),
     };
     let computes_connection = columns.groups().contains(&Group::Connection);
-    let mut sink = open_sink(&dest, format, zstd, columns)
-        .with_context(|| format!("cannot create output '{}'", args.output.display()))?;
     if computes_connection {
         seconds_to_ns("--connection-window", args.connection_window)?;
-        sink = Box::new(ConnectionWindow::new(sink, args.connection_window));
     }
-    let mut sink: Box<dyn RecordSink> = if args.single_thread {
-        sink
-    } else {
-        Box::new(ThreadedSink::spawn(sink, 4096).context("cannot start the writer thread")?)
+    let window = args.connection_window;
+    let (mut sink, spill): (Box<dyn RecordSink>, _) = match &output {
+        Output::File(path) => {
+            let (dest, format, zstd) = file_output(path, args.format, args.zstd)?;
+            let mut sink = open_sink(&dest, format, zstd, columns)
+                .with_context(|| format!("cannot create output '{}'", path.display()))?;
+            if computes_connection {
+                sink = Box::new(ConnectionWindow::new(sink, window));
+            }
+            if args.single_thread {
+                (sink, None)
+            } else {
+                let threaded =
+                    ThreadedSink::spawn(sink, 4096).context("cannot start the writer thread")?;
+                (Box::new(threaded), None)
+            }
+        }
+        Output::Segments(config) => {
+            let dir = config.dir.clone();
+            let spill = capture::spill::SpillSink::spawn(config.clone(), columns, |inner| {
+                if computes_connection {
+                    Box::new(ConnectionWindow::new(inner, window))
+                } else {
+                    inner
+                }
+            })
+            .with_context(|| format!("cannot write segments into '{}'", dir.display()))?;
+            let counters = spill.counters();
+            (Box::new(spill), Some(counters))
+        }
     };
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
     let bar = show_progress.then(|| {
@@ -361,15 +532,196 @@ fn run_extract(args: &ExtractArgs) -> Result<ExitCode> {
     };
     let summary =
         extract(&args.inputs, flow, sink.as_mut(), &mut progress).context("extraction stopped")?;
-    sink.finish()
-        .with_context(|| format!("finishing '{}'", args.output.display()))?;
+    let finished = sink.finish();
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
+    // The counters are reported even when the output could not be finished.
     print_summary(&summary);
+    if let Some(counters) = spill {
+        print_spill_summary(&counters.snapshot(), &output.name());
+    }
+    finished.with_context(|| format!("finishing '{}'", output.name()))?;
     if summary.incomplete() {
         return Ok(ExitCode::from(EXIT_INCOMPLETE));
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Where `extract` writes.
+enum Output<'a> {
+    File(&'a PathBuf),
+    Segments(capture::spill::SpillConfig),
+}
+
+impl Output<'_> {
+    fn name(&self) -> String {
+        match self {
+            Self::File(path) => path.display().to_string(),
+            Self::Segments(config) => config.dir.display().to_string(),
+        }
+    }
+}
+
+/// Destination, format and compression of `-o FILE`.
+fn file_output(
+    output: &std::path::Path,
+    format: Option<FormatArg>,
+    zstd: bool,
+) -> Result<(Destination, Format, bool)> {
+    let (dest, inferred) = if output.as_os_str() == "-" {
+        (Destination::Stdout, None)
+    } else {
+        (
+            Destination::File(output.to_path_buf()),
+            format_from_path(output),
+        )
+    };
+    let (format, zstd) = match (format, inferred) {
+        (Some(f), inferred) => (
+            match f {
+                FormatArg::Parquet => Format::Parquet,
+                FormatArg::Csv => Format::Csv,
+                FormatArg::Jsonl => Format::Jsonl,
+            },
+            zstd || inferred.is_some_and(|(_, z)| z),
+        ),
+        (None, Some((f, z))) => (f, z || zstd),
+        (None, None) if dest == Destination::Stdout => (Format::Csv, zstd),
+        (None, None) => bail!(
+            "cannot tell the output format from '{}': use an extension (.parquet, .csv, .jsonl, .csv.zst, .jsonl.zst) or --format",
+            output.display()
+        ),
+    };
+    if zstd && format == Format::Parquet {
+        bail!("Parquet output is always zstd-compressed inside; --zstd applies to csv and jsonl");
+    }
+    Ok((dest, format, zstd))
+}
+
+fn print_spill_summary(s: &capture::spill::SpillStats, dir: &str) {
+    eprintln!(
+        "capture: segments in {dir}: {} closed ({} bytes, {}), {} records written; dropped: {} queue full, {} disk full; {} sampled out; {} segments deleted for --max-disk",
+        s.segments,
+        s.segment_bytes,
+        s.io_mode.unwrap_or("no file opened"),
+        s.written,
+        s.dropped_queue_full,
+        s.dropped_disk_full,
+        s.sampled_out,
+        s.deleted_segments,
+    );
+}
+
+/// Prints `key=value` lines: the plain io_uring write of `--raw-bytes`, then `--records`
+/// records through the segment writer, then the compression the segments achieved.
+fn run_bench_writer(args: &BenchWriterArgs) -> Result<()> {
+    use capture::features::Row;
+    struct Collect(Vec<Row>);
+    impl RecordSink for Collect {
+        fn write_row(&mut self, row: &Row) -> std::io::Result<()> {
+            self.0.push(row.clone());
+            Ok(())
+        }
+        fn finish(self: Box<Self>) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let columns = args.selection.columns()?;
+    let flow = FlowConfig {
+        groups: GroupSet::of(&columns.groups()),
+        ..FlowConfig::default()
+    };
+    let mut rows = Collect(Vec::new());
+    extract(
+        std::slice::from_ref(&args.input),
+        flow,
+        &mut rows,
+        &mut |_, _| {},
+    )?;
+    let rows = rows.0;
+    if rows.is_empty() {
+        bail!("{} has no flows", args.input.display());
+    }
+    let _ = std::fs::remove_dir_all(&args.dir);
+    std::fs::create_dir_all(&args.dir)?;
+    // Plain writes: what the disk takes through the same io_uring path, for comparison with fio.
+    let chunk: Vec<u8> = (0..(1 << 20))
+        .map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let raw = args.dir.join("raw.bin");
+    let (secs, mode) =
+        capture::spill::bench::raw_write(&raw, &chunk, args.raw_bytes, !args.buffered)?;
+    std::fs::remove_file(&raw)?;
+    println!(
+        "raw_bytes={} raw_secs={secs:.4} raw_mode={mode}",
+        args.raw_bytes
+    );
+    let mut config = capture::spill::SpillConfig::new(args.dir.join("segments"));
+    config.direct = !args.buffered;
+    let (secs, stats) =
+        capture::spill::bench::write_rows(config, columns.clone(), &rows, args.records)?;
+    println!(
+        "records={} columns={} distinct_records={} records_secs={secs:.4} segment_bytes={} segments={} mode={}",
+        stats.written,
+        columns.len(),
+        rows.len(),
+        stats.segment_bytes,
+        stats.segments,
+        stats.io_mode.unwrap_or("none")
+    );
+    // Compression: encoded column bytes before and after zstd, from the segments' own metadata.
+    let (mut plain, mut packed) = (0i64, 0i64);
+    for entry in std::fs::read_dir(args.dir.join("segments"))? {
+        use parquet::file::reader::FileReader;
+        let file = std::fs::File::open(entry?.path())?;
+        let reader = parquet::file::reader::SerializedFileReader::new(file)?;
+        for group in reader.metadata().row_groups() {
+            for column in group.columns() {
+                plain += column.uncompressed_size();
+                packed += column.compressed_size();
+            }
+        }
+    }
+    println!("encoded_bytes={plain} compressed_bytes={packed}");
+    let _ = std::fs::remove_dir_all(&args.dir);
+    Ok(())
+}
+
+fn run_recover(args: &RecoverArgs) -> Result<ExitCode> {
+    if !args.dir.is_dir() {
+        bail!("'{}' is not a directory", args.dir.display());
+    }
+    let recovery = capture::spill::recover_dir(&args.dir)
+        .with_context(|| format!("recovering '{}'", args.dir.display()))?;
+    for sealed in &recovery.sealed {
+        match &sealed.segment {
+            Some(segment) => println!(
+                "{}: kept {} records in {} row groups -> {}; dropped {} bytes after the last complete row group",
+                sealed.partial.display(),
+                sealed.records,
+                sealed.groups,
+                segment.display(),
+                sealed.dropped_bytes
+            ),
+            None => println!(
+                "{}: no complete row group; removed ({} bytes dropped)",
+                sealed.partial.display(),
+                sealed.dropped_bytes
+            ),
+        }
+    }
+    for journal in &recovery.stale_journals {
+        println!(
+            "{}: journal of a complete segment; removed",
+            journal.display()
+        );
+    }
+    let records: u64 = recovery.sealed.iter().map(|s| s.records).sum();
+    println!(
+        "recovered {} partial segments ({records} records)",
+        recovery.sealed.len()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -473,26 +825,54 @@ fn run_live(args: &RunArgs) -> Result<ExitCode> {
         .transpose()?;
     std::fs::create_dir_all(&args.output_dir)
         .with_context(|| format!("cannot create {}", args.output_dir.display()))?;
-    let (format, extension) = match args.format {
-        FormatArg::Parquet => (Format::Parquet, "parquet"),
-        FormatArg::Csv => (Format::Csv, "csv"),
-        FormatArg::Jsonl => (Format::Jsonl, "jsonl"),
-    };
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let path = args.output_dir.join(format!("flows-{stamp}.{extension}"));
     let computes_connection = columns.groups().contains(&Group::Connection);
-    let mut sink = open_sink(&Destination::File(path.clone()), format, false, columns)
-        .with_context(|| format!("cannot create output '{}'", path.display()))?;
-    if computes_connection {
-        sink = Box::new(ConnectionWindow::new(
-            sink,
-            capture::features::DEFAULT_CONNECTION_WINDOW_SECS,
-        ));
-    }
-    let mut sink: Box<dyn RecordSink> =
-        Box::new(ThreadedSink::spawn(sink, 4096).context("cannot start the writer thread")?);
+    let window = capture::features::DEFAULT_CONNECTION_WINDOW_SECS;
+    let (mut sink, spill, destination): (Box<dyn RecordSink>, _, String) = match args.format {
+        FormatArg::Parquet => {
+            let overload = match args.on_overload {
+                Some(OverloadArg::Drop) => capture::spill::Overload::Drop,
+                Some(OverloadArg::Sample) => capture::spill::Overload::Sample,
+                Some(OverloadArg::Wait) => capture::spill::Overload::Wait,
+                None if args.input.is_some() => capture::spill::Overload::Wait,
+                None => capture::spill::Overload::Drop,
+            };
+            let config = args.spill.config(&args.output_dir, overload)?;
+            let spill = capture::spill::SpillSink::spawn(config, columns, |inner| {
+                if computes_connection {
+                    Box::new(ConnectionWindow::new(inner, window))
+                } else {
+                    inner
+                }
+            })
+            .with_context(|| {
+                format!("cannot write segments into '{}'", args.output_dir.display())
+            })?;
+            let counters = spill.counters();
+            (
+                Box::new(spill),
+                Some(counters),
+                format!("{} (Parquet segments)", args.output_dir.display()),
+            )
+        }
+        FormatArg::Csv | FormatArg::Jsonl => {
+            let (format, extension) = match args.format {
+                FormatArg::Jsonl => (Format::Jsonl, "jsonl"),
+                _ => (Format::Csv, "csv"),
+            };
+            let stamp = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            let path = args.output_dir.join(format!("flows-{stamp}.{extension}"));
+            let mut sink = open_sink(&Destination::File(path.clone()), format, false, columns)
+                .with_context(|| format!("cannot create output '{}'", path.display()))?;
+            if computes_connection {
+                sink = Box::new(ConnectionWindow::new(sink, window));
+            }
+            let threaded =
+                ThreadedSink::spawn(sink, 4096).context("cannot start the writer thread")?;
+            (Box::new(threaded), None, path.display().to_string())
+        }
+    };
     let metrics = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
     if let Some(addr) = args.metrics_addr {
         serve_metrics(addr, Arc::clone(&metrics))?;
@@ -552,7 +932,7 @@ fn run_live(args: &RunArgs) -> Result<ExitCode> {
             (SourceArg::Xdp, XdpModeArg::Skb) => "skb XDP",
         },
         modes.join(", "),
-        path.display()
+        destination
     );
     let show_status = !args.quiet && std::io::stderr().is_terminal();
     let started = std::time::Instant::now();
@@ -572,6 +952,9 @@ fn run_live(args: &RunArgs) -> Result<ExitCode> {
             let now = capture.status();
             if let Ok(mut text) = metrics.lock() {
                 *text = now.prometheus(written);
+                if let Some(counters) = &spill {
+                    text.push_str(&counters.snapshot().prometheus());
+                }
             }
             if last_log.elapsed() >= std::time::Duration::from_secs(10) {
                 now.log(&logged, written);
@@ -607,9 +990,13 @@ fn run_live(args: &RunArgs) -> Result<ExitCode> {
     }
     let source_error = capture.source_error();
     let stats = capture.stop(sink.as_mut()).context("writing records")?;
-    sink.finish()
-        .with_context(|| format!("cannot finish '{}'", path.display()))?;
-    print_live_summary(&stats, written, &path);
+    // The counters are reported even when the output could not be finished.
+    let finished = sink.finish();
+    print_live_summary(&stats, written, &destination);
+    if let Some(counters) = &spill {
+        print_spill_summary(&counters.snapshot(), &args.output_dir.display().to_string());
+    }
+    finished.with_context(|| format!("cannot finish '{destination}'"))?;
     if let Some(e) = source_error {
         eprintln!("capture: error: {e} (everything read before it was written)");
         return Ok(ExitCode::from(3));
@@ -660,7 +1047,7 @@ fn serve_metrics(
     Ok(())
 }
 
-fn print_live_summary(stats: &capture::live::LiveStats, written: u64, path: &std::path::Path) {
+fn print_live_summary(stats: &capture::live::LiveStats, written: u64, destination: &str) {
     eprintln!("capture: stopped; where every packet went:");
     let xdp_used = stats.sockets.iter().any(|s| s.1 != "af-packet");
     for counter in XdpCounter::ALL.into_iter().filter(|_| xdp_used) {
@@ -691,17 +1078,23 @@ fn print_live_summary(stats: &capture::live::LiveStats, written: u64, path: &std
             eprintln!("  not in flows: {:<22} {n:>8}", reason.as_str());
         }
     }
+    if stats.records_dropped > 0 {
+        eprintln!(
+            "  records lost, output queue full {:>6}",
+            stats.records_dropped
+        );
+    }
     let ended: Vec<String> = FlowEndReason::ALL
         .iter()
         .filter(|r| stats.flows.ended[**r as usize] > 0)
         .map(|r| format!("{} {}", r.as_str(), stats.flows.ended[*r as usize]))
         .collect();
     eprintln!(
-        "  flows {} (ended by: {}); records written {} to {}",
+        "  flows {} (ended by: {}); records handed to the output {} ({})",
         stats.flows.created,
         ended.join(", "),
         written + stats.records,
-        path.display()
+        destination
     );
 }
 

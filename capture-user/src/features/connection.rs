@@ -219,6 +219,10 @@ impl<S: RecordSink> RecordSink for ConnectionWindow<S> {
         self.add(summary, Held::Flow(finished))
     }
 
+    fn tick(&mut self) -> io::Result<()> {
+        self.inner.tick()
+    }
+
     fn finish(mut self: Box<Self>) -> io::Result<()> {
         self.close_step()?;
         if self.steps_closed_full > 0 {

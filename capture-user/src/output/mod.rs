@@ -2,7 +2,7 @@
 
 mod csv;
 mod jsonl;
-mod parquet;
+pub(crate) mod parquet;
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -191,6 +191,12 @@ pub trait RecordSink {
         self.write_row(scratch)
     }
 
+    /// Time-driven work (syncs, rotation by age), called about every 100 ms by a writer thread
+    /// whether records arrive or not.
+    fn tick(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
     /// Flushes and closes the output; nothing is complete until this returns.
     fn finish(self: Box<Self>) -> io::Result<()>;
 }
@@ -202,6 +208,10 @@ impl<S: RecordSink + ?Sized> RecordSink for Box<S> {
 
     fn write_flow(&mut self, flow: FinishedFlow, scratch: &mut Row) -> io::Result<()> {
         (**self).write_flow(flow, scratch)
+    }
+
+    fn tick(&mut self) -> io::Result<()> {
+        (**self).tick()
     }
 
     fn finish(self: Box<Self>) -> io::Result<()> {

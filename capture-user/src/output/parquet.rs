@@ -25,19 +25,23 @@ enum Column {
     Str(Vec<ByteArray>),
 }
 
-pub(super) struct ParquetSink {
-    writer: SerializedFileWriter<Box<dyn Write + Send>>,
+/// Buffers records column by column and writes them to `W` as Parquet row groups. The file sink
+/// and the spill writer's segments both use it, so both have one schema.
+pub(crate) struct ParquetEncoder<W: Write + Send> {
+    writer: SerializedFileWriter<W>,
     columns: Columns,
     buffers: Vec<Column>,
     rows: usize,
 }
 
-fn to_io(e: ParquetError) -> io::Error {
+pub(super) type ParquetSink = ParquetEncoder<Box<dyn Write + Send>>;
+
+pub(crate) fn to_io(e: ParquetError) -> io::Error {
     io::Error::other(e)
 }
 
-impl ParquetSink {
-    pub(super) fn new(out: Box<dyn Write + Send>, columns: Columns) -> io::Result<Self> {
+impl<W: Write + Send> ParquetEncoder<W> {
+    pub(crate) fn new(out: W, columns: Columns) -> io::Result<Self> {
         let mut fields = Vec::with_capacity(columns.len());
         for (def, name) in columns.defs().zip(columns.names()) {
             let (physical, logical) = match def.kind {
@@ -91,7 +95,28 @@ impl ParquetSink {
         })
     }
 
-    fn flush_row_group(&mut self) -> io::Result<()> {
+    /// Bytes written to `W` so far.
+    pub(crate) fn bytes_written(&self) -> usize {
+        self.writer.bytes_written()
+    }
+
+    /// The row groups written so far.
+    pub(crate) fn row_groups(&self) -> &[parquet::file::metadata::RowGroupMetaData] {
+        self.writer.flushed_row_groups()
+    }
+
+    /// The file's schema.
+    pub(crate) fn schema(&self) -> parquet::schema::types::SchemaDescPtr {
+        Arc::new(self.writer.schema_descr().clone())
+    }
+
+    /// The output.
+    pub(crate) fn inner_mut(&mut self) -> &mut W {
+        self.writer.inner_mut()
+    }
+
+    /// Writes the buffered records, if any, as a row group.
+    pub(crate) fn flush_row_group(&mut self) -> io::Result<()> {
         if self.rows == 0 {
             return Ok(());
         }
@@ -136,8 +161,9 @@ impl ParquetSink {
     }
 }
 
-impl RecordSink for ParquetSink {
-    fn write_row(&mut self, row: &Row) -> io::Result<()> {
+impl<W: Write + Send> ParquetEncoder<W> {
+    /// Buffers one record; a full row group is written out. Returns whether one was.
+    pub(crate) fn push_row(&mut self, row: &Row) -> io::Result<bool> {
         for (buffer, value) in self.buffers.iter_mut().zip(self.columns.values(row)) {
             match (buffer, value) {
                 (Column::Int(b), Value::Int(v)) => b.push(*v),
@@ -158,13 +184,25 @@ impl RecordSink for ParquetSink {
         self.rows += 1;
         if self.rows >= ROW_GROUP_ROWS {
             self.flush_row_group()?;
+            return Ok(true);
         }
-        Ok(())
+        Ok(false)
     }
 
-    fn finish(mut self: Box<Self>) -> io::Result<()> {
+    /// Writes the last row group and the footer; returns the output.
+    pub(crate) fn finish(mut self) -> io::Result<W> {
         self.flush_row_group()?;
-        let mut inner = self.writer.into_inner().map_err(to_io)?;
+        self.writer.into_inner().map_err(to_io)
+    }
+}
+
+impl RecordSink for ParquetSink {
+    fn write_row(&mut self, row: &Row) -> io::Result<()> {
+        self.push_row(row).map(|_| ())
+    }
+
+    fn finish(self: Box<Self>) -> io::Result<()> {
+        let mut inner = ParquetEncoder::finish(*self)?;
         inner.flush()
     }
 }

@@ -1,5 +1,5 @@
-//! The only module that talks to the OS through `unsafe`: memory-mapping capture files (here) and
-//! AF_XDP sockets (`xsk`).
+//! The only module that talks to the OS through `unsafe`: memory-mapping capture files (here),
+//! AF_XDP sockets (`xsk`), TPACKET rings (`afpacket`) and io_uring file writes (`uring`).
 #![allow(
     unsafe_code,
     reason = "this module is where the crate's unsafe code is confined"
@@ -48,5 +48,23 @@ impl FileBytes {
         }
     }
 }
+/// Bytes an unprivileged writer may still use on the filesystem holding `path`.
+pub fn free_bytes(path: &std::path::Path) -> io::Result<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let mut stat = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
+    // SAFETY: `c_path` is a NUL-terminated string and `stat` is writable memory of the struct's
+    // size; statvfs writes nothing else.
+    if unsafe { libc::statvfs(c_path.as_ptr(), stat.as_mut_ptr()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: statvfs returned 0, so it filled the struct.
+    let stat = unsafe { stat.assume_init() };
+    // Both fields are 64-bit on the targets we build for.
+    Ok(stat.f_bavail * stat.f_frsize)
+}
+
 pub mod afpacket;
+pub mod uring;
 pub mod xsk;
