@@ -614,35 +614,9 @@ fn print_spill_summary(s: &capture::spill::SpillStats, dir: &str) {
 }
 
 /// Prints `key=value` lines: the plain io_uring write of `--raw-bytes`, then `--records`
-/// records through the segment writer, then the compression the segments achieved.
+/// records of `--input` through the segment writer, then the compression the segments achieved.
 fn run_bench_writer(args: &BenchWriterArgs) -> Result<()> {
-    use capture::features::Row;
-    struct Collect(Vec<Row>);
-    impl RecordSink for Collect {
-        fn write_row(&mut self, row: &Row) -> std::io::Result<()> {
-            self.0.push(row.clone());
-            Ok(())
-        }
-        fn finish(self: Box<Self>) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
     let columns = args.selection.columns()?;
-    let flow = FlowConfig {
-        groups: GroupSet::of(&columns.groups()),
-        ..FlowConfig::default()
-    };
-    let mut rows = Collect(Vec::new());
-    extract(
-        std::slice::from_ref(&args.input),
-        flow,
-        &mut rows,
-        &mut |_, _| {},
-    )?;
-    let rows = rows.0;
-    if rows.is_empty() {
-        bail!("{} has no flows", args.input.display());
-    }
     let _ = std::fs::remove_dir_all(&args.dir);
     std::fs::create_dir_all(&args.dir)?;
     // Plain writes: what the disk takes through the same io_uring path, for comparison with fio.
@@ -660,12 +634,11 @@ fn run_bench_writer(args: &BenchWriterArgs) -> Result<()> {
     let mut config = capture::spill::SpillConfig::new(args.dir.join("segments"));
     config.direct = !args.buffered;
     let (secs, stats) =
-        capture::spill::bench::write_rows(config, columns.clone(), &rows, args.records)?;
+        capture::spill::bench::write_records(config, columns.clone(), &args.input, args.records)?;
     println!(
-        "records={} columns={} distinct_records={} records_secs={secs:.4} segment_bytes={} segments={} mode={}",
+        "records={} columns={} records_secs={secs:.4} segment_bytes={} segments={} mode={}",
         stats.written,
         columns.len(),
-        rows.len(),
         stats.segment_bytes,
         stats.segments,
         stats.io_mode.unwrap_or("none")

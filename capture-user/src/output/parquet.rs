@@ -1,7 +1,6 @@
 //! Parquet: typed, required columns (int64, double, boolean, UTF-8 string), zstd-compressed,
 //! in row groups of up to [`ROW_GROUP_ROWS`] flows.
 
-use std::borrow::Cow;
 use std::io::{self, Write};
 use std::sync::Arc;
 
@@ -18,11 +17,22 @@ use crate::features::{Kind, Row, Value};
 /// Rows buffered per row group.
 pub(crate) const ROW_GROUP_ROWS: usize = 8 * 1024;
 
+/// Records staged row by row before they are spread into the columns, a block at a time.
+/// Writing one value into each of a hundred or more column buffers per record scatters stores
+/// over as many cache lines; staging a block in one small array and then filling each column
+/// with a run of values keeps both sides sequential.
+const STAGE_ROWS: usize = 128;
+
 enum Column {
     Int(Vec<i64>),
     Float(Vec<f64>),
     Bool(Vec<bool>),
-    Str(Vec<ByteArray>),
+    /// The strings' bytes back to back, and where each ends: one allocation per row group
+    /// instead of one per value.
+    Str {
+        bytes: Vec<u8>,
+        ends: Vec<usize>,
+    },
 }
 
 /// Buffers records column by column and writes them to `W` as Parquet row groups. The file sink
@@ -31,6 +41,9 @@ pub(crate) struct ParquetEncoder<W: Write + Send> {
     writer: SerializedFileWriter<W>,
     columns: Columns,
     buffers: Vec<Column>,
+    /// Numbers and booleans of up to [`STAGE_ROWS`] records as 64-bit words, row-major.
+    stage: Vec<u64>,
+    staged: usize,
     rows: usize,
 }
 
@@ -84,13 +97,19 @@ impl<W: Write + Send> ParquetEncoder<W> {
                 Kind::Int => Column::Int(Vec::with_capacity(ROW_GROUP_ROWS)),
                 Kind::Float => Column::Float(Vec::with_capacity(ROW_GROUP_ROWS)),
                 Kind::Bool => Column::Bool(Vec::with_capacity(ROW_GROUP_ROWS)),
-                Kind::Str => Column::Str(Vec::with_capacity(ROW_GROUP_ROWS)),
+                Kind::Str => Column::Str {
+                    bytes: Vec::new(),
+                    ends: Vec::with_capacity(ROW_GROUP_ROWS),
+                },
             })
             .collect();
+        let stage = vec![0; STAGE_ROWS * columns.len()];
         Ok(Self {
             writer,
             columns,
             buffers,
+            stage,
+            staged: 0,
             rows: 0,
         })
     }
@@ -120,6 +139,7 @@ impl<W: Write + Send> ParquetEncoder<W> {
         if self.rows == 0 {
             return Ok(());
         }
+        self.spread_stage();
         let mut group = self.writer.next_row_group().map_err(to_io)?;
         for buffer in &mut self.buffers {
             let Some(mut col) = group.next_column().map_err(to_io)? else {
@@ -146,11 +166,21 @@ impl<W: Write + Send> ParquetEncoder<W> {
                         .map_err(to_io)?;
                     v.clear();
                 }
-                Column::Str(v) => {
+                Column::Str { bytes, ends } => {
+                    let all = bytes::Bytes::from(std::mem::take(bytes));
+                    let mut start = 0;
+                    let values: Vec<ByteArray> = ends
+                        .iter()
+                        .map(|&end| {
+                            let value = ByteArray::from(all.slice(start..end));
+                            start = end;
+                            value
+                        })
+                        .collect();
                     col.typed::<ByteArrayType>()
-                        .write_batch(v, None, None)
+                        .write_batch(&values, None, None)
                         .map_err(to_io)?;
-                    v.clear();
+                    ends.clear();
                 }
             }
             col.close().map_err(to_io)?;
@@ -164,22 +194,33 @@ impl<W: Write + Send> ParquetEncoder<W> {
 impl<W: Write + Send> ParquetEncoder<W> {
     /// Buffers one record; a full row group is written out. Returns whether one was.
     pub(crate) fn push_row(&mut self, row: &Row) -> io::Result<bool> {
-        for (buffer, value) in self.buffers.iter_mut().zip(self.columns.values(row)) {
-            match (buffer, value) {
-                (Column::Int(b), Value::Int(v)) => b.push(*v),
-                (Column::Float(b), Value::Float(v)) => b.push(*v),
-                (Column::Bool(b), Value::Bool(v)) => b.push(*v),
-                (Column::Str(b), Value::Str(v)) => b.push(ByteArray::from(match v {
-                    // Names and labels are static: no copy.
-                    Cow::Borrowed(s) => bytes::Bytes::from_static(s.as_bytes()),
-                    Cow::Owned(s) => bytes::Bytes::copy_from_slice(s.as_bytes()),
-                })),
+        let width = self.buffers.len();
+        let base = self.staged * width;
+        let stage = &mut self.stage[base..base + width];
+        for ((slot, buffer), value) in stage
+            .iter_mut()
+            .zip(self.buffers.iter_mut())
+            .zip(self.columns.values(row))
+        {
+            *slot = match (buffer, value) {
+                (Column::Int(_), Value::Int(v)) => *v as u64,
+                (Column::Float(_), Value::Float(v)) => v.to_bits(),
+                (Column::Bool(_), Value::Bool(v)) => u64::from(*v),
+                (Column::Str { bytes, ends }, Value::Str(v)) => {
+                    bytes.extend_from_slice(v.as_bytes());
+                    ends.push(bytes.len());
+                    0
+                }
                 _ => {
                     return Err(io::Error::other(
                         "record value does not match its column type",
                     ))
                 }
-            }
+            };
+        }
+        self.staged += 1;
+        if self.staged == STAGE_ROWS {
+            self.spread_stage();
         }
         self.rows += 1;
         if self.rows >= ROW_GROUP_ROWS {
@@ -187,6 +228,21 @@ impl<W: Write + Send> ParquetEncoder<W> {
             return Ok(true);
         }
         Ok(false)
+    }
+
+    /// Moves the staged records into their columns.
+    fn spread_stage(&mut self) {
+        let (width, staged) = (self.buffers.len(), self.staged);
+        let words = |c: usize| (0..staged).map(move |r| r * width + c);
+        for (c, buffer) in self.buffers.iter_mut().enumerate() {
+            match buffer {
+                Column::Int(v) => v.extend(words(c).map(|i| self.stage[i] as i64)),
+                Column::Float(v) => v.extend(words(c).map(|i| f64::from_bits(self.stage[i]))),
+                Column::Bool(v) => v.extend(words(c).map(|i| self.stage[i] != 0)),
+                Column::Str { .. } => {}
+            }
+        }
+        self.staged = 0;
     }
 
     /// Writes the last row group and the footer; returns the output.
