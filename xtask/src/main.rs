@@ -428,13 +428,14 @@ fn bench(args: &[&str]) -> Result<()> {
         ),
         Some("live") => bench_live(),
         Some("floors") => bench_floors(),
+        Some("memory") => bench_memory(),
         Some("writer") => bench_writer(
             args.get(1)
                 .map_or(Ok(3), |s| s.parse())
                 .context("bench writer N")?,
         ),
         other => bail!(
-            "unknown bench {other:?}: this build has `cargo xtask bench offline [N]`, `cargo xtask bench profiles [N]`, `cargo xtask bench live`, `cargo xtask bench floors` and `cargo xtask bench writer [N]`"
+            "unknown bench {other:?}: this build has `cargo xtask bench offline [N]`, `cargo xtask bench profiles [N]`, `cargo xtask bench live`, `cargo xtask bench floors`, `cargo xtask bench memory` and `cargo xtask bench writer [N]`"
         ),
     }
 }
@@ -621,6 +622,127 @@ fn bench_floors() -> Result<()> {
     );
     println!("{report}");
     write_benchmarks_section("floors", &report)
+}
+
+/// Writes a classic pcap holding `flows` UDP conversations that are all open at once: every
+/// flow's query first (1 µs apart), then every answer.
+fn write_concurrent_flows(path: &Path, flows: u32) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
+    out.write_all(&0xa1b2_c3d4u32.to_le_bytes())?;
+    out.write_all(&[2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0])?;
+    out.write_all(&65_535u32.to_le_bytes())?;
+    out.write_all(&1u32.to_le_bytes())?;
+    let mut t_us: u64 = 1_700_000_000_000_000;
+    for answer in [false, true] {
+        for f in 0..flows {
+            let client = [10, (f >> 16) as u8, (f >> 8) as u8, f as u8];
+            let server = [192, 0, 2, 1];
+            let sport = 1024 + (f % 60_000) as u16;
+            let (src, dst, sp, dp) = if answer {
+                (server, client, 53, sport)
+            } else {
+                (client, server, sport, 53u16)
+            };
+            let mut frame = [0u8; 14 + 20 + 8 + 32];
+            frame[..14].copy_from_slice(&[2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00]);
+            frame[14..26].copy_from_slice(&[0x45, 0, 0, 60, 0, 0, 0x40, 0, 64, 17, 0, 0]);
+            frame[26..30].copy_from_slice(&src);
+            frame[30..34].copy_from_slice(&dst);
+            let mut sum = 0u32;
+            for c in frame[14..34].chunks(2) {
+                sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
+            }
+            while sum > 0xffff {
+                sum = (sum & 0xffff) + (sum >> 16);
+            }
+            frame[24..26].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+            frame[34..36].copy_from_slice(&sp.to_be_bytes());
+            frame[36..38].copy_from_slice(&dp.to_be_bytes());
+            frame[38..40].copy_from_slice(&40u16.to_be_bytes());
+            frame[42..].fill(0x42);
+            out.write_all(&((t_us / 1_000_000) as u32).to_le_bytes())?;
+            out.write_all(&((t_us % 1_000_000) as u32).to_le_bytes())?;
+            out.write_all(&(frame.len() as u32).to_le_bytes())?;
+            out.write_all(&(frame.len() as u32).to_le_bytes())?;
+            out.write_all(&frame)?;
+            t_us += 1;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Memory per open flow and peak RSS: the benchmark capture, and a synthetic capture with one
+/// million flows open at once.
+fn bench_memory() -> Result<()> {
+    let capture = release_binary()?;
+    let big = bench_input()?;
+    let million = big.with_file_name("million-flows.pcap");
+    if !million.exists() {
+        write_concurrent_flows(&million, 1_000_000)?;
+    }
+    let out = root().join("target/bench");
+    std::fs::create_dir_all(&out)?;
+    let mut rows = String::new();
+    for (label, input) in [
+        ("benchmark capture (1.1 M packets)", &big),
+        (
+            "1,000,000 concurrent UDP flows (2 M packets, generated)",
+            &million,
+        ),
+    ] {
+        for profile in ["core", "all"] {
+            let o = Command::new("/usr/bin/time")
+                .arg("-v")
+                .arg(&capture)
+                .arg("extract")
+                .arg(input)
+                .arg("-o")
+                .arg(out.join("memory.parquet"))
+                .args(["--profile", profile, "--quiet", "--max-flows", "2000000"])
+                .output()?;
+            let err = String::from_utf8_lossy(&o.stderr).into_owned();
+            if !o.status.success() {
+                bail!("capture failed: {err}");
+            }
+            let rss_kib: u64 = err
+                .lines()
+                .find_map(|l| {
+                    l.trim()
+                        .strip_prefix("Maximum resident set size (kbytes): ")
+                })
+                .and_then(|v| v.trim().parse().ok())
+                .context("no peak RSS from /usr/bin/time")?;
+            // "capture: peak flow-state memory B bytes for N open flows (P bytes per flow)"
+            let line = err
+                .lines()
+                .find(|l| l.contains("peak flow-state memory"))
+                .context("no flow-state line in the summary")?;
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let at = |w: &str| words.iter().position(|x| *x == w).map(|i| words[i - 1]);
+            let flows = at("open").unwrap_or("?");
+            let per_flow = line
+                .rsplit('(')
+                .next()
+                .and_then(|t| t.split_whitespace().next())
+                .unwrap_or("?");
+            let row = format!(
+                "| {label} | {profile} | {flows} | {per_flow} | {:.0} MiB |\n",
+                rss_kib as f64 / 1024.0
+            );
+            eprint!("xtask: {row}");
+            rows.push_str(&row);
+        }
+    }
+    let report = format!(
+        "Written by `cargo xtask bench memory`: `/usr/bin/time -v capture extract INPUT -o x.parquet --profile P --quiet --max-flows 2000000`; \
+flow-state bytes are the engine's own count at the moment most flows were open (sampled every 64 Ki packets), peak RSS is the whole process \
+(input mapping, column buffers and allocator included).\n\n\
+| input | profile | open flows at the peak | flow-state bytes per open flow | peak RSS |\n|---|---|---|---|---|\n{rows}\n"
+    );
+    println!("{report}");
+    write_benchmarks_section("memory", &report)
 }
 
 /// The value of `key=` in `key=value` lines.
