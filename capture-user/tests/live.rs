@@ -138,7 +138,11 @@ impl VethPair {
             .arg(env!("CARGO_BIN_EXE_capture"))
             .args(["run", "--iface", &self.capture_if, "--output-dir"])
             .arg(out)
-            .args(["--format", "csv", "--quiet"])
+            .args(if extra.contains(&"--format") {
+                &["--quiet"][..]
+            } else {
+                &["--format", "csv", "--quiet"][..]
+            })
             .args(extra)
             .stderr(Stdio::piped())
             .spawn()
@@ -468,13 +472,64 @@ fn the_program_is_detached_after_sigkill_and_errors_are_clear() {
     require_root();
     let pair = VethPair::new("kill");
     let out = scratch("live-kill");
-    let mut capture = pair.capture(&out, &[]);
+    // Parquet segments, synced often; flows end soon after their last packet.
+    let mut capture = pair.capture(
+        &out,
+        &[
+            "--format",
+            "parquet",
+            "--fsync-secs",
+            "0.05",
+            "--timeout",
+            "0.3",
+        ],
+    );
     assert!(
         pair.xdp_attached(),
         "the program should be attached while capturing"
     );
+    pair.replay(&[corpus_dir().join("pcap/ndpi__dns.pcap")]);
+    // Killed once some records are synced and journaled, with the segment still open.
+    let journaled = || {
+        std::fs::read_dir(&out).is_ok_and(|entries| {
+            entries.flatten().any(|e| {
+                e.file_name().to_string_lossy().ends_with(".journal")
+                    && e.metadata().is_ok_and(|m| m.len() > 8)
+            })
+        })
+    };
+    let started = Instant::now();
+    while !journaled() && started.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(journaled(), "no row group was journaled");
     capture.0.kill().expect("SIGKILL");
     let _ = capture.0.wait();
+    // What was synced before the kill is made readable by `capture recover`.
+    let o = Command::new(env!("CARGO_BIN_EXE_capture"))
+        .arg("recover")
+        .arg(&out)
+        .output()
+        .expect("capture recover");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(report.contains(": kept "), "{report}");
+    let mut rows = 0;
+    for entry in std::fs::read_dir(&out).unwrap().flatten() {
+        let path = entry.path();
+        assert!(
+            path.extension().is_some_and(|e| e == "parquet"),
+            "left after recovery: {}",
+            path.display()
+        );
+        let reader =
+            parquet::file::reader::SerializedFileReader::new(std::fs::File::open(&path).unwrap())
+                .unwrap();
+        rows += parquet::file::reader::FileReader::metadata(&reader)
+            .file_metadata()
+            .num_rows();
+    }
+    assert!(rows > 0, "{report}");
     // The kernel releases the link with the process's last descriptor.
     let started = Instant::now();
     while pair.xdp_attached() && started.elapsed() < Duration::from_secs(5) {

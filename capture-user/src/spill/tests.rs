@@ -404,3 +404,17 @@ fn a_full_disk_pauses_writing_and_it_resumes_when_space_returns() {
     // The records after the pause are there.
     assert!(seen.contains(&(next as i64 - 1)));
 }
+
+#[test]
+fn the_counters_read_as_prometheus_text() {
+    let stats = SpillStats {
+        written: 5,
+        dropped_queue_full: 2,
+        paused: true,
+        ..SpillStats::default()
+    };
+    let text = stats.prometheus();
+    assert!(text.contains("# TYPE capture_writer_records_written_total counter\ncapture_writer_records_written_total 5\n"));
+    assert!(text.contains("capture_writer_records_dropped_queue_full_total 2\n"));
+    assert!(text.contains("capture_writer_paused 1\n"));
+}
