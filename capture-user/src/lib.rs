@@ -16,6 +16,7 @@ pub mod extract;
 pub mod features;
 pub mod filter;
 pub mod flow;
+pub mod gen;
 pub mod input;
 pub mod live;
 pub mod output;

@@ -44,9 +44,54 @@ enum Command {
     /// Make the `.partial` segments a crash left in a directory readable, keeping every row
     /// group that was completely written.
     Recover(RecoverArgs),
+    /// Send traffic out of an interface: captures replayed (and multiplied into more flows), or
+    /// 64-byte or IMIX UDP frames, at a set packet rate.
+    Gen(GenArgs),
     /// Measure the spill writer (used by `cargo xtask bench writer`).
     #[command(hide = true)]
     BenchWriter(BenchWriterArgs),
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum MixArg {
+    /// The frames of the --pcap captures.
+    Replay,
+    /// 64-byte frames (60 before the frame check sequence).
+    #[value(name = "64")]
+    Small,
+    /// IP packets of 40, 576 and 1,500 bytes, 7:4:1.
+    Imix,
+}
+
+#[derive(clap::Args, Debug)]
+struct GenArgs {
+    /// Interface to send on.
+    #[arg(long)]
+    iface: String,
+    /// Captures to replay (their Ethernet frames, in order, timing ignored).
+    #[arg(long = "pcap", value_name = "FILE")]
+    pcaps: Vec<PathBuf>,
+    /// What to send (default: replay with --pcap, else 64).
+    #[arg(long, value_enum)]
+    mix: Option<MixArg>,
+    /// Packets per second (default: as fast as the interface takes them).
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Address-rewritten copies of every replayed frame: each conversation becomes this many.
+    #[arg(long, default_value_t = 1)]
+    copies: u32,
+    /// Distinct UDP flows of the 64 and imix mixes.
+    #[arg(long, default_value_t = 1024)]
+    flows: u32,
+    /// Passes over the mix.
+    #[arg(long, default_value_t = 1)]
+    loops: u64,
+    /// Stop after this many frames.
+    #[arg(long)]
+    count: Option<u64>,
+    /// Stop after this many seconds.
+    #[arg(long)]
+    duration: Option<f64>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -403,6 +448,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run_live(&args),
         Command::Features(args) => run_features(&args).map(|()| ExitCode::SUCCESS),
         Command::Recover(args) => run_recover(&args),
+        Command::Gen(args) => run_gen(&args).map(|()| ExitCode::SUCCESS),
         Command::BenchWriter(args) => run_bench_writer(&args).map(|()| ExitCode::SUCCESS),
     };
     match result {
@@ -658,6 +704,70 @@ fn run_bench_writer(args: &BenchWriterArgs) -> Result<()> {
     }
     println!("encoded_bytes={plain} compressed_bytes={packed}");
     let _ = std::fs::remove_dir_all(&args.dir);
+    Ok(())
+}
+
+fn run_gen(args: &GenArgs) -> Result<()> {
+    use capture::gen::{GenConfig, Mix};
+    let mix = match (args.mix, args.pcaps.is_empty()) {
+        (Some(MixArg::Replay) | None, false) => Mix::Replay {
+            captures: args.pcaps.clone(),
+            copies: args.copies.max(1),
+        },
+        (Some(MixArg::Replay), true) => bail!("--mix replay needs --pcap FILE"),
+        (Some(MixArg::Small) | None, true) => Mix::Small { flows: args.flows },
+        (Some(MixArg::Imix), true) => Mix::Imix { flows: args.flows },
+        (Some(_), false) => {
+            bail!("--pcap replays captures; --mix 64 and imix make their own frames")
+        }
+    };
+    if let Some(rate) = args.rate {
+        if !(rate.is_finite() && rate > 0.0) {
+            bail!("--rate must be a positive number of packets per second");
+        }
+    }
+    let config = GenConfig {
+        iface: args.iface.clone(),
+        mix,
+        rate: args.rate,
+        loops: args.loops.max(1),
+        count: args.count,
+        duration: args
+            .duration
+            .map(|d| {
+                seconds_to_ns("--duration", d).map(|ns| std::time::Duration::from_nanos(ns as u64))
+            })
+            .transpose()?,
+    };
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, std::sync::Arc::clone(&stop))
+            .context("cannot install the signal handlers")?;
+    }
+    let report = capture::gen::run(&config, &stop)
+        .with_context(|| format!("sending on '{}'", args.iface))?;
+    if report.not_rewritable > 0 {
+        eprintln!(
+            "capture: note: {} frames of the captures are not IP over Ethernet, VLAN, MPLS or PPPoE: their copies repeat them unchanged",
+            report.not_rewritable
+        );
+    }
+    println!(
+        "sent {} frames ({} bytes) in {:.3} s: {:.0} packets/s, {:.1} Mbit/s{}",
+        report.sent,
+        report.bytes,
+        report.elapsed.as_secs_f64(),
+        report.pps(),
+        report.bytes as f64 * 8.0 / report.elapsed.as_secs_f64().max(1e-9) / 1e6,
+        if report.skipped > 0 {
+            format!(
+                "; {} frames of the captures were not Ethernet and were left out",
+                report.skipped
+            )
+        } else {
+            String::new()
+        }
+    );
     Ok(())
 }
 

@@ -846,3 +846,109 @@ fn two_queues_with_asymmetric_spreading_still_record_whole_flows() {
         );
     }
 }
+
+/// Runs `capture gen ARGS` in the sender's namespace; returns the frames it reports sent and
+/// its packet rate.
+fn generate(pair: &VethPair, args: &[&str]) -> (u64, f64) {
+    let o = Command::new("ip")
+        .args(["netns", "exec", &pair.sender_ns])
+        .arg(env!("CARGO_BIN_EXE_capture"))
+        .args(["gen", "--iface", &pair.sender_if])
+        .args(args)
+        .output()
+        .expect("capture gen");
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        o.status.success(),
+        "capture gen failed: {}{text}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // "sent N frames (B bytes) in S s: R packets/s, ..."
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let sent = words[1].parse().expect("frames sent");
+    let rate = words[words.iter().position(|w| *w == "packets/s,").expect("rate") - 1]
+        .parse()
+        .expect("rate");
+    (sent, rate)
+}
+
+#[test]
+fn the_generator_multiplies_flows_and_keeps_its_rate() {
+    let _serial = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    require_root();
+    let pair = VethPair::new("gen");
+    let out = scratch("live-gen");
+    let mut capture = pair.capture(&out, &["--timeout", "600"]);
+    let pcap = corpus_dir().join("pcap/ndpi__dns.pcap");
+    let pcap_arg = pcap.to_str().unwrap();
+    // A capture replayed as five copies of itself, at a set rate.
+    let (sent, rate) = generate(
+        &pair,
+        &["--pcap", pcap_arg, "--copies", "5", "--rate", "2000"],
+    );
+    assert_eq!(sent, 5 * frames_in(&pcap));
+    assert!(
+        (1500.0..2600.0).contains(&rate),
+        "asked for 2000 packets/s, sent {rate}"
+    );
+    // 64-byte frames over 300 flows, ten passes; and an IMIX pass over 50 flows.
+    let (sent, _) = generate(
+        &pair,
+        &[
+            "--mix", "64", "--flows", "300", "--loops", "10", "--rate", "20000",
+        ],
+    );
+    assert_eq!(sent, 3000);
+    let (sent, _) = generate(&pair, &["--mix", "imix", "--flows", "50"]);
+    assert_eq!(sent, 600);
+    std::thread::sleep(Duration::from_millis(500));
+    sh(&["kill", "-INT", &capture.id().to_string()]);
+    assert!(wait_for_exit(&mut capture, Duration::from_secs(20)).success());
+    let live = flows_of_csv(&read_output(&out));
+
+    // Offline, the capture once: each of its flows comes back five times, under five address
+    // pairs, with the same packet and byte counts.
+    let o = Command::new(env!("CARGO_BIN_EXE_capture"))
+        .arg("extract")
+        .arg(&pcap)
+        .args(["-o", "-", "--quiet", "--timeout", "600"])
+        .output()
+        .expect("offline extract");
+    assert!(o.status.success());
+    let offline = flows_of_csv(&String::from_utf8_lossy(&o.stdout));
+    let mut offline_counts: Vec<(u64, u64)> = offline.values().flatten().copied().collect();
+    offline_counts.sort_unstable();
+    let mut copies: Vec<(u64, u64)> = live
+        .iter()
+        .filter(|(k, _)| !k.0.starts_with("10.") || k.2 != "198.18.0.1")
+        .flat_map(|(_, v)| v.iter().copied())
+        .collect();
+    copies.sort_unstable();
+    let expected: Vec<(u64, u64)> = offline_counts
+        .iter()
+        .flat_map(|c| std::iter::repeat_n(*c, 5))
+        .collect();
+    assert_eq!(copies, expected);
+    // The synthetic flows: 300 of 10 packets of 40 IP bytes (64-byte frames); the IMIX pass
+    // adds 12 packets of 7 × 40 + 4 × 576 + 1,500 IP bytes to the first 50 of them.
+    let synthetic: Vec<(u64, u64)> = live
+        .iter()
+        .filter(|(k, _)| k.0.starts_with("10.") && k.2 == "198.18.0.1")
+        .flat_map(|(_, v)| v.iter().copied())
+        .collect();
+    assert_eq!(synthetic.len(), 300, "{synthetic:?}");
+    let imix_bytes = 7 * 40 + 4 * 576 + 1500;
+    let (small, imix): (Vec<_>, Vec<_>) = synthetic
+        .iter()
+        .copied()
+        .partition(|c: &(u64, u64)| c.0 == 10);
+    assert_eq!(small.len(), 250, "{synthetic:?}");
+    assert!(small.iter().all(|c| c.1 == 10 * 40), "{small:?}");
+    assert_eq!(imix.len(), 50, "{imix:?}");
+    assert!(
+        imix.iter().all(|c| *c == (22, 10 * 40 + imix_bytes)),
+        "{imix:?}"
+    );
+}

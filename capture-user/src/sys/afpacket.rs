@@ -3,6 +3,9 @@
 //! where XDP cannot attach. Several sockets join one fanout group by a flow hash that is the same
 //! in both directions (and reassembles fragments first), so each worker sees whole flows.
 //!
+//! [`PacketSender`] is the other direction: whole frames out through `sendmmsg`, for the traffic
+//! generator.
+//!
 //! Written against the kernel ABI with `libc` because no maintained crate offers TPACKET_V3
 //! rings with fanout; the structure offsets below are those of `<linux/if_packet.h>`.
 
@@ -16,6 +19,7 @@ const PACKET_RX_RING: libc::c_int = 5;
 const PACKET_STATISTICS: libc::c_int = 6;
 const PACKET_VERSION: libc::c_int = 10;
 const PACKET_FANOUT: libc::c_int = 18;
+const PACKET_QDISC_BYPASS: libc::c_int = 20;
 const TPACKET_V3: libc::c_int = 2;
 const PACKET_FANOUT_HASH: u32 = 0;
 const PACKET_FANOUT_FLAG_DEFRAG: u32 = 0x8000;
@@ -295,5 +299,97 @@ impl PacketRing {
         self.totals.packets += u64::from(s.packets);
         self.totals.drops += u64::from(s.drops);
         Ok(self.totals)
+    }
+}
+
+/// Frames handed to `sendmmsg` per call.
+pub const SEND_BATCH: usize = 64;
+
+/// An AF_PACKET socket that sends whole Ethernet frames on one interface (the traffic
+/// generator's). It binds with protocol 0, so it receives nothing.
+pub struct PacketSender {
+    fd: OwnedFd,
+}
+
+impl std::fmt::Debug for PacketSender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PacketSender").finish_non_exhaustive()
+    }
+}
+
+impl PacketSender {
+    /// Opens the socket on `iface`; frames skip the interface's queueing discipline.
+    pub fn open(iface: &str) -> io::Result<Self> {
+        let name = CString::new(iface).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "interface name holds a NUL byte",
+            )
+        })?;
+        // SAFETY: a plain C string pointer, valid for the call.
+        let ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) };
+        if ifindex == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("interface '{iface}' does not exist"),
+            ));
+        }
+        // SAFETY: socket(2) with constant arguments; the result is checked before use.
+        let raw = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) };
+        if raw < 0 {
+            return Err(last_error("AF_PACKET socket"));
+        }
+        // SAFETY: `raw` is a new descriptor that nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        // SAFETY: sockaddr_ll is plain data; all-zero is a valid starting value.
+        let mut address: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        address.sll_family = libc::AF_PACKET as u16;
+        address.sll_ifindex = ifindex as i32;
+        // SAFETY: a valid sockaddr_ll and its size.
+        let rc = unsafe {
+            libc::bind(
+                fd.as_raw_fd(),
+                std::ptr::from_ref(&address).cast(),
+                std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
+        };
+        if rc != 0 {
+            return Err(last_error(&format!("binding to {iface}")));
+        }
+        // Best effort: without it frames go through the qdisc, which is slower but correct.
+        let _ = set_option(&fd, PACKET_QDISC_BYPASS, &1i32, "PACKET_QDISC_BYPASS");
+        Ok(Self { fd })
+    }
+
+    /// Sends up to [`SEND_BATCH`] frames with one system call; returns how many the kernel
+    /// took (it may take fewer when the device queue is full).
+    pub fn send(&mut self, frames: &[&[u8]]) -> io::Result<usize> {
+        let n = frames.len().min(SEND_BATCH);
+        if n == 0 {
+            return Ok(0);
+        }
+        // SAFETY: iovec and mmsghdr are plain data; all-zero is valid.
+        let mut iovecs: [libc::iovec; SEND_BATCH] = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        let mut messages: [libc::mmsghdr; SEND_BATCH] = unsafe { std::mem::zeroed() };
+        for (i, frame) in frames[..n].iter().enumerate() {
+            iovecs[i].iov_base = frame.as_ptr().cast_mut().cast();
+            iovecs[i].iov_len = frame.len();
+            messages[i].msg_hdr.msg_iov = &raw mut iovecs[i];
+            messages[i].msg_hdr.msg_iovlen = 1;
+        }
+        // SAFETY: `messages[..n]` each point at one iovec that points into a frame borrowed for
+        // the call; the kernel only reads them.
+        let sent =
+            unsafe { libc::sendmmsg(self.fd.as_raw_fd(), messages.as_mut_ptr(), n as u32, 0) };
+        if sent < 0 {
+            let e = io::Error::last_os_error();
+            return match e.raw_os_error() {
+                // The device queue is full: nothing was taken this time.
+                Some(libc::ENOBUFS | libc::EAGAIN) => Ok(0),
+                _ => Err(e),
+            };
+        }
+        Ok(sent as usize)
     }
 }
