@@ -140,8 +140,9 @@ fn fold(mut sum: u32) -> u16 {
     sum as u16
 }
 
-/// A UDP datagram of `ip_len` IP bytes from flow `flow` (source 10.x.y.z, port 1024 + flow
-/// modulo 60,000) to 198.18.0.1 port 9, in an Ethernet frame padded to 60 bytes.
+/// A UDP datagram of `ip_len` IP bytes from flow `flow` (source 10.x.y.z, port 20,000 + flow
+/// modulo 40,000) to 198.18.0.1 port 9, in an Ethernet frame padded to 60 bytes. The ports stay
+/// clear of the tunnel ports (VXLAN 4789, GENEVE 6081, ...), whose decoders would look inside.
 fn udp_frame(flow: u32, ip_len: u16, out: &mut Vec<u8>) {
     let ip_len = ip_len.max(28);
     out.extend_from_slice(&[2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00]);
@@ -152,7 +153,7 @@ fn udp_frame(flow: u32, ip_len: u16, out: &mut Vec<u8>) {
     out.extend_from_slice(&[198, 18, 0, 1]);
     let checksum = !fold(ones_complement_sum(&out[ip_start..]));
     out[ip_start + 10..ip_start + 12].copy_from_slice(&checksum.to_be_bytes());
-    let port = 1024 + (flow % 60_000) as u16;
+    let port = 20_000 + (flow % 40_000) as u16;
     out.extend_from_slice(&port.to_be_bytes());
     out.extend_from_slice(&9u16.to_be_bytes());
     out.extend_from_slice(&(ip_len - 20).to_be_bytes());

@@ -862,6 +862,96 @@ The io_uring path reaches {:.0} % of fio's bandwidth (target: at least 80 %). Th
 }
 
 /// Live capture on a veth pair at several offered rates, against tcpdump on the same traffic.
+/// One measurement of `bench live`: a generator at an offered rate, what we and tcpdump kept.
+struct LivePoint {
+    generator: &'static str,
+    offered: Option<u64>,
+    sent: u64,
+    achieved: f64,
+    seen: u64,
+    ring_full: u64,
+    fill_empty: u64,
+    read: u64,
+    in_flows: u64,
+    dump_sent: u64,
+    dump_achieved: f64,
+    captured: u64,
+    dropped: u64,
+}
+
+impl LivePoint {
+    fn loss(&self) -> f64 {
+        100.0 * (self.sent - self.in_flows.min(self.sent)) as f64 / self.sent.max(1) as f64
+    }
+
+    fn dump_loss(&self) -> f64 {
+        100.0 * (self.dump_sent - self.captured.min(self.dump_sent)) as f64
+            / self.dump_sent.max(1) as f64
+    }
+}
+
+/// Draws `series` (name, points) as lines in an SVG chart at `path`.
+fn line_chart(
+    path: &Path,
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    series: &[(String, Vec<(f64, f64)>)],
+) -> Result<()> {
+    use plotters::prelude::*;
+    let x_max = series
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|q| q.0))
+        .fold(1.0, f64::max)
+        * 1.05;
+    let y_max = series
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|q| q.1))
+        .fold(1.0, f64::max)
+        * 1.1;
+    let root = SVGBackend::new(path, (900, 520)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 20))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0f64..x_max, 0f64..y_max)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .draw()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    for (i, (name, points)) in series.iter().enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        let style = if name.contains("tcpdump") {
+            color.stroke_width(1)
+        } else {
+            color.stroke_width(3)
+        };
+        chart
+            .draw_series(LineSeries::new(points.iter().copied(), style))
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .label(name.as_str())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+        chart
+            .draw_series(points.iter().map(|p| Circle::new(*p, 3, color.filled())))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    root.present().map_err(|e| anyhow::anyhow!("{e}"))?;
+    eprintln!("xtask: wrote {}", path.display());
+    Ok(())
+}
+
 fn bench_live() -> Result<()> {
     build_ebpf()?;
     let capture = release_binary()?;
@@ -869,112 +959,237 @@ fn bench_live() -> Result<()> {
     let pcap = std::env::var_os("CAPTURE_CORPUS").map_or(pcap, |d| {
         PathBuf::from(d).join("pcap/ndpi__443-firefox.pcap")
     });
-    let loops = "150";
+    // 150 passes of the 667-frame capture: every generator sends this many frames per run.
+    let frames: u64 = 100_050;
     let (cap_ns, gen_ns, cap_if, gen_if) = ("bench-cap", "bench-gen", "bench-c", "bench-g");
     let lab = VethLab::new(cap_ns, gen_ns, cap_if, gen_if)?;
-    let result = (|| -> Result<String> {
-        let replay = |rate: &str| -> Result<(u64, f64)> {
+    let generators: [(&str, &[&str]); 4] = [
+        ("tcpreplay, ndpi__443-firefox.pcap", &[]),
+        (
+            "capture gen, ndpi__443-firefox.pcap ×150 copies",
+            &["--copies", "150"],
+        ),
+        (
+            "capture gen, 64-byte frames, 10,000 flows",
+            &["--mix", "64", "--flows", "10000"],
+        ),
+        (
+            "capture gen, IMIX, 10,000 flows",
+            &["--mix", "imix", "--flows", "10000"],
+        ),
+    ];
+    let result = (|| -> Result<Vec<LivePoint>> {
+        // Sends `frames` frames with generator `g` at `rate` (none: as fast as it can); returns
+        // what it says it sent and at what rate.
+        let send = |g: usize, rate: Option<u64>| -> Result<(u64, f64)> {
             let mut cmd = Command::new("ip");
-            cmd.args(["netns", "exec", gen_ns, "tcpreplay", "--loop", loops])
-                .arg(format!("--intf1={gen_if}"));
-            if rate == "top" {
-                cmd.arg("--topspeed");
-            } else {
-                cmd.args(["--pps", rate]);
+            cmd.args(["netns", "exec", gen_ns]);
+            if g == 0 {
+                cmd.args(["tcpreplay", "--loop", "150"])
+                    .arg(format!("--intf1={gen_if}"));
+                match rate {
+                    None => cmd.arg("--topspeed"),
+                    Some(r) => cmd.args(["--pps", &r.to_string()]),
+                };
+                let (out, _) = output(cmd.arg(&pcap))?;
+                let sent = count_after(&out, "Actual:");
+                let pps = out
+                    .lines()
+                    .find(|l| l.contains("Rated:"))
+                    .and_then(|l| l.split(',').find(|p| p.contains("pps")))
+                    .and_then(|p| p.split_whitespace().next()?.parse().ok())
+                    .unwrap_or(0.0);
+                return Ok((sent, pps));
             }
-            let (out, _) = output(cmd.arg(&pcap))?;
-            let sent = count_after(&out, "Actual:");
-            let pps = out
-                .lines()
-                .find(|l| l.contains("Rated:"))
-                .and_then(|l| l.split(',').find(|p| p.contains("pps")))
-                .and_then(|p| p.split_whitespace().next()?.parse().ok())
+            cmd.arg(&capture)
+                .args(["gen", "--iface", gen_if, "--count", &frames.to_string()])
+                .args(["--loops", "1000000"])
+                .args(generators[g].1);
+            if g == 1 {
+                cmd.arg("--pcap").arg(&pcap);
+            }
+            if let Some(r) = rate {
+                cmd.args(["--rate", &r.to_string()]);
+            }
+            let (out, _) = output(&mut cmd)?;
+            // "sent N frames (B bytes) in S s: R packets/s, ..."
+            let words: Vec<&str> = out.split_whitespace().collect();
+            let sent = words.get(1).and_then(|w| w.parse().ok()).unwrap_or(0);
+            let pps = words
+                .iter()
+                .position(|w| *w == "packets/s,")
+                .and_then(|i| words[i - 1].parse().ok())
                 .unwrap_or(0.0);
             Ok((sent, pps))
         };
-        let mut rows = String::new();
-        // The highest achieved rate at which everything sent was recorded, for each tool.
-        let (mut best_ours, mut best_tcpdump) = (0.0f64, 0.0f64);
-        for rate in ["25000", "50000", "100000", "200000", "top"] {
-            // Ours.
-            let out_dir = root().join("target/bench/live");
-            let _ = std::fs::remove_dir_all(&out_dir);
-            let child = Command::new("ip")
-                .args(["netns", "exec", cap_ns])
-                .arg(&capture)
-                .args(["run", "--iface", cap_if, "--quiet", "--output-dir"])
-                .arg(&out_dir)
-                .stderr(Stdio::piped())
-                .spawn()?;
-            std::thread::sleep(std::time::Duration::from_millis(1500));
-            let (sent, achieved) = replay(rate)?;
-            std::thread::sleep(std::time::Duration::from_millis(500));
-            sh(Command::new("kill").arg("-INT").arg(child.id().to_string()))?;
-            let o = child.wait_with_output()?;
-            let summary = String::from_utf8_lossy(&o.stderr).into_owned();
-            let seen = count_after(&summary, "xdp seen");
-            let read = count_after(&summary, "read by workers");
-            let in_flows = count_after(&summary, "packets in flows");
-            let ring_full = count_after(&summary, "rx_ring_full");
-            let fill_empty = count_after(&summary, "fill_ring_empty");
-            // tcpdump (AF_PACKET) on the same traffic.
-            let dump = Command::new("ip")
-                .args([
-                    "netns",
-                    "exec",
-                    cap_ns,
-                    "tcpdump",
-                    "-i",
-                    cap_if,
-                    "-w",
-                    "/dev/null",
-                ])
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()?;
-            std::thread::sleep(std::time::Duration::from_millis(1500));
-            let (dump_sent, dump_achieved) = replay(rate)?;
-            std::thread::sleep(std::time::Duration::from_millis(500));
-            sh(Command::new("kill").arg("-INT").arg(dump.id().to_string()))?;
-            let o = dump.wait_with_output()?;
-            let text = String::from_utf8_lossy(&o.stderr).into_owned();
-            let captured = count_after(&text, "packets captured");
-            let dropped = count_after(&text, "packets dropped by kernel");
-            let offered = if rate == "top" {
-                "as fast as tcpreplay sends".to_string()
-            } else {
-                format!("{rate} packets/s")
-            };
-            eprintln!(
-                "xtask: {offered}: capture {in_flows}/{sent}, tcpdump {captured}/{dump_sent}"
-            );
-            if in_flows >= sent {
-                best_ours = best_ours.max(achieved);
+        let mut points = Vec::new();
+        for (g, (generator, _)) in generators.iter().enumerate() {
+            for rate in [
+                Some(25_000),
+                Some(50_000),
+                Some(100_000),
+                Some(200_000),
+                Some(400_000),
+                None,
+            ] {
+                // Ours.
+                let out_dir = root().join("target/bench/live");
+                let _ = std::fs::remove_dir_all(&out_dir);
+                let child = Command::new("ip")
+                    .args(["netns", "exec", cap_ns])
+                    .arg(&capture)
+                    .args(["run", "--iface", cap_if, "--quiet", "--output-dir"])
+                    .arg(&out_dir)
+                    .stderr(Stdio::piped())
+                    .spawn()?;
+                std::thread::sleep(std::time::Duration::from_millis(1500));
+                let (sent, achieved) = send(g, rate)?;
+                std::thread::sleep(std::time::Duration::from_millis(500));
+                sh(Command::new("kill").arg("-INT").arg(child.id().to_string()))?;
+                let o = child.wait_with_output()?;
+                let summary = String::from_utf8_lossy(&o.stderr).into_owned();
+                // tcpdump (AF_PACKET) on the same traffic.
+                let dump = Command::new("ip")
+                    .args([
+                        "netns",
+                        "exec",
+                        cap_ns,
+                        "tcpdump",
+                        "-i",
+                        cap_if,
+                        "-w",
+                        "/dev/null",
+                    ])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()?;
+                std::thread::sleep(std::time::Duration::from_millis(1500));
+                let (dump_sent, dump_achieved) = send(g, rate)?;
+                std::thread::sleep(std::time::Duration::from_millis(500));
+                sh(Command::new("kill").arg("-INT").arg(dump.id().to_string()))?;
+                let o = dump.wait_with_output()?;
+                let text = String::from_utf8_lossy(&o.stderr).into_owned();
+                let point = LivePoint {
+                    generator,
+                    offered: rate,
+                    sent,
+                    achieved,
+                    seen: count_after(&summary, "xdp seen"),
+                    ring_full: count_after(&summary, "rx_ring_full"),
+                    fill_empty: count_after(&summary, "fill_ring_empty"),
+                    read: count_after(&summary, "read by workers"),
+                    in_flows: count_after(&summary, "packets in flows"),
+                    dump_sent,
+                    dump_achieved,
+                    captured: count_after(&text, "packets captured"),
+                    dropped: count_after(&text, "packets dropped by kernel"),
+                };
+                eprintln!(
+                    "xtask: {} at {:?}: capture {}/{} ({:.0} packets/s), tcpdump {}/{}",
+                    point.generator,
+                    rate,
+                    point.in_flows,
+                    point.sent,
+                    point.achieved,
+                    point.captured,
+                    point.dump_sent
+                );
+                points.push(point);
             }
-            if captured >= dump_sent {
-                best_tcpdump = best_tcpdump.max(dump_achieved);
-            }
-            rows.push_str(&format!(
-                "| {offered} | {sent} at {achieved:.0} packets/s | {seen} | {ring_full} | {fill_empty} | {read} | {in_flows} | {} | {dump_sent} at {dump_achieved:.0} packets/s | {captured} | {dropped} |\n",
-                sent - in_flows.min(sent),
-            ));
         }
-        rows.push_str(&format!(
-            "\nHighest achieved rate with nothing lost in this run: capture {best_ours:.0} packets/s, tcpdump {best_tcpdump:.0} packets/s.\n"
-        ));
-        Ok(rows)
+        Ok(points)
     })();
     drop(lab);
-    let rows = result?;
+    let points = result?;
+    let mut rows = String::new();
+    let mut best = String::new();
+    for (name, _) in generators {
+        let of: Vec<&LivePoint> = points.iter().filter(|p| p.generator == name).collect();
+        for p in &of {
+            let offered = p.offered.map_or("as fast as it sends".to_string(), |r| {
+                format!("{r} packets/s")
+            });
+            rows.push_str(&format!(
+                "| {name} | {offered} | {} at {:.0} packets/s | {} | {} | {} | {} | {} | {} ({:.2} %) | {} at {:.0} packets/s | {} | {} ({:.2} %) |\n",
+                p.sent, p.achieved, p.seen, p.ring_full, p.fill_empty, p.read, p.in_flows,
+                p.sent - p.in_flows.min(p.sent), p.loss(),
+                p.dump_sent, p.dump_achieved, p.captured, p.dropped, p.dump_loss(),
+            ));
+        }
+        let ours = of
+            .iter()
+            .filter(|p| p.loss() == 0.0)
+            .map(|p| p.achieved)
+            .fold(0.0, f64::max);
+        let theirs = of
+            .iter()
+            .filter(|p| p.dump_loss() == 0.0)
+            .map(|p| p.dump_achieved)
+            .fold(0.0, f64::max);
+        best.push_str(&format!(
+            "- {name}: capture {ours:.0} packets/s, tcpdump {theirs:.0} packets/s.\n"
+        ));
+    }
+    // Plots: what each tool kept, and what it lost, against the rate the generator achieved.
+    let plots = root().join("docs/bench");
+    std::fs::create_dir_all(&plots)?;
+    let mut kept = Vec::new();
+    let mut lost = Vec::new();
+    for (name, _) in generators {
+        let of: Vec<&LivePoint> = points.iter().filter(|p| p.generator == name).collect();
+        let line = |f: &dyn Fn(&LivePoint) -> (f64, f64)| {
+            let mut v: Vec<(f64, f64)> = of.iter().map(|p| f(p)).collect();
+            v.sort_by(|a, b| a.0.total_cmp(&b.0));
+            v
+        };
+        kept.push((
+            format!("capture, {name}"),
+            line(&|p| (p.achieved, p.achieved * (1.0 - p.loss() / 100.0))),
+        ));
+        kept.push((
+            format!("tcpdump, {name}"),
+            line(&|p| {
+                (
+                    p.dump_achieved,
+                    p.dump_achieved * (1.0 - p.dump_loss() / 100.0),
+                )
+            }),
+        ));
+        lost.push((
+            format!("capture, {name}"),
+            line(&|p| (p.achieved, p.loss())),
+        ));
+        lost.push((
+            format!("tcpdump, {name}"),
+            line(&|p| (p.dump_achieved, p.dump_loss())),
+        ));
+    }
+    line_chart(
+        &plots.join("live-throughput.svg"),
+        "Packets kept per second against the rate sent (veth, one queue)",
+        "packets/s sent",
+        "packets/s kept",
+        &kept,
+    )?;
+    line_chart(
+        &plots.join("live-loss.svg"),
+        "Loss against the rate sent (veth, one queue)",
+        "packets/s sent",
+        "% lost",
+        &lost,
+    )?;
     let report = format!(
-        "Written by `cargo xtask bench live` (as root): a veth pair between two network namespaces, \
-`tcpreplay --loop {loops}` of `ndpi__443-firefox.pcap` (667 frames, 200 flows per pass) into one end at each offered rate; \
-on the other end first `capture run --iface bench-c` (native XDP, AF_XDP copy mode, one queue, `--profile core`), \
-then `tcpdump -i bench-c -w /dev/null` (AF_PACKET) on a second replay at the same rate. \
-veth cannot do zero-copy and its sending core does the receive work too, so these figures show loss at a rate, not what a NIC with zero-copy reaches; \
-on a real NIC run `capture run --iface IFACE` against an external generator (TRex, pktgen) and read the same table from its summary.\n\n\
-| offered | sent (tcpreplay) | XDP seen | socket ring full | fill ring empty | read by the worker | packets in flows | lost | tcpdump: sent | tcpdump: captured | tcpdump: dropped by kernel |\n\
-|---|---|---|---|---|---|---|---|---|---|---|\n{rows}\n"
+        "Written by `cargo xtask bench live` (as root): a veth pair between two network namespaces; each generator sends {frames} frames into one end at each offered rate. \
+On the other end first `capture run --iface bench-c` (native XDP, AF_XDP copy mode, one queue, `--profile core`), \
+then `tcpdump -i bench-c -w /dev/null` (AF_PACKET) on a second run of the generator at the same rate. \
+The generators: `tcpreplay --loop 150` of `ndpi__443-firefox.pcap` (667 frames, 200 flows per pass), and `capture gen` replaying the same capture as 150 address-rewritten copies \
+(30,000 flows), sending 64-byte frames, or sending IMIX (IP packets of 40, 576 and 1,500 bytes, 7:4:1), over 10,000 flows. \
+veth cannot do zero-copy, and its sending core also does the receive work (NAPI, XDP, the copy into the socket), so these figures show loss at a rate on this VM, not what a NIC with zero-copy reaches. \
+On a real NIC: `capture run --iface IFACE --queues N` on the sensor and an external generator (TRex, pktgen, or `capture gen --iface` on another host) on the other side of the link, and read the same counters from the summary or `/metrics`.\n\n\
+![kept](bench/live-throughput.svg)\n\n![lost](bench/live-loss.svg)\n\n\
+| generator | offered | sent | XDP seen | socket ring full | fill ring empty | read by the worker | packets in flows | lost | tcpdump: sent | tcpdump: captured | tcpdump: dropped by kernel |\n\
+|---|---|---|---|---|---|---|---|---|---|---|---|\n{rows}\n\
+Highest achieved rate with nothing lost, per generator, in this run:\n\n{best}\n"
     );
     println!("{report}");
     write_benchmarks_section("live", &report)
