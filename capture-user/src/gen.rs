@@ -557,4 +557,33 @@ mod tests {
             rewrite_addresses(&mut v6, 3);
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_rewrite_without_panic(frame in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200), copy: u16) {
+            let mut f = frame;
+            let _ = rewrite_addresses(&mut f, copy);
+        }
+
+        #[test]
+        fn checksums_hold_for_any_addresses_and_copy(src: [u8; 4], dst: [u8; 4], copy: u16) {
+            let mut f = tcp_frame();
+            f[26..30].copy_from_slice(&src);
+            f[30..34].copy_from_slice(&dst);
+            // Make the checksums right for these addresses first.
+            f[24] = 0;
+            f[25] = 0;
+            let c = !fold(ones_complement_sum(&f[14..34]));
+            f[24..26].copy_from_slice(&c.to_be_bytes());
+            f[50] = 0;
+            f[51] = 0;
+            let mut sum = ones_complement_sum(&f[26..34]) + 6 + 24 + ones_complement_sum(&f[34..]);
+            sum = u32::from(fold(sum));
+            f[50..52].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+            proptest::prop_assert!(checksum_ok_ipv4(&f) && l4_checksum_ok(&f));
+            proptest::prop_assert!(rewrite_addresses(&mut f, copy));
+            proptest::prop_assert!(checksum_ok_ipv4(&f));
+            proptest::prop_assert!(l4_checksum_ok(&f));
+        }
+    }
 }

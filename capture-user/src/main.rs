@@ -156,8 +156,8 @@ struct SpillArgs {
     /// Never use O_DIRECT (by default it is used where the filesystem supports it).
     #[arg(long)]
     buffered: bool,
-    /// Records the queue to the writer holds.
-    #[arg(long, default_value_t = 65_536, value_name = "RECORDS")]
+    /// Flows the queue to the writer holds (each holds its feature state until written).
+    #[arg(long, default_value_t = 16_384, value_name = "RECORDS")]
     writer_queue: usize,
     /// Delay before every disk write, in milliseconds (for testing a slow disk).
     #[arg(long, hide = true, default_value_t = 0)]

@@ -20,10 +20,14 @@ tasks:
   bench offline [N]    the offline benchmark on the 1.1M-packet capture (N runs, default 5),
                        side by side with NFStream; writes docs/benchmarks.md
   bench profiles [N]   --profile all against --profile core, single-threaded
-  bench live           live capture on a veth pair at several offered rates, against tcpdump
+  bench live           live capture on a veth pair at several offered rates from tcpreplay and
+                       `capture gen` (replay, 64-byte, IMIX), against tcpdump, with plots
                        (needs root, iproute2, ethtool, tcpreplay, tcpdump)
   bench floors         the benchmark capture through tcpdump (reading only), tshark and
                        JoyfulJay (stopped after 300 s), beside capture
+  bench memory         bytes per open flow and peak RSS, also with 1,000,000 concurrent flows
+  bench writer [N]     the spill writer against fio on the same directory (N runs, default 3)
+  bench all            every bench above, in turn
   fuzz [SECONDS]       run the decoder fuzz target (default 300 s) with cargo-fuzz on nightly
   docs                 regenerate docs/features.md from the feature registry
   build-ebpf           build the XDP program (nightly + bpf-linker)";
@@ -429,13 +433,21 @@ fn bench(args: &[&str]) -> Result<()> {
         Some("live") => bench_live(),
         Some("floors") => bench_floors(),
         Some("memory") => bench_memory(),
+        Some("all") => {
+            bench_offline(5)?;
+            bench_profiles(7)?;
+            bench_floors()?;
+            bench_memory()?;
+            bench_writer(3)?;
+            bench_live()
+        }
         Some("writer") => bench_writer(
             args.get(1)
                 .map_or(Ok(3), |s| s.parse())
                 .context("bench writer N")?,
         ),
         other => bail!(
-            "unknown bench {other:?}: this build has `cargo xtask bench offline [N]`, `cargo xtask bench profiles [N]`, `cargo xtask bench live`, `cargo xtask bench floors`, `cargo xtask bench memory` and `cargo xtask bench writer [N]`"
+            "unknown bench {other:?}: this build has `cargo xtask bench offline [N]`, `cargo xtask bench profiles [N]`, `cargo xtask bench live`, `cargo xtask bench floors`, `cargo xtask bench memory`, `cargo xtask bench writer [N]` and `cargo xtask bench all`"
         ),
     }
 }

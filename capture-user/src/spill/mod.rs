@@ -82,7 +82,7 @@ impl SpillConfig {
             max_disk: None,
             hive: false,
             direct: true,
-            queue: 65_536,
+            queue: 16_384,
             overload: Overload::Drop,
             write_delay: Duration::ZERO,
         }

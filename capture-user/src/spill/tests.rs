@@ -418,3 +418,30 @@ fn the_counters_read_as_prometheus_text() {
     assert!(text.contains("capture_writer_records_dropped_queue_full_total 2\n"));
     assert!(text.contains("capture_writer_paused 1\n"));
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+    /// Whatever a crash or a disk leaves in a journal and a partial file, sealing never panics,
+    /// and what it keeps opens.
+    #[test]
+    fn sealing_damaged_files_never_panics(
+        journal in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+        partial in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+        magic: bool,
+    ) {
+        let dir = std::env::temp_dir().join(format!("capture-seal-fuzz-{}", std::process::id()));
+        let _ = fs::create_dir_all(&dir);
+        let segment = dir.join("x.parquet");
+        let mut j = if magic { b"CAPJRNL1".to_vec() } else { Vec::new() };
+        j.extend_from_slice(&journal);
+        let mut p = b"PAR1".to_vec();
+        p.extend_from_slice(&partial);
+        fs::write(journal::journal_path(&segment), &j).unwrap();
+        fs::write(journal::partial_path(&segment), &p).unwrap();
+        let sealed = seal(&journal::partial_path(&segment)).unwrap();
+        if let Some(path) = sealed.segment {
+            let _ = stamps(&path);
+            fs::remove_file(path).unwrap();
+        }
+    }
+}
