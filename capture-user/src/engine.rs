@@ -127,3 +127,38 @@ impl Engine {
         self.table.flush(ended);
     }
 }
+
+impl EngineStats {
+    /// Adds another worker's counters (the first error kept is the earliest one seen by either).
+    pub fn add(&mut self, other: &Self) {
+        self.frames += other.frames;
+        self.captured_bytes += other.captured_bytes;
+        self.packets += other.packets;
+        for (s, v) in self.skipped.iter_mut().zip(other.skipped) {
+            *s += v;
+        }
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+    }
+}
+
+/// Which of `workers` owns the flow of a frame: both directions and every fragment of a flow
+/// give the same answer (a hash of the innermost IP addresses, not the ports, since later
+/// fragments carry none). Frames that do not decode have no owner.
+#[must_use]
+pub fn flow_owner(link: crate::decode::LinkType, data: &[u8], workers: usize) -> Option<usize> {
+    let mut pkt = crate::decode::Packet::default();
+    crate::decode::decode_frame(link, data, &mut pkt).ok()?;
+    let fold = |a: std::net::IpAddr| match a {
+        std::net::IpAddr::V4(v4) => u64::from(u32::from(v4)),
+        std::net::IpAddr::V6(v6) => {
+            let x = u128::from(v6);
+            (x as u64) ^ ((x >> 64) as u64)
+        }
+    };
+    let (a, b) = (fold(pkt.ip.src), fold(pkt.ip.dst));
+    let (low, high) = (a.min(b), a.max(b));
+    let hash = (low.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ high).wrapping_mul(0xff51_afd7_ed55_8ccd);
+    Some(((hash >> 32) % workers.max(1) as u64) as usize)
+}

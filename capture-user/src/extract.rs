@@ -4,7 +4,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::engine::{Engine, EngineStats};
+use crate::flow::FinishedFlow;
 use crate::flow::{FlowConfig, FlowTableStats};
+use crate::input::Frame;
 use crate::input::{expand_inputs, CaptureFile, InputError};
 use crate::output::RecordSink;
 use crate::reassembly::ReassemblyLimits;
@@ -147,4 +149,222 @@ impl Emitter<'_> {
             Err(e) => self.error = Some(e),
         }
     }
+}
+
+/// Frames per message from the reading thread to a worker.
+const DISPATCH_BATCH: usize = 512;
+
+/// What a worker of [`extract_parallel`] hands back.
+struct WorkerEnd {
+    engine: EngineStats,
+    flows: FlowTableStats,
+    peak_flow_memory: usize,
+    flows_at_peak_memory: usize,
+}
+
+/// [`extract`] on `workers` threads: one thread reads the inputs and deals each frame to the
+/// worker that owns its flow ([`crate::engine::flow_owner`]: both directions and every fragment
+/// go to one worker), each worker runs its own engine (shared-nothing), and the calling thread
+/// writes the records. The records are those of [`extract`]; their order differs. With one
+/// worker this is [`extract`].
+pub fn extract_parallel(
+    inputs: &[PathBuf],
+    flow: FlowConfig,
+    sink: &mut dyn RecordSink,
+    progress: &mut dyn FnMut(u64, u64),
+    workers: usize,
+) -> std::io::Result<ExtractSummary> {
+    if workers <= 1 {
+        return extract(inputs, flow, sink, progress);
+    }
+    let started = Instant::now();
+    let (paths, skipped_files) = expand_inputs(inputs)?;
+    let mut summary = ExtractSummary {
+        skipped_files,
+        ..ExtractSummary::default()
+    };
+    let mut files = Vec::new();
+    for path in paths {
+        match CaptureFile::open(&path) {
+            Ok(f) => files.push((path, f)),
+            Err(e) => summary.open_errors.push((path, e.to_string())),
+        }
+    }
+    let total_bytes: u64 = files.iter().map(|(_, f)| f.len()).sum();
+    let done_bytes = std::sync::atomic::AtomicU64::new(0);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let cores = core_affinity::get_core_ids().unwrap_or_default();
+    let mut out = Emitter {
+        sink,
+        scratch: crate::features::Row::default(),
+        records: 0,
+        error: None,
+    };
+    let (ends, read) = std::thread::scope(|scope| {
+        let (records, finished) = crossbeam_channel::bounded::<FinishedFlow>(8192);
+        let mut queues = Vec::with_capacity(workers);
+        let mut handles = Vec::with_capacity(workers);
+        for w in 0..workers {
+            // Each batch carries the time of the last frame read before it was sent, so that
+            // every worker's clock follows the input's and idle flows end as they would on one
+            // thread.
+            let (queue, frames) = crossbeam_channel::bounded::<(Vec<Frame<'_>>, i64)>(64);
+            queues.push(queue);
+            let records = records.clone();
+            let core = cores.get(w % cores.len().max(1)).copied();
+            handles.push(scope.spawn(move || {
+                if let Some(core) = core {
+                    core_affinity::set_for_current(core);
+                }
+                let mut engine = Engine::new(flow, ReassemblyLimits::default());
+                let mut ended = |f: FinishedFlow| {
+                    let _ = records.send(f);
+                };
+                let mut end = WorkerEnd {
+                    engine: EngineStats::default(),
+                    flows: FlowTableStats::default(),
+                    peak_flow_memory: 0,
+                    flows_at_peak_memory: 0,
+                };
+                for (i, (batch, clock)) in frames.into_iter().enumerate() {
+                    for frame in &batch {
+                        engine.process_frame(frame, &mut ended);
+                    }
+                    engine.advance_clock(clock, &mut ended);
+                    if i % 128 == 0 {
+                        let mem = engine.flow_memory_bytes();
+                        if mem > end.peak_flow_memory {
+                            end.peak_flow_memory = mem;
+                            end.flows_at_peak_memory = engine.active_flows();
+                        }
+                    }
+                }
+                engine.finish(&mut ended);
+                end.engine = engine.stats();
+                end.flows = engine.flow_stats();
+                end
+            }));
+        }
+        drop(records);
+        let (files, done_bytes, stop) = (&files, &done_bytes, &stop);
+        let reader = scope.spawn(move || {
+            let mut errors = Vec::new();
+            let mut read = Vec::new();
+            // Global number (1-based) of the first frame that does not decode, for the summary.
+            let mut first_undecodable = None;
+            let mut global = 0u64;
+            let mut clock = i64::MIN;
+            let mut batches: Vec<Vec<Frame<'_>>> = (0..workers)
+                .map(|_| Vec::with_capacity(DISPATCH_BATCH))
+                .collect();
+            let mut before = 0;
+            'files: for (path, file) in files {
+                let mut reader = match file.frames() {
+                    Ok(r) => r,
+                    Err(e) => {
+                        errors.push(e);
+                        continue;
+                    }
+                };
+                let mut n = 0u64;
+                while let Some(frame) = reader.next() {
+                    let frame = match frame {
+                        Ok(frame) => frame,
+                        Err(e) => {
+                            errors.push(e);
+                            break;
+                        }
+                    };
+                    global += 1;
+                    clock = frame.ts_ns;
+                    // Frames that do not decode go to worker 0, which counts them.
+                    let owner = crate::engine::flow_owner(frame.link, frame.data, workers);
+                    if owner.is_none() && first_undecodable.is_none() {
+                        first_undecodable = Some(global);
+                    }
+                    let w = owner.unwrap_or(0);
+                    batches[w].push(frame);
+                    if batches[w].len() == DISPATCH_BATCH {
+                        let full =
+                            std::mem::replace(&mut batches[w], Vec::with_capacity(DISPATCH_BATCH));
+                        if queues[w].send((full, clock)).is_err()
+                            || stop.load(std::sync::atomic::Ordering::Relaxed)
+                        {
+                            break 'files;
+                        }
+                    }
+                    n += 1;
+                    if n.is_multiple_of(65_536) {
+                        done_bytes.store(
+                            before + reader.position(),
+                            std::sync::atomic::Ordering::Relaxed,
+                        );
+                    }
+                }
+                // Every worker learns the time at the end of each file (the next file's clock
+                // may start earlier): its idle flows end here, as on one thread.
+                for (queue, batch) in queues.iter().zip(batches.iter_mut()) {
+                    let full = std::mem::replace(batch, Vec::with_capacity(DISPATCH_BATCH));
+                    if queue.send((full, clock)).is_err() {
+                        break 'files;
+                    }
+                }
+                before += file.len();
+                done_bytes.store(before, std::sync::atomic::Ordering::Relaxed);
+                read.push(path.clone());
+            }
+            drop(queues);
+            (errors, read, first_undecodable)
+        });
+        // This thread writes the records as they come.
+        loop {
+            match finished.recv_timeout(std::time::Duration::from_millis(100)) {
+                Ok(f) => {
+                    out.emit(f);
+                    if out.error.is_some() {
+                        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                    progress(
+                        done_bytes.load(std::sync::atomic::Ordering::Relaxed),
+                        total_bytes,
+                    );
+                }
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        let read = reader.join().unwrap_or_default();
+        let ends: Vec<WorkerEnd> = handles.into_iter().filter_map(|h| h.join().ok()).collect();
+        (ends, read)
+    });
+    progress(total_bytes, total_bytes);
+    if ends.len() < workers {
+        return Err(std::io::Error::other("an extraction worker panicked"));
+    }
+    if let Some(e) = out.error {
+        return Err(e);
+    }
+    let (errors, read, first_undecodable) = read;
+    summary.input_errors = errors;
+    summary.files = read;
+    for end in &ends {
+        summary.engine.add(&end.engine);
+    }
+    // Worker 0 numbers frames by its own count; the reader knows the frame's place in the input.
+    if let (Some((_, error)), Some(number)) = (summary.engine.first_error, first_undecodable) {
+        summary.engine.first_error = Some((number, error));
+    }
+    for end in &ends {
+        summary.flows.created += end.flows.created;
+        for (s, v) in summary.flows.ended.iter_mut().zip(end.flows.ended) {
+            *s += v;
+        }
+        summary.flows.peak_active += end.flows.peak_active;
+        summary.peak_flow_memory += end.peak_flow_memory;
+        summary.flows_at_peak_memory += end.flows_at_peak_memory;
+    }
+    summary.records = out.records;
+    summary.elapsed = started.elapsed();
+    Ok(summary)
 }

@@ -72,21 +72,7 @@ impl Mailbox {
 /// The worker that owns the flow of `data`: both directions, and every fragment, of a flow
 /// give the same answer, whichever queue the NIC put them on.
 fn owner(data: &[u8], workers: usize) -> Option<usize> {
-    let mut pkt = crate::decode::Packet::default();
-    crate::decode::decode_frame(LinkType::Ethernet, data, &mut pkt).ok()?;
-    // Addresses only, not ports: later IP fragments carry no ports and must reach the worker
-    // that reassembles their datagram.
-    let fold = |a: std::net::IpAddr| match a {
-        std::net::IpAddr::V4(v4) => u64::from(u32::from(v4)),
-        std::net::IpAddr::V6(v6) => {
-            let x = u128::from(v6);
-            (x as u64) ^ ((x >> 64) as u64)
-        }
-    };
-    let (a, b) = (fold(pkt.ip.src), fold(pkt.ip.dst));
-    let (low, high) = (a.min(b), a.max(b));
-    let hash = (low.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ high).wrapping_mul(0xff51_afd7_ed55_8ccd);
-    Some(((hash >> 32) % workers as u64) as usize)
+    crate::engine::flow_owner(LinkType::Ethernet, data, workers)
 }
 
 /// Where frames come from.

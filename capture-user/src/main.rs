@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use capture::extract::{extract, ExtractSummary};
+use capture::extract::{extract_parallel, ExtractSummary};
 use capture::features::{registry, ConnectionWindow, Group, GroupSet, Tier, FEATURES};
 use capture::flow::FlowConfig;
 use capture::output::{
@@ -329,8 +329,12 @@ struct ExtractArgs {
     #[arg(long)]
     quiet: bool,
     /// Build, encode and write records on the packet thread instead of a separate writer thread.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "workers")]
     single_thread: bool,
+    /// Flow workers: one thread reads the input and deals frames out by flow, each worker owns
+    /// its flows (default 1: the reading thread processes everything).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    workers: usize,
     /// Seconds of traffic the connection group's graph spans (see docs/features.md); records
     /// wait up to half of it.
     #[arg(long, default_value_t = capture::features::DEFAULT_CONNECTION_WINDOW_SECS)]
@@ -527,6 +531,11 @@ fn run_extract(args: &ExtractArgs) -> Result<ExitCode> {
     let computes_connection = columns.groups().contains(&Group::Connection);
     if computes_connection {
         seconds_to_ns("--connection-window", args.connection_window)?;
+        if args.workers > 1 {
+            bail!(
+                "the connection group needs --workers 1: its graph windows follow the order in which flows end, which several workers do not keep (select groups with --features, or --profile core or extended)"
+            );
+        }
     }
     let window = args.connection_window;
     let (mut sink, spill): (Box<dyn RecordSink>, _) = match &output {
@@ -576,8 +585,14 @@ fn run_extract(args: &ExtractArgs) -> Result<ExitCode> {
             bar.set_position(done);
         }
     };
-    let summary =
-        extract(&args.inputs, flow, sink.as_mut(), &mut progress).context("extraction stopped")?;
+    let summary = extract_parallel(
+        &args.inputs,
+        flow,
+        sink.as_mut(),
+        &mut progress,
+        args.workers,
+    )
+    .context("extraction stopped")?;
     let finished = sink.finish();
     if let Some(bar) = bar {
         bar.finish_and_clear();

@@ -373,3 +373,37 @@ fn a_capture_file_through_the_live_pipeline_gives_the_offline_records() {
     assert_stderr_has(&o, "at byte offset");
     assert_eq!(csv_rows(&run_output(&dir)).len(), 2);
 }
+
+#[test]
+fn several_workers_give_the_records_of_one() {
+    let groups = "flow_meta,timing,size,tcp,tls,quic,ssh,dns,entropy,ip_extended,tcp_sequence,tcp_window,tcp_options,tcp_rtt,http2,padding,fingerprint,mac,ipv6_options,icmp,tcp_mptcp,tcp_fingerprint";
+    for name in [
+        "zeek__tls1.2.pcap",
+        "ndpi__vxlan.pcap",
+        "zeek__gre-sample.pcap",
+        "zeek__http-qinq-0.pcap",
+        "ndpi__dns_fragmented.pcap",
+        "ndpi__http2.pcapng",
+    ] {
+        let mut one = extract_csv(&[name], &["--features", groups]);
+        for workers in ["2", "3"] {
+            let mut many = extract_csv(&[name], &["--features", groups, "--workers", workers]);
+            one.sort();
+            many.sort();
+            assert_eq!(many, one, "{name} with {workers} workers");
+        }
+    }
+    // The connection group keeps one worker, and says why.
+    let o = capture(&[
+        "extract",
+        data("zeek__tls1.2.pcap").to_str().unwrap(),
+        "-o",
+        "-",
+        "--profile",
+        "all",
+        "--workers",
+        "2",
+    ]);
+    assert!(!o.status.success());
+    assert_stderr_has(&o, "the connection group needs --workers 1");
+}

@@ -26,6 +26,7 @@ tasks:
   bench floors         the benchmark capture through tcpdump (reading only), tshark and
                        JoyfulJay (stopped after 300 s), beside capture
   bench memory         bytes per open flow and peak RSS, also with 1,000,000 concurrent flows
+  bench workers [N]    offline extraction with 1 to 4 flow workers (N alternating runs), with a plot
   bench writer [N]     the spill writer against fio on the same directory (N runs, default 3)
   bench all            every bench above, in turn
   fuzz [SECONDS]       run the decoder fuzz target (default 300 s) with cargo-fuzz on nightly
@@ -433,11 +434,17 @@ fn bench(args: &[&str]) -> Result<()> {
         Some("live") => bench_live(),
         Some("floors") => bench_floors(),
         Some("memory") => bench_memory(),
+        Some("workers") => bench_workers(
+            args.get(1)
+                .map_or(Ok(3), |s| s.parse())
+                .context("bench workers N")?,
+        ),
         Some("all") => {
             bench_offline(5)?;
             bench_profiles(7)?;
             bench_floors()?;
             bench_memory()?;
+            bench_workers(3)?;
             bench_writer(3)?;
             bench_live()
         }
@@ -447,7 +454,7 @@ fn bench(args: &[&str]) -> Result<()> {
                 .context("bench writer N")?,
         ),
         other => bail!(
-            "unknown bench {other:?}: this build has `cargo xtask bench offline [N]`, `cargo xtask bench profiles [N]`, `cargo xtask bench live`, `cargo xtask bench floors`, `cargo xtask bench memory`, `cargo xtask bench writer [N]` and `cargo xtask bench all`"
+            "unknown bench {other:?}: this build has `cargo xtask bench offline [N]`, `cargo xtask bench profiles [N]`, `cargo xtask bench live`, `cargo xtask bench floors`, `cargo xtask bench memory`, `cargo xtask bench workers [N]`, `cargo xtask bench writer [N]` and `cargo xtask bench all`"
         ),
     }
 }
@@ -755,6 +762,73 @@ flow-state bytes are the engine's own count at the moment most flows were open (
     );
     println!("{report}");
     write_benchmarks_section("memory", &report)
+}
+
+/// Offline extraction with 1 to 4 flow workers, in alternating runs.
+fn bench_workers(runs: usize) -> Result<()> {
+    let capture = release_binary()?;
+    let big = bench_input()?;
+    let packets = count_packets(&capture, &big)? as f64;
+    let out = root().join("target/bench");
+    std::fs::create_dir_all(&out)?;
+    let counts = [1usize, 2, 3, 4];
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); counts.len()];
+    for run in 0..runs.max(1) {
+        for (i, workers) in counts.iter().enumerate() {
+            let started = Instant::now();
+            let o = Command::new(&capture)
+                .arg("extract")
+                .arg(&big)
+                .arg("-o")
+                .arg(out.join("workers.parquet"))
+                .args([
+                    "--profile",
+                    "core",
+                    "--quiet",
+                    "--workers",
+                    &workers.to_string(),
+                ])
+                .stderr(Stdio::piped())
+                .output()?;
+            let secs = started.elapsed().as_secs_f64();
+            if !o.status.success() {
+                bail!("capture failed: {}", String::from_utf8_lossy(&o.stderr));
+            }
+            eprintln!("xtask: --workers {workers} run {}: {secs:.3} s", run + 1);
+            times[i].push(secs);
+        }
+    }
+    let mut rows = String::new();
+    let mut points = Vec::new();
+    for (workers, t) in counts.iter().zip(&mut times) {
+        let med = median(t);
+        points.push((*workers as f64, packets / med));
+        rows.push_str(&format!(
+            "| {workers} | {med:.3} s | {:.3}–{:.3} s | {:.0} |\n",
+            t[0],
+            t[t.len() - 1],
+            packets / med
+        ));
+    }
+    let plots = root().join("docs/bench");
+    std::fs::create_dir_all(&plots)?;
+    line_chart(
+        &plots.join("workers.svg"),
+        "Offline extraction (--profile core) against the number of flow workers",
+        "flow workers",
+        "packets/s",
+        &[("capture extract --workers N".to_string(), points)],
+    )?;
+    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
+    let report = format!(
+        "Written by `cargo xtask bench workers {runs}`: `capture extract {} -o x.parquet --profile core --quiet --workers N`, {runs} alternating runs, wall-clock. \
+With N flow workers one more thread reads the file and deals frames out by flow, and the records are built and written on two more; this machine has {cores} cores.\n\n\
+![workers](bench/workers.svg)\n\n\
+| workers | median | range | packets/s (median) |\n|---|---|---|---|\n{rows}\n",
+        big.display()
+    );
+    println!("{report}");
+    write_benchmarks_section("workers", &report)
 }
 
 /// The value of `key=` in `key=value` lines.
