@@ -99,7 +99,7 @@ struct BenchWriterArgs {
     /// Capture whose records are written.
     #[arg(long)]
     input: PathBuf,
-    /// Directory to write into (emptied first).
+    /// Directory to write into (in a subdirectory of its own, removed at the end).
     #[arg(long)]
     dir: PathBuf,
     /// Records to write (the capture's records over and over).
@@ -678,13 +678,16 @@ fn print_spill_summary(s: &capture::spill::SpillStats, dir: &str) {
 /// records of `--input` through the segment writer, then the compression the segments achieved.
 fn run_bench_writer(args: &BenchWriterArgs) -> Result<()> {
     let columns = args.selection.columns()?;
-    let _ = std::fs::remove_dir_all(&args.dir);
-    std::fs::create_dir_all(&args.dir)?;
+    // Everything is written in a directory of our own inside --dir, removed at the end.
+    let dir = args
+        .dir
+        .join(format!("capture-bench-writer-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
     // Plain writes: what the disk takes through the same io_uring path, for comparison with fio.
     let chunk: Vec<u8> = (0..(1 << 20))
         .map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
         .collect();
-    let raw = args.dir.join("raw.bin");
+    let raw = dir.join("raw.bin");
     let (secs, mode) =
         capture::spill::bench::raw_write(&raw, &chunk, args.raw_bytes, !args.buffered)?;
     std::fs::remove_file(&raw)?;
@@ -692,7 +695,7 @@ fn run_bench_writer(args: &BenchWriterArgs) -> Result<()> {
         "raw_bytes={} raw_secs={secs:.4} raw_mode={mode}",
         args.raw_bytes
     );
-    let mut config = capture::spill::SpillConfig::new(args.dir.join("segments"));
+    let mut config = capture::spill::SpillConfig::new(dir.join("segments"));
     config.direct = !args.buffered;
     let (secs, stats) =
         capture::spill::bench::write_records(config, columns.clone(), &args.input, args.records)?;
@@ -706,7 +709,7 @@ fn run_bench_writer(args: &BenchWriterArgs) -> Result<()> {
     );
     // Compression: encoded column bytes before and after zstd, from the segments' own metadata.
     let (mut plain, mut packed) = (0i64, 0i64);
-    for entry in std::fs::read_dir(args.dir.join("segments"))? {
+    for entry in std::fs::read_dir(dir.join("segments"))? {
         use parquet::file::reader::FileReader;
         let file = std::fs::File::open(entry?.path())?;
         let reader = parquet::file::reader::SerializedFileReader::new(file)?;
@@ -718,7 +721,7 @@ fn run_bench_writer(args: &BenchWriterArgs) -> Result<()> {
         }
     }
     println!("encoded_bytes={plain} compressed_bytes={packed}");
-    let _ = std::fs::remove_dir_all(&args.dir);
+    std::fs::remove_dir_all(&dir)?;
     Ok(())
 }
 

@@ -396,7 +396,8 @@ impl UringWriter {
             .file
             .take()
             .ok_or_else(|| io::Error::other("no file is open"))?;
-        if self.mode == IoMode::Direct {
+        // Direct writes pad the last block, also those made before a fall back to buffered.
+        if file.metadata()?.len() != len {
             file.set_len(len)?;
             file.sync_data()?;
         }
