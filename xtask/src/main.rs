@@ -1049,7 +1049,7 @@ fn bench_live() -> Result<()> {
     let frames: u64 = 100_050;
     let (cap_ns, gen_ns, cap_if, gen_if) = ("bench-cap", "bench-gen", "bench-c", "bench-g");
     let lab = VethLab::new(cap_ns, gen_ns, cap_if, gen_if)?;
-    let generators: [(&str, &[&str]); 4] = [
+    let generators: [(&str, &[&str]); 5] = [
         ("tcpreplay, ndpi__443-firefox.pcap", &[]),
         (
             "capture gen, ndpi__443-firefox.pcap ×150 copies",
@@ -1063,7 +1063,18 @@ fn bench_live() -> Result<()> {
             "capture gen, IMIX, 10,000 flows",
             &["--mix", "imix", "--flows", "10000"],
         ),
+        ("trafgen, 64-byte frames, 10,000 flows", &[]),
     ];
+    if Command::new("trafgen").arg("--version").output().is_err() {
+        sh(Command::new("apt-get").args(["install", "-y", "netsniff-ng"]))?;
+    }
+    // trafgen's packet: 64-byte UDP frames whose source port counts through 10,000 values.
+    let trafgen_conf = root().join("target/bench/trafgen.cfg");
+    std::fs::create_dir_all(root().join("target/bench"))?;
+    std::fs::write(
+        &trafgen_conf,
+        "{\n  eth(da=02:00:00:00:00:01, sa=02:00:00:00:00:02),\n  ipv4(saddr=10.1.0.1, daddr=198.18.0.1, ttl=64),\n  udp(sp=dinc(20000, 29999), dp=9),\n  fill(0x5a, 18)\n}\n",
+    )?;
     let result = (|| -> Result<Vec<LivePoint>> {
         // Sends `frames` frames with generator `g` at `rate` (none: as fast as it can); returns
         // what it says it sent and at what rate.
@@ -1086,6 +1097,25 @@ fn bench_live() -> Result<()> {
                     .and_then(|p| p.split_whitespace().next()?.parse().ok())
                     .unwrap_or(0.0);
                 return Ok((sent, pps));
+            }
+            if g == 4 {
+                cmd.args(["trafgen", "--dev", gen_if, "--conf"])
+                    .arg(&trafgen_conf)
+                    .args(["-n", &frames.to_string(), "-P", "1"]);
+                if let Some(r) = rate {
+                    cmd.args(["-b", &format!("{r}pps")]);
+                }
+                let started = Instant::now();
+                let (out, err) = output(&mut cmd)?;
+                let secs = started.elapsed().as_secs_f64();
+                let text = format!("{out}{err}");
+                // "        100050 packets outgoing"
+                let sent = text
+                    .lines()
+                    .find(|l| l.contains("packets outgoing"))
+                    .and_then(|l| l.split_whitespace().next()?.parse().ok())
+                    .unwrap_or(0);
+                return Ok((sent, sent as f64 / secs.max(1e-9)));
             }
             cmd.arg(&capture)
                 .args(["gen", "--iface", gen_if, "--count", &frames.to_string()])
@@ -1269,7 +1299,8 @@ fn bench_live() -> Result<()> {
 On the other end first `capture run --iface bench-c` (native XDP, AF_XDP copy mode, one queue, `--profile core`), \
 then `tcpdump -i bench-c -w /dev/null` (AF_PACKET) on a second run of the generator at the same rate. \
 The generators: `tcpreplay --loop 150` of `ndpi__443-firefox.pcap` (667 frames, 200 flows per pass), and `capture gen` replaying the same capture as 150 address-rewritten copies \
-(30,000 flows), sending 64-byte frames, or sending IMIX (IP packets of 40, 576 and 1,500 bytes, 7:4:1), over 10,000 flows. \
+(30,000 flows), sending 64-byte frames, or sending IMIX (IP packets of 40, 576 and 1,500 bytes, 7:4:1), over 10,000 flows; and trafgen (netsniff-ng) sending 64-byte frames over 10,000 flows from one CPU \
+(its rate is what it sent over the wall time of the command, start-up included). \
 veth cannot do zero-copy, and its sending core also does the receive work (NAPI, XDP, the copy into the socket), so these figures show loss at a rate on this VM, not what a NIC with zero-copy reaches. \
 On a real NIC: `capture run --iface IFACE --queues N` on the sensor and an external generator (TRex, pktgen, or `capture gen --iface` on another host) on the other side of the link, and read the same counters from the summary or `/metrics`.\n\n\
 ![kept](bench/live-throughput.svg)\n\n![lost](bench/live-loss.svg)\n\n\
