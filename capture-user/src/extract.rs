@@ -356,11 +356,7 @@ pub fn extract_parallel(
         summary.engine.first_error = Some((number, error));
     }
     for end in &ends {
-        summary.flows.created += end.flows.created;
-        for (s, v) in summary.flows.ended.iter_mut().zip(end.flows.ended) {
-            *s += v;
-        }
-        summary.flows.peak_active += end.flows.peak_active;
+        summary.flows.add(&end.flows);
         summary.peak_flow_memory += end.peak_flow_memory;
         summary.flows_at_peak_memory += end.flows_at_peak_memory;
     }

@@ -883,17 +883,8 @@ impl LiveCapture {
         for end in ends {
             stats.frames_read += end.frames;
             stats.bytes_read += end.bytes;
-            stats.engine.frames += end.engine.frames;
-            stats.engine.captured_bytes += end.engine.captured_bytes;
-            stats.engine.packets += end.engine.packets;
-            for (s, v) in stats.engine.skipped.iter_mut().zip(end.engine.skipped) {
-                *s += v;
-            }
-            stats.flows.created += end.flows.created;
-            for (s, v) in stats.flows.ended.iter_mut().zip(end.flows.ended) {
-                *s += v;
-            }
-            stats.flows.peak_active += end.flows.peak_active;
+            stats.engine.add(&end.engine);
+            stats.flows.add(&end.flows);
             stats.sockets.push((end.queue, end.mode, end.stats));
             stats.frames_per_queue.push((end.queue, end.frames));
         }

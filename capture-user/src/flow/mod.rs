@@ -173,6 +173,17 @@ pub struct FlowTableStats {
     pub peak_active: u64,
 }
 
+impl FlowTableStats {
+    /// Adds another worker's counters (peaks add up: the workers' tables are separate).
+    pub fn add(&mut self, other: &Self) {
+        self.created += other.created;
+        for (s, v) in self.ended.iter_mut().zip(other.ended) {
+            *s += v;
+        }
+        self.peak_active += other.peak_active;
+    }
+}
+
 /// The flow table of one worker.
 #[derive(Debug)]
 pub struct FlowTable {
