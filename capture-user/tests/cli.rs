@@ -1,11 +1,15 @@
 //! The `capture` binary as a user runs it.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use parquet::basic::Type as PhysicalType;
 use parquet::file::reader::{FileReader, SerializedFileReader};
+
+use common::{capture, stderr};
 
 fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -17,17 +21,6 @@ fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("capture-cli-{}", std::process::id()));
     fs::create_dir_all(&dir).unwrap();
     dir.join(name)
-}
-
-fn capture(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_capture"))
-        .args(args)
-        .output()
-        .expect("run capture")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// Runs `capture extract tests/data/NAME -o OUT`.

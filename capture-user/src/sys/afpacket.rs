@@ -104,36 +104,68 @@ fn set_option<T>(fd: &OwnedFd, option: libc::c_int, value: &T, what: &str) -> io
     }
 }
 
+/// The index of interface `iface`.
+fn interface_index(iface: &str) -> io::Result<u32> {
+    let name = CString::new(iface).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "interface name holds a NUL byte",
+        )
+    })?;
+    // SAFETY: a plain C string pointer, valid for the call.
+    let ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) };
+    if ifindex == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("interface '{iface}' does not exist"),
+        ));
+    }
+    Ok(ifindex)
+}
+
+/// A raw AF_PACKET socket for `protocol` (an ethertype; 0 receives nothing).
+fn packet_socket(protocol: u16) -> io::Result<OwnedFd> {
+    // SAFETY: socket(2) with constant arguments; the result is checked before use.
+    let raw = unsafe {
+        libc::socket(
+            libc::AF_PACKET,
+            libc::SOCK_RAW,
+            libc::c_int::from(protocol.to_be()),
+        )
+    };
+    if raw < 0 {
+        return Err(last_error("AF_PACKET socket"));
+    }
+    // SAFETY: `raw` is a new descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
+/// Binds a packet socket to interface `ifindex` for `protocol`.
+fn bind_to(fd: &OwnedFd, ifindex: u32, protocol: u16, iface: &str) -> io::Result<()> {
+    // SAFETY: sockaddr_ll is plain data; all-zero is a valid starting value.
+    let mut address: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    address.sll_family = libc::AF_PACKET as u16;
+    address.sll_protocol = protocol.to_be();
+    address.sll_ifindex = ifindex as i32;
+    // SAFETY: a valid sockaddr_ll and its size.
+    let rc = unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            std::ptr::from_ref(&address).cast(),
+            std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(last_error(&format!("binding to {iface}")));
+    }
+    Ok(())
+}
+
 impl PacketRing {
     /// Opens a ring of `megabytes` MiB on `iface`, joined to fanout group `group` when given.
     pub fn open(iface: &str, megabytes: u32, group: Option<u16>) -> io::Result<Self> {
-        let name = CString::new(iface).map_err(|_| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "interface name holds a NUL byte",
-            )
-        })?;
-        // SAFETY: a plain C string pointer, valid for the call.
-        let ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) };
-        if ifindex == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::NotFound,
-                format!("interface '{iface}' does not exist"),
-            ));
-        }
-        // SAFETY: socket(2) with constant arguments; the result is checked before use.
-        let raw = unsafe {
-            libc::socket(
-                libc::AF_PACKET,
-                libc::SOCK_RAW,
-                libc::c_int::from(ETH_P_ALL.to_be()),
-            )
-        };
-        if raw < 0 {
-            return Err(last_error("AF_PACKET socket"));
-        }
-        // SAFETY: `raw` is a new descriptor that nothing else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let ifindex = interface_index(iface)?;
+        let fd = packet_socket(ETH_P_ALL)?;
         set_option(&fd, PACKET_VERSION, &TPACKET_V3, "TPACKET_V3")?;
         let blocks = megabytes.max(2);
         let request = TpacketReq3 {
@@ -151,22 +183,7 @@ impl PacketRing {
         let ring = memmap2::MmapOptions::new()
             .len((BLOCK_SIZE * blocks) as usize)
             .map_raw(fd.as_raw_fd())?;
-        // SAFETY: sockaddr_ll is plain data; all-zero is a valid starting value.
-        let mut address: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-        address.sll_family = libc::AF_PACKET as u16;
-        address.sll_protocol = ETH_P_ALL.to_be();
-        address.sll_ifindex = ifindex as i32;
-        // SAFETY: a valid sockaddr_ll and its size.
-        let rc = unsafe {
-            libc::bind(
-                fd.as_raw_fd(),
-                std::ptr::from_ref(&address).cast(),
-                std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
-            )
-        };
-        if rc != 0 {
-            return Err(last_error(&format!("binding to {iface}")));
-        }
+        bind_to(&fd, ifindex, ETH_P_ALL, iface)?;
         if let Some(group) = group {
             let fanout = u32::from(group) | (PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG) << 16;
             set_option(&fd, PACKET_FANOUT, &fanout, "PACKET_FANOUT")?;
@@ -320,42 +337,10 @@ impl std::fmt::Debug for PacketSender {
 impl PacketSender {
     /// Opens the socket on `iface`; frames skip the interface's queueing discipline.
     pub fn open(iface: &str) -> io::Result<Self> {
-        let name = CString::new(iface).map_err(|_| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "interface name holds a NUL byte",
-            )
-        })?;
-        // SAFETY: a plain C string pointer, valid for the call.
-        let ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) };
-        if ifindex == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::NotFound,
-                format!("interface '{iface}' does not exist"),
-            ));
-        }
-        // SAFETY: socket(2) with constant arguments; the result is checked before use.
-        let raw = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) };
-        if raw < 0 {
-            return Err(last_error("AF_PACKET socket"));
-        }
-        // SAFETY: `raw` is a new descriptor that nothing else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        // SAFETY: sockaddr_ll is plain data; all-zero is a valid starting value.
-        let mut address: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-        address.sll_family = libc::AF_PACKET as u16;
-        address.sll_ifindex = ifindex as i32;
-        // SAFETY: a valid sockaddr_ll and its size.
-        let rc = unsafe {
-            libc::bind(
-                fd.as_raw_fd(),
-                std::ptr::from_ref(&address).cast(),
-                std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
-            )
-        };
-        if rc != 0 {
-            return Err(last_error(&format!("binding to {iface}")));
-        }
+        let ifindex = interface_index(iface)?;
+        // Protocol 0: the socket receives nothing.
+        let fd = packet_socket(0)?;
+        bind_to(&fd, ifindex, 0, iface)?;
         // Best effort: without it frames go through the qdisc, which is slower but correct.
         let _ = set_option(&fd, PACKET_QDISC_BYPASS, &1i32, "PACKET_QDISC_BYPASS");
         Ok(Self { fd })

@@ -10,6 +10,19 @@ use capture::features::{ConnectionWindow, Row, Value, DEFAULT_CONNECTION_WINDOW_
 use capture::flow::FlowConfig;
 use capture::output::RecordSink;
 
+/// Runs the `capture` binary with `args` and waits for it.
+pub fn capture(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_capture"))
+        .args(args)
+        .output()
+        .expect("run capture")
+}
+
+/// A process's standard error as text.
+pub fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
 /// The shared corpus: `$CAPTURE_CORPUS`, else `shared/corpus` beside the repository.
 pub fn corpus_dir() -> PathBuf {
     if let Ok(dir) = std::env::var("CAPTURE_CORPUS") {
