@@ -1,15 +1,19 @@
 //! The spill writer as a user meets it: segments that open in any Parquet reader, crashes at
 //! random moments, a disk that fills, a disk that is slow, and retention.
 
+mod common;
+
 use std::collections::HashSet;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::record::RowAccessor;
+
+use common::{capture, stderr};
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir()
@@ -18,17 +22,6 @@ fn scratch(name: &str) -> PathBuf {
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-fn capture(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_capture"))
-        .args(args)
-        .output()
-        .expect("run capture")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// A classic pcap of `flows` UDP conversations (a query and its answer, 100 µs apart), each
@@ -295,9 +288,10 @@ fn sigkill_at_random_moments_loses_nothing_synced_and_duplicates_nothing() {
             std::thread::sleep(Duration::from_millis(random(300)));
         } else {
             // A moment after some row group of an open segment was synced and journaled,
-            // whatever the speed of the machine.
+            // whatever the speed of the machine (unless the run ends first).
             let deadline = Instant::now() + Duration::from_secs(120);
             while Instant::now() < deadline
+                && child.try_wait().ok().flatten().is_none()
                 && !(out.exists()
                     && files_under(&out).iter().any(|p| {
                         p.to_str().unwrap().ends_with(".journal")
@@ -308,7 +302,8 @@ fn sigkill_at_random_moments_loses_nothing_synced_and_duplicates_nothing() {
             }
             std::thread::sleep(Duration::from_millis(random(40)));
         }
-        child.kill().unwrap();
+        // The run may have ended on its own already.
+        let _ = child.kill();
         let _ = child.wait();
         if !out.exists() {
             continue;
@@ -410,20 +405,8 @@ fn a_full_disk_drops_and_counts_says_so_once_and_leaves_nothing_corrupt() {
     );
     // Every closed segment is whole; the counters add up.
     let closed = unique_keys(&out).len() as u64;
-    let summary = log
-        .lines()
-        .find(|l| l.contains("records written;"))
-        .unwrap_or_else(|| panic!("{log}"));
-    let number_before = |what: &str| -> u64 {
-        let i = summary.find(what).unwrap();
-        summary[..i]
-            .trim_end()
-            .rsplit(' ')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap()
-    };
+    let summary = writer_summary(&log);
+    let number_before = |what: &str| count_before(summary, what);
     let written = number_before(" records written");
     let dropped = number_before(" disk full");
     assert!(dropped > 0, "{summary}");
@@ -441,6 +424,51 @@ fn a_full_disk_drops_and_counts_says_so_once_and_leaves_nothing_corrupt() {
     assert_eq!(after, written, "{summary}");
 }
 
+/// The spill writer's summary line in a run's standard error.
+fn writer_summary(log: &str) -> &str {
+    log.lines()
+        .find(|l| l.contains("records written;"))
+        .unwrap_or_else(|| panic!("no writer summary in:\n{log}"))
+}
+
+/// The number just before `what` in `summary` ("…, 12 records written; …").
+fn count_before(summary: &str, what: &str) -> u64 {
+    let i = summary
+        .find(what)
+        .unwrap_or_else(|| panic!("no '{what}' in {summary}"));
+    summary[..i]
+        .trim_end()
+        .rsplit(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no number before '{what}' in {summary}"))
+}
+
+/// `capture run --input` of `input` into `out` with a writer queue of 256 records and every
+/// disk write delayed 50 ms; returns standard error.
+fn run_on_a_slow_disk(input: &Path, out: &Path, overload: &str) -> String {
+    let o = capture(&[
+        "run",
+        "--input",
+        input.to_str().unwrap(),
+        "--output-dir",
+        out.to_str().unwrap(),
+        "--on-overload",
+        overload,
+        "--writer-queue",
+        "256",
+        "--rotate-size",
+        "64K",
+        "--timeout",
+        "0.2",
+        "--test-write-delay-ms",
+        "50",
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    stderr(&o)
+}
+
 #[test]
 fn a_slow_disk_drops_and_counts_records_and_never_holds_up_the_workers() {
     let dir = scratch("slow");
@@ -448,43 +476,15 @@ fn a_slow_disk_drops_and_counts_records_and_never_holds_up_the_workers() {
     let flows = 20_000;
     synthetic_pcap(&input, flows);
     let out = dir.join("segments");
-    let o = capture(&[
-        "run",
-        "--input",
-        input.to_str().unwrap(),
-        "--output-dir",
-        out.to_str().unwrap(),
-        "--on-overload",
-        "drop",
-        "--writer-queue",
-        "256",
-        "--rotate-size",
-        "64K",
-        "--timeout",
-        "0.2",
-        "--test-write-delay-ms",
-        "50",
-        "--quiet",
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let log = stderr(&o);
-    let summary = log
-        .lines()
-        .find(|l| l.contains("records written;"))
-        .unwrap();
-    let number_before = |what: &str| -> u64 {
-        let i = summary.find(what).unwrap();
-        summary[..i]
-            .trim_end()
-            .rsplit(' ')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap()
-    };
+    let log = run_on_a_slow_disk(&input, &out, "drop");
+    let summary = writer_summary(&log);
     let written = unique_keys(&out).len() as u64;
-    let dropped = number_before(" queue full");
-    assert_eq!(number_before(" records written"), written, "{summary}");
+    let dropped = count_before(summary, " queue full");
+    assert_eq!(
+        count_before(summary, " records written"),
+        written,
+        "{summary}"
+    );
     assert!(dropped > 0, "{summary}");
     assert_eq!(written + dropped, u64::from(flows), "{summary}");
     // The workers' own queue to the output never filled: they were never held up.
@@ -492,45 +492,13 @@ fn a_slow_disk_drops_and_counts_records_and_never_holds_up_the_workers() {
 
     // Sampling instead: whole flows are kept or left out, and every one is accounted for.
     let out = dir.join("sampled");
-    let o = capture(&[
-        "run",
-        "--input",
-        input.to_str().unwrap(),
-        "--output-dir",
-        out.to_str().unwrap(),
-        "--on-overload",
-        "sample",
-        "--writer-queue",
-        "256",
-        "--rotate-size",
-        "64K",
-        "--timeout",
-        "0.2",
-        "--test-write-delay-ms",
-        "50",
-        "--quiet",
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let log = stderr(&o);
-    let summary = log
-        .lines()
-        .find(|l| l.contains("records written;"))
-        .unwrap();
-    let number_before = |what: &str| -> u64 {
-        let i = summary.find(what).unwrap();
-        summary[..i]
-            .trim_end()
-            .rsplit(' ')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap()
-    };
+    let log = run_on_a_slow_disk(&input, &out, "sample");
+    let summary = writer_summary(&log);
     let written = unique_keys(&out).len() as u64;
-    let sampled = number_before(" sampled out");
+    let sampled = count_before(summary, " sampled out");
     assert!(sampled > 0, "{summary}");
     assert_eq!(
-        written + sampled + number_before(" queue full"),
+        written + sampled + count_before(summary, " queue full"),
         u64::from(flows),
         "{summary}"
     );
