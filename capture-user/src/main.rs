@@ -113,6 +113,9 @@ struct BenchWriterArgs {
     /// Never use O_DIRECT.
     #[arg(long)]
     buffered: bool,
+    /// Threads that encode row groups beside the writer thread.
+    #[arg(long, default_value_t = 0)]
+    encode_threads: usize,
 }
 
 #[derive(clap::Args, Debug)]
@@ -159,6 +162,10 @@ struct SpillArgs {
     /// Flows the queue to the writer holds (each holds its feature state until written).
     #[arg(long, default_value_t = 16_384, value_name = "RECORDS")]
     writer_queue: usize,
+    /// Threads that encode and compress row groups beside the writer thread (0: the writer
+    /// thread does it). Raise it when the writer falls behind the flow rate and cores are free.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    encode_threads: usize,
     /// Delay before every disk write, in milliseconds (for testing a slow disk).
     #[arg(long, hide = true, default_value_t = 0)]
     test_write_delay_ms: u64,
@@ -203,6 +210,7 @@ impl SpillArgs {
             queue: self.writer_queue.max(1),
             overload,
             write_delay: Duration::from_millis(self.test_write_delay_ms),
+            encode_threads: self.encode_threads,
         })
     }
 }
@@ -697,6 +705,7 @@ fn run_bench_writer(args: &BenchWriterArgs) -> Result<()> {
     );
     let mut config = capture::spill::SpillConfig::new(dir.join("segments"));
     config.direct = !args.buffered;
+    config.encode_threads = args.encode_threads;
     let (secs, stats) =
         capture::spill::bench::write_records(config, columns.clone(), &args.input, args.records)?;
     println!(

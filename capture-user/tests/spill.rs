@@ -217,6 +217,25 @@ fn extract_into_segments_gives_the_records_of_a_single_file() {
         self::keys(&single).into_iter().collect::<HashSet<_>>(),
         keys
     );
+    // Encoding threads beside the writer thread: the same records in the same order.
+    let pooled = dir.join("pooled");
+    let o = capture(&[
+        "extract",
+        input.to_str().unwrap(),
+        "--output-dir",
+        pooled.to_str().unwrap(),
+        "--encode-threads",
+        "2",
+        "--timeout",
+        "0.5",
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let pooled_keys: Vec<String> = segments(&pooled)
+        .iter()
+        .flat_map(|p| self::keys(p))
+        .collect();
+    assert_eq!(pooled_keys, self::keys(&single));
     // Hive layout.
     let hive = dir.join("hive");
     let o = capture(&[

@@ -104,6 +104,12 @@ impl Columns {
         self.indices.iter().map(|&i| &FEATURES[i])
     }
 
+    /// Where each column's value sits in a [`Row`](crate::features::Row).
+    #[must_use]
+    pub fn indices(&self) -> &[usize] {
+        &self.indices
+    }
+
     /// Number of columns.
     #[must_use]
     pub fn len(&self) -> usize {

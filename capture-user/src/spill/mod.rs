@@ -67,6 +67,9 @@ pub struct SpillConfig {
     pub overload: Overload,
     /// Delay injected before every disk write (tests of a slow disk).
     pub write_delay: Duration,
+    /// Threads that encode and compress row groups beside the writer thread (0: the writer
+    /// thread does it).
+    pub encode_threads: usize,
 }
 
 impl SpillConfig {
@@ -85,6 +88,7 @@ impl SpillConfig {
             queue: 16_384,
             overload: Overload::Drop,
             write_delay: Duration::ZERO,
+            encode_threads: 0,
         }
     }
 }
@@ -453,60 +457,49 @@ pub mod bench {
         Ok((started.elapsed().as_secs_f64(), IoMode::name(mode)))
     }
 
-    /// Runs the capture at `input` through the engine until `count` records were written to a
-    /// segment writer. Each record is built just before it is written, as on the writer thread,
-    /// and only the writer's own work (encoding, compression, writes, syncs, rotation) is
-    /// timed. Returns those seconds, the records written and the writer's counters.
+    /// Writes `count` records to a segment writer: the records of the capture at `input`,
+    /// built beforehand and held in memory, over and over. Timed on the wall clock from the
+    /// first record to the last segment closed and synced, so that work on encoding threads
+    /// counts as well. Returns those seconds and the writer's counters.
     pub fn write_records(
         config: SpillConfig,
         columns: Columns,
         input: &Path,
         count: usize,
     ) -> io::Result<(f64, SpillStats)> {
-        struct Timed {
-            inner: Box<SegmentWriter>,
-            busy: std::time::Duration,
-            written: usize,
-            last_tick: Instant,
-        }
-        impl RecordSink for Timed {
+        struct Collect(Vec<Row>);
+        impl RecordSink for Collect {
             fn write_row(&mut self, row: &Row) -> io::Result<()> {
-                let started = Instant::now();
-                self.inner.write_row(row)?;
-                if self.last_tick.elapsed() >= super::TICK {
-                    self.inner.tick()?;
-                    self.last_tick = Instant::now();
-                }
-                self.busy += started.elapsed();
-                self.written += 1;
+                self.0.push(row.clone());
                 Ok(())
             }
             fn finish(self: Box<Self>) -> io::Result<()> {
                 Ok(())
             }
         }
-        let counters = Arc::new(SpillCounters::default());
         let flow = crate::flow::FlowConfig {
             groups: crate::features::GroupSet::of(&columns.groups()),
             ..crate::flow::FlowConfig::default()
         };
-        let mut timed = Timed {
-            inner: Box::new(SegmentWriter::new(config, columns, Arc::clone(&counters))?),
-            busy: std::time::Duration::ZERO,
-            written: 0,
-            last_tick: Instant::now(),
-        };
-        let inputs = [input.to_path_buf()];
-        while timed.written < count {
-            let before = timed.written;
-            crate::extract::extract(&inputs, flow, &mut timed, &mut |_, _| {})?;
-            if timed.written == before {
-                return Err(io::Error::other("the capture has no flows"));
+        let mut records = Collect(Vec::new());
+        crate::extract::extract(&[input.to_path_buf()], flow, &mut records, &mut |_, _| {})?;
+        let records = records.0;
+        if records.is_empty() {
+            return Err(io::Error::other("the capture has no flows"));
+        }
+        let counters = Arc::new(SpillCounters::default());
+        let started = Instant::now();
+        let mut writer = Box::new(SegmentWriter::new(config, columns, Arc::clone(&counters))?);
+        let mut last_tick = Instant::now();
+        for row in records.iter().cycle().take(count) {
+            writer.write_row(row)?;
+            if last_tick.elapsed() >= super::TICK {
+                writer.tick()?;
+                last_tick = Instant::now();
             }
         }
-        let started = Instant::now();
-        timed.inner.finish()?;
-        let secs = (timed.busy + started.elapsed()).as_secs_f64();
+        writer.finish()?;
+        let secs = started.elapsed().as_secs_f64();
         Ok((secs, counters.snapshot()))
     }
 }

@@ -139,7 +139,8 @@ impl SegmentWriter {
                 return Err(e);
             }
         };
-        let encoder = ParquetEncoder::new(io, self.columns.clone())?;
+        let encoder =
+            ParquetEncoder::with_threads(io, self.columns.clone(), self.config.encode_threads)?;
         tracing::debug!(segment = %partial.display(), mode = mode.name(), "segment opened");
         self.current = Some(Segment {
             encoder,

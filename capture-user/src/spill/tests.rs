@@ -103,10 +103,20 @@ fn write_all(writer: &mut SegmentWriter, rows: &[Row]) {
 
 #[test]
 fn segments_rotate_by_size_and_hold_every_record_once() {
-    let dir = scratch("rotate");
+    rotate_by_size(0);
+}
+
+#[test]
+fn encoding_threads_keep_the_records_in_order_across_rotations() {
+    rotate_by_size(3);
+}
+
+fn rotate_by_size(encode_threads: usize) {
+    let dir = scratch(&format!("rotate-{encode_threads}"));
     let counters = Arc::new(SpillCounters::default());
     let cfg = SpillConfig {
         rotate_bytes: 8 << 10,
+        encode_threads,
         ..config(&dir)
     };
     let mut writer = Box::new(SegmentWriter::new(cfg, columns(), Arc::clone(&counters)).unwrap());
@@ -143,10 +153,20 @@ fn segment_names_sort_by_time() {
 
 #[test]
 fn a_crash_leaves_every_synced_row_group_recoverable() {
-    let dir = scratch("crash");
+    crash_after_sync(0);
+}
+
+#[test]
+fn a_crash_with_encoding_threads_leaves_every_synced_row_group_recoverable() {
+    crash_after_sync(2);
+}
+
+fn crash_after_sync(encode_threads: usize) {
+    let dir = scratch(&format!("crash-{encode_threads}"));
     let counters = Arc::new(SpillCounters::default());
     let cfg = SpillConfig {
         sync_every: Duration::ZERO,
+        encode_threads,
         ..config(&dir)
     };
     let mut writer = SegmentWriter::new(cfg, columns(), counters).unwrap();
