@@ -1,5 +1,5 @@
 //! Per-component micro-benchmarks: decoding, the flow table at 10 thousand and 1 million flows,
-//! the feature update path, and record encoding.
+//! the feature update path, each feature group over the shared corpus, and record encoding.
 //!
 //! Run with `cargo bench -p capture-user`. The end-to-end figure is `cargo xtask bench offline`.
 
@@ -7,9 +7,12 @@ use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
 
 use capture::decode::{decode_frame, ipproto, tcp, LinkType, Packet, TcpInfo};
-use capture::features::{Dir, FlowFeatures, GroupSet};
+use capture::engine::Engine;
+use capture::features::{Dir, FlowFeatures, Group, GroupSet, Row};
 use capture::flow::{FlowConfig, FlowTable};
+use capture::input::{CaptureFile, Frame};
 use capture::output::{open_sink, Columns, Destination, Format};
+use capture::reassembly::ReassemblyLimits;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
 fn tcp_frame(payload: usize) -> Vec<u8> {
@@ -203,6 +206,80 @@ fn extractors(c: &mut Criterion) {
     g.finish();
 }
 
+/// The frames of every capture in the shared corpus (`$CAPTURE_CORPUS/pcap`, else
+/// `../shared/corpus/pcap`), else of the captures in `tests/data`: every protocol the groups parse.
+fn corpus_frames() -> Vec<(i64, Vec<u8>, u32, LinkType)> {
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = std::env::var_os("CAPTURE_CORPUS")
+        .map(|d| std::path::PathBuf::from(d).join("pcap"))
+        .filter(|d| d.is_dir())
+        .or_else(|| Some(manifest.join("../../shared/corpus/pcap")).filter(|d| d.is_dir()))
+        .unwrap_or_else(|| manifest.join("tests/data"));
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .expect("corpus directory")
+        .filter_map(|e| Some(e.ok()?.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "pcap" || x == "pcapng"))
+        .collect();
+    paths.sort();
+    let mut frames = Vec::new();
+    for path in paths {
+        let file = CaptureFile::open(&path).expect("capture opens");
+        let Ok(reader) = file.frames() else { continue };
+        frames.extend(
+            reader
+                .map_while(Result::ok)
+                .map(|f| (f.ts_ns, f.data.to_vec(), f.wire_len, f.link)),
+        );
+    }
+    eprintln!(
+        "feature_groups: {} frames from {}",
+        frames.len(),
+        dir.display()
+    );
+    frames
+}
+
+/// Each group alone (with `flow_meta`, which every run computes) over the corpus: decoding,
+/// the flow table, the group's updates and its record columns, per packet. A group's own cost is
+/// its figure less `flow_meta`'s. The connection group is left out: it is computed over the
+/// window of finished flows at output, which `cargo xtask bench profiles` measures.
+fn feature_groups(c: &mut Criterion) {
+    let frames = corpus_frames();
+    let mut g = c.benchmark_group("feature_groups");
+    g.throughput(Throughput::Elements(frames.len() as u64));
+    g.sample_size(10);
+    let mut row = Row::default();
+    for group in Group::ALL {
+        if group == Group::Connection {
+            continue;
+        }
+        let config = FlowConfig {
+            groups: GroupSet::of(&[group]),
+            ..FlowConfig::default()
+        };
+        g.bench_function(group.name(), |b| {
+            b.iter(|| {
+                let mut engine = Engine::new(config, ReassemblyLimits::default());
+                let mut ended = |f: capture::flow::FinishedFlow| {
+                    f.write_into(&mut row);
+                    black_box(&row);
+                };
+                for (ts_ns, data, wire_len, link) in &frames {
+                    let frame = Frame {
+                        ts_ns: *ts_ns,
+                        data,
+                        wire_len: *wire_len,
+                        link: *link,
+                    };
+                    engine.process_frame(&frame, &mut ended);
+                }
+                engine.finish(&mut ended);
+            });
+        });
+    }
+    g.finish();
+}
+
 fn record_encoding(c: &mut Criterion) {
     let mut table = FlowTable::new(FlowConfig::default());
     let mut finished = Vec::new();
@@ -242,5 +319,12 @@ fn record_encoding(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, decode, flow_table, extractors, record_encoding);
+criterion_group!(
+    benches,
+    decode,
+    flow_table,
+    extractors,
+    feature_groups,
+    record_encoding
+);
 criterion_main!(benches);

@@ -20,9 +20,10 @@ tasks:
   bench offline [N]    the offline benchmark on the 1.1M-packet capture (N runs, default 5),
                        side by side with NFStream; writes docs/benchmarks.md
   bench profiles [N]   --profile all against --profile core, single-threaded
-  bench live           live capture on a veth pair at several offered rates from tcpreplay and
-                       `capture gen` (replay, 64-byte, IMIX), against tcpdump, with plots
-                       (needs root, iproute2, ethtool, tcpreplay, tcpdump)
+  bench live [N]       live capture on a veth pair at several offered rates from tcpreplay,
+                       `capture gen` (replay, 64-byte, IMIX) and trafgen, against tcpdump, each
+                       point N times (default 3), with plots (needs root, iproute2, ethtool,
+                       tcpreplay, tcpdump)
   bench floors         the benchmark capture through tcpdump (reading only), tshark and
                        JoyfulJay (stopped after 300 s), beside capture
   bench memory         bytes per open flow and peak RSS, also with 1,000,000 concurrent flows
@@ -431,7 +432,11 @@ fn bench(args: &[&str]) -> Result<()> {
                 .map_or(Ok(7), |s| s.parse())
                 .context("bench profiles N")?,
         ),
-        Some("live") => bench_live(),
+        Some("live") => bench_live(
+            args.get(1)
+                .map_or(Ok(3), |s| s.parse())
+                .context("bench live N")?,
+        ),
         Some("floors") => bench_floors(),
         Some("memory") => bench_memory(),
         Some("workers") => bench_workers(
@@ -446,7 +451,7 @@ fn bench(args: &[&str]) -> Result<()> {
             bench_memory()?;
             bench_workers(3)?;
             bench_writer(3)?;
-            bench_live()
+            bench_live(3)
         }
         Some("writer") => bench_writer(
             args.get(1)
@@ -488,8 +493,36 @@ fn bench_offline(runs: usize) -> Result<()> {
     let packets = count_packets(&capture, &big)?;
     let out = root().join("target/bench");
     std::fs::create_dir_all(&out)?;
-    let (threaded, summary) = time_capture(&capture, &big, &out, &[], runs, packets)?;
-    let (single, _) = time_capture(&capture, &big, &out, &["--single-thread"], runs, packets)?;
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let workers = cores.to_string();
+    let mut cases = Vec::new();
+    let mut summary = String::new();
+    for profile in ["core", "all"] {
+        for (how, extra) in [
+            ("one packet thread, one writer thread", vec![]),
+            ("everything on one thread", vec!["--single-thread"]),
+            ("all cores", vec!["--workers", workers.as_str()]),
+        ] {
+            // The connection group's windows follow the order in which flows end, which
+            // several workers do not keep: `extract` refuses `--profile all --workers N`.
+            if profile == "all" && extra.first() == Some(&"--workers") {
+                continue;
+            }
+            let (times, text) = time_capture(&capture, &big, &out, profile, &extra, runs, packets)?;
+            if profile == "core" && extra.is_empty() {
+                summary = text;
+            }
+            let flags = if extra.is_empty() {
+                String::new()
+            } else {
+                format!(" {}", extra.join(" "))
+            };
+            cases.push((
+                format!("`capture extract --profile {profile}{flags}` ({how})"),
+                times,
+            ));
+        }
+    }
     let python = venv("venv-nfstream", &["nfstream==6.6.0"])?;
     let script = "import sys, time\nfrom nfstream import NFStreamer\nt=time.time()\nn=sum(1 for _ in NFStreamer(source=sys.argv[1], statistical_analysis=True, n_meters=1))\nprint(time.time()-t, n)";
     let mut nfstream = Vec::new();
@@ -514,9 +547,7 @@ fn bench_offline(runs: usize) -> Result<()> {
         );
         nfstream.push(secs);
     }
-    let report = offline_report(
-        &big, packets, &threaded, &single, &nfstream, &nf_flows, &summary,
-    );
+    let report = offline_report(&big, packets, cores, &cases, &nfstream, &nf_flows, &summary);
     println!("{report}");
     write_benchmarks_section("offline", &report)
 }
@@ -858,6 +889,8 @@ fn bench_writer(runs: usize) -> Result<()> {
     let size_bytes = 2u64 << 30;
     let (mut fio, mut raw, mut records_per_s, mut writer_mb) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut pooled_per_s, mut pooled_mb) = (Vec::new(), Vec::new());
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let mut last = String::new();
     let fio_args = [
         "--name=seq",
@@ -898,13 +931,29 @@ fn bench_writer(runs: usize) -> Result<()> {
         let bytes: f64 = field(&out, "segment_bytes")?;
         records_per_s.push(records / secs);
         writer_mb.push(bytes / secs / 1e6);
+        // The same with one encoding thread per core beside the writer thread.
+        let (pooled, _) = output(
+            Command::new(&capture)
+                .arg("bench-writer")
+                .arg("--input")
+                .arg(&big)
+                .arg("--dir")
+                .arg(dir.join("ours"))
+                .args(["--raw-bytes", "4M", "--profile", "core"])
+                .args(["--encode-threads", &cores.to_string()]),
+        )?;
+        let pooled_secs: f64 = field(&pooled, "records_secs")?;
+        let pooled_bytes: f64 = field(&pooled, "segment_bytes")?;
+        pooled_per_s.push(field::<f64>(&pooled, "records")? / pooled_secs);
+        pooled_mb.push(pooled_bytes / pooled_secs / 1e6);
         eprintln!(
-            "xtask: run {}: fio {:.0} MB/s, io_uring path {:.0} MB/s, writer {:.0} records/s ({:.0} MB/s)",
+            "xtask: run {}: fio {:.0} MB/s, io_uring path {:.0} MB/s, writer {:.0} records/s ({:.0} MB/s), with {cores} encoding threads {:.0} records/s",
             run + 1,
             fio[run],
             raw[run],
             records_per_s[run],
-            writer_mb[run]
+            writer_mb[run],
+            pooled_per_s[run]
         );
         last = out;
     }
@@ -916,6 +965,8 @@ fn bench_writer(runs: usize) -> Result<()> {
     let (raw_med, raw_min, raw_max) = stats(&mut raw);
     let (rec_med, rec_min, rec_max) = stats(&mut records_per_s);
     let (mb_med, mb_min, mb_max) = stats(&mut writer_mb);
+    let (pool_med, pool_min, pool_max) = stats(&mut pooled_per_s);
+    let (pool_mb_med, pool_mb_min, pool_mb_max) = stats(&mut pooled_mb);
     let encoded: f64 = field(&last, "encoded_bytes")?;
     let compressed: f64 = field(&last, "compressed_bytes")?;
     let records: f64 = field(&last, "records")?;
@@ -930,9 +981,10 @@ fn bench_writer(runs: usize) -> Result<()> {
 |---|---|---|
 | `fio {fio_args} --directory=…` | {fio_med:.0} MB/s | {fio_min:.0}–{fio_max:.0} MB/s |
 | the writer's io_uring path, {size} in 4 MiB buffers ({raw_mode}) | {raw_med:.0} MB/s | {raw_min:.0}–{raw_max:.0} MB/s |
-| the whole writer: {records:.0} JJ-CORE records ({columns} columns; the benchmark capture's flows, read again as often as needed, each record built just before it is written, as on the writer thread, and not timed) encoded, zstd-compressed, written ({mode}), synced every second, rotated at 256 MiB | {rec_med:.0} records/s ({mb_med:.1} MB/s) | {rec_min:.0}–{rec_max:.0} records/s ({mb_min:.1}–{mb_max:.1} MB/s) |
+| the whole writer, encoding on the writer thread (`--encode-threads 0`, the default): {records:.0} JJ-CORE records ({columns} columns; the benchmark capture's flows, built beforehand and held in memory, written over and over) staged, encoded, zstd-compressed, written ({mode}), synced every second, rotated at 256 MiB | {rec_med:.0} records/s ({mb_med:.1} MB/s) | {rec_min:.0}–{rec_max:.0} records/s ({mb_min:.1}–{mb_max:.1} MB/s) |
+| the same with `--encode-threads {cores}`: the writer thread stages records, {cores} threads encode and compress whole row groups | {pool_med:.0} records/s ({pool_mb_med:.1} MB/s) | {pool_min:.0}–{pool_max:.0} records/s ({pool_mb_min:.1}–{pool_mb_max:.1} MB/s) |
 
-The io_uring path reaches {:.0} % of fio's bandwidth (target: at least 80 %). The whole writer is bound by encoding and compression, not by the disk: {:.1} bytes per record on disk; zstd inside the Parquet pages turns {:.0} MB of encoded columns into {:.0} MB ({:.1}×).
+Writer times are wall-clock from the first record to the last segment synced and closed. The io_uring path reaches {:.0} % of fio's bandwidth (target: at least 80 %). The whole writer is bound by encoding and compression, not by the disk: {:.1} bytes per record on disk; zstd inside the Parquet pages turns {:.0} MB of encoded columns into {:.0} MB ({:.1}×).
 
 ",
         100.0 * raw_med / fio_med,
@@ -1038,7 +1090,8 @@ fn line_chart(
     Ok(())
 }
 
-fn bench_live() -> Result<()> {
+fn bench_live(runs: usize) -> Result<()> {
+    let runs = runs.max(1);
     build_ebpf()?;
     let capture = release_binary()?;
     let pcap = root().join("../shared/corpus/pcap/ndpi__443-firefox.pcap");
@@ -1148,60 +1201,61 @@ fn bench_live() -> Result<()> {
                 Some(400_000),
                 None,
             ] {
-                // Ours.
-                let out_dir = root().join("target/bench/live");
-                let _ = std::fs::remove_dir_all(&out_dir);
-                let child = Command::new("ip")
-                    .args(["netns", "exec", cap_ns])
-                    .arg(&capture)
-                    .args(["run", "--iface", cap_if, "--quiet", "--output-dir"])
-                    .arg(&out_dir)
-                    .stderr(Stdio::piped())
-                    .spawn()?;
-                std::thread::sleep(std::time::Duration::from_millis(1500));
-                let (sent, achieved) = send(g, rate)?;
-                std::thread::sleep(std::time::Duration::from_millis(500));
-                sh(Command::new("kill").arg("-INT").arg(child.id().to_string()))?;
-                let o = child.wait_with_output()?;
-                let summary = String::from_utf8_lossy(&o.stderr).into_owned();
-                // tcpdump (AF_PACKET) on the same traffic.
-                let dump = Command::new("ip")
-                    .args([
-                        "netns",
-                        "exec",
-                        cap_ns,
-                        "tcpdump",
-                        "-i",
-                        cap_if,
-                        "-w",
-                        "/dev/null",
-                    ])
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::piped())
-                    .spawn()?;
-                std::thread::sleep(std::time::Duration::from_millis(1500));
-                let (dump_sent, dump_achieved) = send(g, rate)?;
-                std::thread::sleep(std::time::Duration::from_millis(500));
-                sh(Command::new("kill").arg("-INT").arg(dump.id().to_string()))?;
-                let o = dump.wait_with_output()?;
-                let text = String::from_utf8_lossy(&o.stderr).into_owned();
-                let point = LivePoint {
-                    generator,
-                    offered: rate,
-                    sent,
-                    achieved,
-                    seen: count_after(&summary, "xdp seen"),
-                    ring_full: count_after(&summary, "rx_ring_full"),
-                    fill_empty: count_after(&summary, "fill_ring_empty"),
-                    read: count_after(&summary, "read by workers"),
-                    in_flows: count_after(&summary, "packets in flows"),
-                    dump_sent,
-                    dump_achieved,
-                    captured: count_after(&text, "packets captured"),
-                    dropped: count_after(&text, "packets dropped by kernel"),
-                };
-                eprintln!(
-                    "xtask: {} at {:?}: capture {}/{} ({:.0} packets/s), tcpdump {}/{}",
+                for run in 1..=runs {
+                    // Ours.
+                    let out_dir = root().join("target/bench/live");
+                    let _ = std::fs::remove_dir_all(&out_dir);
+                    let child = Command::new("ip")
+                        .args(["netns", "exec", cap_ns])
+                        .arg(&capture)
+                        .args(["run", "--iface", cap_if, "--quiet", "--output-dir"])
+                        .arg(&out_dir)
+                        .stderr(Stdio::piped())
+                        .spawn()?;
+                    std::thread::sleep(std::time::Duration::from_millis(1500));
+                    let (sent, achieved) = send(g, rate)?;
+                    std::thread::sleep(std::time::Duration::from_millis(500));
+                    sh(Command::new("kill").arg("-INT").arg(child.id().to_string()))?;
+                    let o = child.wait_with_output()?;
+                    let summary = String::from_utf8_lossy(&o.stderr).into_owned();
+                    // tcpdump (AF_PACKET) on the same traffic.
+                    let dump = Command::new("ip")
+                        .args([
+                            "netns",
+                            "exec",
+                            cap_ns,
+                            "tcpdump",
+                            "-i",
+                            cap_if,
+                            "-w",
+                            "/dev/null",
+                        ])
+                        .stdout(Stdio::null())
+                        .stderr(Stdio::piped())
+                        .spawn()?;
+                    std::thread::sleep(std::time::Duration::from_millis(1500));
+                    let (dump_sent, dump_achieved) = send(g, rate)?;
+                    std::thread::sleep(std::time::Duration::from_millis(500));
+                    sh(Command::new("kill").arg("-INT").arg(dump.id().to_string()))?;
+                    let o = dump.wait_with_output()?;
+                    let text = String::from_utf8_lossy(&o.stderr).into_owned();
+                    let point = LivePoint {
+                        generator,
+                        offered: rate,
+                        sent,
+                        achieved,
+                        seen: count_after(&summary, "xdp seen"),
+                        ring_full: count_after(&summary, "rx_ring_full"),
+                        fill_empty: count_after(&summary, "fill_ring_empty"),
+                        read: count_after(&summary, "read by workers"),
+                        in_flows: count_after(&summary, "packets in flows"),
+                        dump_sent,
+                        dump_achieved,
+                        captured: count_after(&text, "packets captured"),
+                        dropped: count_after(&text, "packets dropped by kernel"),
+                    };
+                    eprintln!(
+                    "xtask: {} at {:?}, run {run}: capture {}/{} ({:.0} packets/s), tcpdump {}/{}",
                     point.generator,
                     rate,
                     point.in_flows,
@@ -1210,76 +1264,90 @@ fn bench_live() -> Result<()> {
                     point.captured,
                     point.dump_sent
                 );
-                points.push(point);
+                    points.push(point);
+                }
             }
         }
         Ok(points)
     })();
     drop(lab);
     let points = result?;
+    // One row per generator and offered rate: the runs' median, min and max of the rate sent and
+    // of the loss, and each stage's counters added over the runs.
+    let spread = |v: Vec<f64>, digits: usize| -> (f64, String) {
+        let mut v = v;
+        let m = median(&mut v);
+        let (lo, hi) = (v[0], v[v.len() - 1]);
+        (m, format!("{m:.digits$} ({lo:.digits$}–{hi:.digits$})"))
+    };
     let mut rows = String::new();
     let mut best = String::new();
-    for (name, _) in generators {
-        let of: Vec<&LivePoint> = points.iter().filter(|p| p.generator == name).collect();
-        for p in &of {
-            let offered = p.offered.map_or("as fast as it sends".to_string(), |r| {
-                format!("{r} packets/s")
-            });
-            rows.push_str(&format!(
-                "| {name} | {offered} | {} at {:.0} packets/s | {} | {} | {} | {} | {} | {} ({:.2} %) | {} at {:.0} packets/s | {} | {} ({:.2} %) |\n",
-                p.sent, p.achieved, p.seen, p.ring_full, p.fill_empty, p.read, p.in_flows,
-                p.sent - p.in_flows.min(p.sent), p.loss(),
-                p.dump_sent, p.dump_achieved, p.captured, p.dropped, p.dump_loss(),
-            ));
-        }
-        let ours = of
-            .iter()
-            .filter(|p| p.loss() == 0.0)
-            .map(|p| p.achieved)
-            .fold(0.0, f64::max);
-        let theirs = of
-            .iter()
-            .filter(|p| p.dump_loss() == 0.0)
-            .map(|p| p.dump_achieved)
-            .fold(0.0, f64::max);
-        best.push_str(&format!(
-            "- {name}: capture {ours:.0} packets/s, tcpdump {theirs:.0} packets/s.\n"
-        ));
-    }
-    // Plots: what each tool kept, and what it lost, against the rate the generator achieved.
-    let plots = root().join("docs/bench");
-    std::fs::create_dir_all(&plots)?;
     let mut kept = Vec::new();
     let mut lost = Vec::new();
     for (name, _) in generators {
-        let of: Vec<&LivePoint> = points.iter().filter(|p| p.generator == name).collect();
-        let line = |f: &dyn Fn(&LivePoint) -> (f64, f64)| {
-            let mut v: Vec<(f64, f64)> = of.iter().map(|p| f(p)).collect();
-            v.sort_by(|a, b| a.0.total_cmp(&b.0));
-            v
+        let mut offered_rates: Vec<Option<u64>> = Vec::new();
+        for p in points.iter().filter(|p| p.generator == name) {
+            if !offered_rates.contains(&p.offered) {
+                offered_rates.push(p.offered);
+            }
+        }
+        let (mut ours_best, mut theirs_best) = (0.0f64, 0.0f64);
+        let (mut kept_ours, mut kept_dump, mut lost_ours, mut lost_dump) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for offered in offered_rates {
+            let of: Vec<&LivePoint> = points
+                .iter()
+                .filter(|p| p.generator == name && p.offered == offered)
+                .collect();
+            let sum = |f: &dyn Fn(&LivePoint) -> u64| of.iter().map(|p| f(p)).sum::<u64>();
+            let (achieved, achieved_text) = spread(of.iter().map(|p| p.achieved).collect(), 0);
+            let (loss, loss_text) = spread(of.iter().map(|p| p.loss()).collect(), 2);
+            let (dump_achieved, dump_achieved_text) =
+                spread(of.iter().map(|p| p.dump_achieved).collect(), 0);
+            let (dump_loss, dump_loss_text) = spread(of.iter().map(|p| p.dump_loss()).collect(), 2);
+            let offered_text = offered.map_or("as fast as it sends".to_string(), |r| {
+                format!("{r} packets/s")
+            });
+            rows.push_str(&format!(
+                "| {name} | {offered_text} | {} | {achieved_text} | {} | {} | {} | {} | {} | {} | {loss_text} | {dump_achieved_text} | {} | {} | {dump_loss_text} |\n",
+                of.len(),
+                sum(&|p| p.sent),
+                sum(&|p| p.seen),
+                sum(&|p| p.ring_full),
+                sum(&|p| p.fill_empty),
+                sum(&|p| p.read),
+                sum(&|p| p.in_flows),
+                sum(&|p| p.captured),
+                sum(&|p| p.dropped),
+            ));
+            // Zero loss counts only when every run of the point lost nothing.
+            if of.iter().all(|p| p.loss() == 0.0) {
+                ours_best = ours_best.max(achieved);
+            }
+            if of.iter().all(|p| p.dump_loss() == 0.0) {
+                theirs_best = theirs_best.max(dump_achieved);
+            }
+            kept_ours.push((achieved, achieved * (1.0 - loss / 100.0)));
+            kept_dump.push((dump_achieved, dump_achieved * (1.0 - dump_loss / 100.0)));
+            lost_ours.push((achieved, loss));
+            lost_dump.push((dump_achieved, dump_loss));
+        }
+        best.push_str(&format!(
+            "- {name}: capture {ours_best:.0} packets/s, tcpdump {theirs_best:.0} packets/s.\n"
+        ));
+        let sorted = |mut line: Vec<(f64, f64)>| {
+            line.sort_by(|a, b| a.0.total_cmp(&b.0));
+            line
         };
-        kept.push((
-            format!("capture, {name}"),
-            line(&|p| (p.achieved, p.achieved * (1.0 - p.loss() / 100.0))),
-        ));
-        kept.push((
-            format!("tcpdump, {name}"),
-            line(&|p| {
-                (
-                    p.dump_achieved,
-                    p.dump_achieved * (1.0 - p.dump_loss() / 100.0),
-                )
-            }),
-        ));
-        lost.push((
-            format!("capture, {name}"),
-            line(&|p| (p.achieved, p.loss())),
-        ));
-        lost.push((
-            format!("tcpdump, {name}"),
-            line(&|p| (p.dump_achieved, p.dump_loss())),
-        ));
+        kept.push((format!("capture, {name}"), sorted(kept_ours)));
+        kept.push((format!("tcpdump, {name}"), sorted(kept_dump)));
+        lost.push((format!("capture, {name}"), sorted(lost_ours)));
+        lost.push((format!("tcpdump, {name}"), sorted(lost_dump)));
     }
+    // Plots: what each tool kept, and what it lost, against the rate the generator achieved
+    // (medians of the runs).
+    let plots = root().join("docs/bench");
+    std::fs::create_dir_all(&plots)?;
     line_chart(
         &plots.join("live-throughput.svg"),
         "Packets kept per second against the rate sent (veth, one queue)",
@@ -1295,7 +1363,7 @@ fn bench_live() -> Result<()> {
         &lost,
     )?;
     let report = format!(
-        "Written by `cargo xtask bench live` (as root): a veth pair between two network namespaces; each generator sends {frames} frames into one end at each offered rate. \
+        "Written by `cargo xtask bench live` (as root): a veth pair between two network namespaces; each generator sends {frames} frames into one end at each offered rate, {runs} times. \
 On the other end first `capture run --iface bench-c` (native XDP, AF_XDP copy mode, one queue, `--profile core`), \
 then `tcpdump -i bench-c -w /dev/null` (AF_PACKET) on a second run of the generator at the same rate. \
 The generators: `tcpreplay --loop 150` of `ndpi__443-firefox.pcap` (667 frames, 200 flows per pass), and `capture gen` replaying the same capture as 150 address-rewritten copies \
@@ -1304,9 +1372,11 @@ The generators: `tcpreplay --loop 150` of `ndpi__443-firefox.pcap` (667 frames, 
 veth cannot do zero-copy, and its sending core also does the receive work (NAPI, XDP, the copy into the socket), so these figures show loss at a rate on this VM, not what a NIC with zero-copy reaches. \
 On a real NIC: `capture run --iface IFACE --queues N` on the sensor and an external generator (TRex, pktgen, or `capture gen --iface` on another host) on the other side of the link, and read the same counters from the summary or `/metrics`.\n\n\
 ![kept](bench/live-throughput.svg)\n\n![lost](bench/live-loss.svg)\n\n\
-| generator | offered | sent | XDP seen | socket ring full | fill ring empty | read by the worker | packets in flows | lost | tcpdump: sent | tcpdump: captured | tcpdump: dropped by kernel |\n\
-|---|---|---|---|---|---|---|---|---|---|---|---|\n{rows}\n\
-Highest achieved rate with nothing lost, per generator, in this run:\n\n{best}\n"
+Rates and losses are the median of the runs with their minimum and maximum in brackets; the frame counts of each stage are added over the runs. \
+A point is lost-free only when every one of its runs lost nothing.\n\n\
+| generator | offered | runs | sent, packets/s | frames sent | XDP seen | socket ring full | fill ring empty | read by the worker | packets in flows | capture lost, % | tcpdump: sent, packets/s | tcpdump: captured | tcpdump: dropped by kernel | tcpdump lost, % |\n\
+|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n{rows}\n\
+Highest rate sent (median of the runs) at which nothing was lost in any run, per generator:\n\n{best}\n"
     );
     println!("{report}");
     write_benchmarks_section("live", &report)
@@ -1397,6 +1467,7 @@ fn time_capture(
     capture: &Path,
     big: &Path,
     out: &Path,
+    profile: &str,
     extra: &[&str],
     runs: usize,
     packets: u64,
@@ -1409,8 +1480,8 @@ fn time_capture(
             .arg("extract")
             .arg(big)
             .arg("-o")
-            .arg(out.join("core.parquet"))
-            .args(["--profile", "core", "--quiet"])
+            .arg(out.join(format!("{profile}.parquet")))
+            .args(["--profile", profile, "--quiet"])
             .args(extra)
             .stderr(Stdio::piped())
             .output()?;
@@ -1420,7 +1491,7 @@ fn time_capture(
         }
         summary = String::from_utf8_lossy(&o.stderr).into_owned();
         eprintln!(
-            "xtask: capture {} run {}: {:.3} s, {:.0} packets/s",
+            "xtask: capture --profile {profile} {} run {}: {:.3} s, {:.0} packets/s",
             extra.join(" "),
             i + 1,
             secs,
@@ -1460,8 +1531,8 @@ fn count_packets(capture: &Path, big: &Path) -> Result<u64> {
 fn offline_report(
     big: &Path,
     packets: u64,
-    threaded: &[f64],
-    single: &[f64],
+    cores: usize,
+    cases: &[(String, Vec<f64>)],
     nfstream: &[f64],
     nf_flows: &str,
     summary: &str,
@@ -1474,10 +1545,11 @@ fn offline_report(
         let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
         let hi = v.iter().copied().fold(0.0, f64::max);
         format!(
-            "| {name} | {} | {:.3} s | {lo:.3}–{hi:.3} s | {:.0} |\n",
+            "| {name} | {} | {:.3} s | {lo:.3}–{hi:.3} s | {:.0} | {:.1}× |\n",
             v.len(),
             med(v),
-            packets as f64 / med(v)
+            packets as f64 / med(v),
+            med(nfstream) / med(v),
         )
     };
     let memory = summary
@@ -1490,16 +1562,14 @@ fn offline_report(
         .next()
         .unwrap_or("")
         .trim_start_matches("capture: ");
+    let rows: String = cases.iter().map(|(name, times)| row(name, times)).collect();
     format!(
-        "| tool | runs | median wall time | range | packets/s (median) |\n|---|---|---|---|---|\n{}{}{}\n\
-         Speed-up over NFStream: **{:.1}×** with the writer thread, **{:.1}×** with everything on one thread. \
+        "| tool | runs | median wall time | range | packets/s (median) | against NFStream |\n|---|---|---|---|---|---|\n{rows}{}\n\
+         `--workers {cores}` is one flow worker per core ({cores} here), fed by one more thread that reads the file, with the records built and written on two more; \
+         `--profile all` has no such row, since its connection group needs the order in which flows end, which only one worker keeps. \
          Input: `{}` ({} packets). NFStream flows: {}.\n\n\
-         capture's own summary of the last run: {}; {}.\n",
-        row("`capture extract --profile core` (one packet thread, one writer thread)", threaded),
-        row("`capture extract --profile core --single-thread`", single),
+         capture's own summary of the last `--profile core` run with the writer thread: {}; {}.\n",
         row("NFStream 6.6.0 `statistical_analysis=True, n_meters=1`", nfstream),
-        med(nfstream) / med(threaded),
-        med(nfstream) / med(single),
         big.display(),
         packets,
         nf_flows,
