@@ -27,7 +27,8 @@ tasks:
   bench floors [N]     the benchmark capture through tcpdump (reading only), tshark and
                        JoyfulJay with its dpkt backend (once, stopped after 300 s), beside
                        capture (N runs, default 3)
-  bench memory         bytes per open flow and peak RSS, also with 1,000,000 concurrent flows
+  bench memory [N]     bytes per open flow and peak RSS, also with 1,000,000 concurrent flows
+                       (N runs, default 3)
   bench workers [N]    offline extraction with 1 to 4 flow workers (N alternating runs), with a plot
   bench writer [N]     the spill writer against fio on the same directory (N runs, default 3)
   bench all            every bench above, in turn
@@ -443,7 +444,11 @@ fn bench(args: &[&str]) -> Result<()> {
                 .map_or(Ok(3), |s| s.parse())
                 .context("bench floors N")?,
         ),
-        Some("memory") => bench_memory(),
+        Some("memory") => bench_memory(
+            args.get(1)
+                .map_or(Ok(3), |s| s.parse())
+                .context("bench memory N")?,
+        ),
         Some("workers") => bench_workers(
             args.get(1)
                 .map_or(Ok(3), |s| s.parse())
@@ -453,7 +458,7 @@ fn bench(args: &[&str]) -> Result<()> {
             bench_offline(5)?;
             bench_profiles(7)?;
             bench_floors(3)?;
-            bench_memory()?;
+            bench_memory(3)?;
             bench_workers(3)?;
             bench_writer(3)?;
             bench_live(3)
@@ -464,9 +469,33 @@ fn bench(args: &[&str]) -> Result<()> {
                 .context("bench writer N")?,
         ),
         other => bail!(
-            "unknown bench {other:?}: this build has `cargo xtask bench offline [N]`, `cargo xtask bench profiles [N]`, `cargo xtask bench live [N]`, `cargo xtask bench floors [N]`, `cargo xtask bench memory`, `cargo xtask bench workers [N]`, `cargo xtask bench writer [N]` and `cargo xtask bench all`"
+            "unknown bench {other:?}: this build has `cargo xtask bench offline [N]`, `cargo xtask bench profiles [N]`, `cargo xtask bench live [N]`, `cargo xtask bench floors [N]`, `cargo xtask bench memory [N]`, `cargo xtask bench workers [N]`, `cargo xtask bench writer [N]` and `cargo xtask bench all`"
         ),
     }
+}
+
+/// Installs, through apt, the package of every (command, package) whose command is not on
+/// the PATH.
+fn ensure_tools(tools: &[(&str, &str)]) -> Result<()> {
+    let missing: Vec<&str> = tools
+        .iter()
+        .filter(|(command, _)| {
+            !Command::new("sh")
+                .args(["-c", &format!("command -v {command}")])
+                .stdout(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+        .map(|&(_, package)| package)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    sh(Command::new("apt-get").arg("update").arg("-qq"))?;
+    sh(Command::new("apt-get")
+        .args(["install", "-y", "-qq"])
+        .args(&missing)
+        .env("DEBIAN_FRONTEND", "noninteractive"))
 }
 
 fn bench_input() -> Result<PathBuf> {
@@ -482,6 +511,12 @@ fn bench_input() -> Result<PathBuf> {
                 script.display()
             );
         }
+        // The build script cuts and joins captures with Wireshark's editcap and mergecap.
+        ensure_tools(&[
+            ("editcap", "tshark"),
+            ("mergecap", "tshark"),
+            ("capinfos", "tshark"),
+        ])?;
         sh(Command::new("python3").arg(script).env("OUT", &big))?;
     }
     Ok(big)
@@ -624,6 +659,7 @@ fn timed(cmd: &mut Command, limit: std::time::Duration) -> Result<Option<f64>> {
 /// The same file through the tools a user would otherwise run, and the cost of only reading it.
 fn bench_floors(runs: usize) -> Result<()> {
     let runs = runs.max(1);
+    ensure_tools(&[("tcpdump", "tcpdump"), ("tshark", "tshark")])?;
     let capture = release_binary()?;
     let big = bench_input()?;
     let packets = count_packets(&capture, &big)? as f64;
@@ -780,7 +816,9 @@ fn write_concurrent_flows(path: &Path, flows: u32) -> Result<()> {
 
 /// Memory per open flow and peak RSS: the benchmark capture, and a synthetic capture with one
 /// million flows open at once.
-fn bench_memory() -> Result<()> {
+fn bench_memory(runs: usize) -> Result<()> {
+    let runs = runs.max(1);
+    ensure_tools(&[("/usr/bin/time", "time")])?;
     let capture = release_binary()?;
     let big = bench_input()?;
     let million = big.with_file_name("million-flows.pcap");
@@ -798,53 +836,62 @@ fn bench_memory() -> Result<()> {
         ),
     ] {
         for profile in ["core", "all"] {
-            let o = Command::new("/usr/bin/time")
-                .arg("-v")
-                .arg(&capture)
-                .arg("extract")
-                .arg(input)
-                .arg("-o")
-                .arg(out.join("memory.parquet"))
-                .args(["--profile", profile, "--quiet", "--max-flows", "2000000"])
-                .output()?;
-            let err = String::from_utf8_lossy(&o.stderr).into_owned();
-            if !o.status.success() {
-                bail!("capture failed: {err}");
+            let mut rss = Vec::new();
+            let mut flow_state = (String::new(), String::new());
+            for _ in 0..runs {
+                let o = Command::new("/usr/bin/time")
+                    .arg("-v")
+                    .arg(&capture)
+                    .arg("extract")
+                    .arg(input)
+                    .arg("-o")
+                    .arg(out.join("memory.parquet"))
+                    .args(["--profile", profile, "--quiet", "--max-flows", "2000000"])
+                    .output()?;
+                let err = String::from_utf8_lossy(&o.stderr).into_owned();
+                if !o.status.success() {
+                    bail!("capture failed: {err}");
+                }
+                let rss_kib: u64 = err
+                    .lines()
+                    .find_map(|l| {
+                        l.trim()
+                            .strip_prefix("Maximum resident set size (kbytes): ")
+                    })
+                    .and_then(|v| v.trim().parse().ok())
+                    .context("no peak RSS from /usr/bin/time")?;
+                // "capture: peak flow-state memory B bytes for N open flows (P bytes per flow)"
+                let line = err
+                    .lines()
+                    .find(|l| l.contains("peak flow-state memory"))
+                    .context("no flow-state line in the summary")?;
+                let words: Vec<&str> = line.split_whitespace().collect();
+                let at = |w: &str| words.iter().position(|x| *x == w).map(|i| words[i - 1]);
+                let flows = at("open").unwrap_or("?");
+                let per_flow = line
+                    .rsplit('(')
+                    .next()
+                    .and_then(|t| t.split_whitespace().next())
+                    .unwrap_or("?");
+                rss.push(rss_kib as f64 / 1024.0);
+                flow_state = (flows.to_string(), per_flow.to_string());
             }
-            let rss_kib: u64 = err
-                .lines()
-                .find_map(|l| {
-                    l.trim()
-                        .strip_prefix("Maximum resident set size (kbytes): ")
-                })
-                .and_then(|v| v.trim().parse().ok())
-                .context("no peak RSS from /usr/bin/time")?;
-            // "capture: peak flow-state memory B bytes for N open flows (P bytes per flow)"
-            let line = err
-                .lines()
-                .find(|l| l.contains("peak flow-state memory"))
-                .context("no flow-state line in the summary")?;
-            let words: Vec<&str> = line.split_whitespace().collect();
-            let at = |w: &str| words.iter().position(|x| *x == w).map(|i| words[i - 1]);
-            let flows = at("open").unwrap_or("?");
-            let per_flow = line
-                .rsplit('(')
-                .next()
-                .and_then(|t| t.split_whitespace().next())
-                .unwrap_or("?");
+            let (flows, per_flow) = flow_state;
+            let med = median(&mut rss);
             let row = format!(
-                "| {label} | {profile} | {flows} | {per_flow} | {:.0} MiB |\n",
-                rss_kib as f64 / 1024.0
+                "| {label} | {profile} | {flows} | {per_flow} | {med:.0} MiB ({:.0}–{:.0}) |\n",
+                rss[0],
+                rss[rss.len() - 1]
             );
             eprint!("xtask: {row}");
             rows.push_str(&row);
         }
     }
     let report = format!(
-        "Written by `cargo xtask bench memory`: `/usr/bin/time -v capture extract INPUT -o x.parquet --profile P --quiet --max-flows 2000000`; \
+        "Written by `cargo xtask bench memory {runs}`: {runs} runs of `/usr/bin/time -v capture extract INPUT -o x.parquet --profile P --quiet --max-flows 2000000`; \
 flow-state bytes are the engine's own count at the moment most flows were open (sampled every 64 Ki packets), peak RSS is the whole process \
 (input mapping, column buffers and allocator included).\n\n\
-| input | profile | open flows at the peak | flow-state bytes per open flow | peak RSS |\n|---|---|---|---|---|\n{rows}\n"
+| input | profile | open flows at the peak | flow-state bytes per open flow | peak RSS, median (min–max) |\n|---|---|---|---|---|\n{rows}\n"
     );
     println!("{report}");
     write_benchmarks_section("memory", &report)
@@ -930,9 +977,7 @@ fn field<T: std::str::FromStr>(text: &str, key: &str) -> Result<T> {
 /// direct 4 MiB writes, the same bytes through our io_uring path, and the benchmark capture's
 /// JJ-CORE records through the whole writer (encode, compress, write, sync, rotate).
 fn bench_writer(runs: usize) -> Result<()> {
-    if Command::new("fio").arg("--version").output().is_err() {
-        sh(Command::new("apt-get").args(["install", "-y", "fio"]))?;
-    }
+    ensure_tools(&[("fio", "fio")])?;
     let capture = release_binary()?;
     let big = bench_input()?;
     let dir = PathBuf::from(
@@ -1173,9 +1218,11 @@ fn bench_live(runs: usize) -> Result<()> {
         ),
         ("trafgen, 64-byte frames, 10,000 flows", &[]),
     ];
-    if Command::new("trafgen").arg("--version").output().is_err() {
-        sh(Command::new("apt-get").args(["install", "-y", "netsniff-ng"]))?;
-    }
+    ensure_tools(&[
+        ("trafgen", "netsniff-ng"),
+        ("tcpreplay", "tcpreplay"),
+        ("tcpdump", "tcpdump"),
+    ])?;
     // trafgen's packet: 64-byte UDP frames whose source port counts through 10,000 values.
     let trafgen_conf = root().join("target/bench/trafgen.cfg");
     std::fs::create_dir_all(root().join("target/bench"))?;
@@ -1688,8 +1735,15 @@ fn fuzz(seconds: u64) -> Result<()> {
     let corpus = root().join("fuzz/corpus/decode_frame");
     std::fs::create_dir_all(&corpus)?;
     seed_fuzz_corpus(&corpus)?;
-    // The decoder gets most of the time; the capture readers a third of it.
-    for (target, secs) in [("decode_frame", seconds), ("read_capture", seconds / 3)] {
+    let streams = root().join("fuzz/corpus/flow_streams");
+    std::fs::create_dir_all(&streams)?;
+    seed_stream_corpus(&streams)?;
+    // The decoder and the application parsers get most of the time; the capture readers a third.
+    for (target, secs, max_len) in [
+        ("decode_frame", seconds, 4096),
+        ("flow_streams", seconds, 32_768),
+        ("read_capture", seconds / 3, 4096),
+    ] {
         sh(Command::new("cargo")
             .current_dir(root().join("fuzz"))
             .args([
@@ -1699,7 +1753,7 @@ fn fuzz(seconds: u64) -> Result<()> {
                 target,
                 "--",
                 &format!("-max_total_time={secs}"),
-                "-max_len=4096",
+                &format!("-max_len={max_len}"),
             ]))?;
     }
     Ok(())
@@ -1724,6 +1778,84 @@ fn seed_fuzz_corpus(dir: &Path) -> Result<()> {
             if n > 20_000 {
                 return Ok(());
             }
+        }
+    }
+    Ok(())
+}
+
+/// The server ports of the `flow_streams` fuzz target, in its order: (IP protocol, port).
+const STREAM_SERVERS: [(u8, u16); 8] = [
+    (6, 443),
+    (6, 22),
+    (6, 53),
+    (6, 80),
+    (6, 8443),
+    (17, 443),
+    (17, 53),
+    (17, 4433),
+];
+
+/// Seeds the stream fuzzer with the corpus's conversations to its server ports, in its input
+/// format (see `fuzz/fuzz_targets/flow_streams.rs`): every IPv4 packet over Ethernet to or from
+/// such a port, one record each.
+fn seed_stream_corpus(dir: &Path) -> Result<()> {
+    let pcaps = root().join("../shared/corpus/pcap");
+    let Ok(entries) = std::fs::read_dir(&pcaps) else {
+        return Ok(());
+    };
+    let mut n = 0;
+    for entry in entries {
+        let bytes = std::fs::read(entry?.path())?;
+        let mut seeds: Vec<Vec<u8>> = (0..STREAM_SERVERS.len()).map(|i| vec![i as u8]).collect();
+        for (link, frame) in frames_of(&bytes) {
+            if link != 1 || frame.len() < 14 {
+                continue;
+            }
+            let mut at = 12;
+            while frame.get(at..at + 2) == Some(&[0x81, 0x00]) {
+                at += 4;
+            }
+            if frame.get(at..at + 2) != Some(&[0x08, 0x00]) {
+                continue;
+            }
+            let ip = &frame[at + 2..];
+            let Some(&first) = ip.first() else { continue };
+            let ihl = usize::from(first & 0x0f) * 4;
+            if first >> 4 != 4 || ip.len() < ihl + 8 {
+                continue;
+            }
+            let protocol = ip[9];
+            let l4 = &ip[ihl..];
+            let (sport, dport) = (
+                u16::from_be_bytes([l4[0], l4[1]]),
+                u16::from_be_bytes([l4[2], l4[3]]),
+            );
+            let Some((i, from_server)) = STREAM_SERVERS.iter().enumerate().find_map(|(i, s)| {
+                (s.0 == protocol && (s.1 == sport || s.1 == dport)).then_some((i, s.1 == sport))
+            }) else {
+                continue;
+            };
+            let (flags, payload) = match protocol {
+                6 if l4.len() >= 20 => {
+                    let offset = usize::from(l4[12] >> 4) * 4;
+                    (l4[13] & 0x1f, l4.get(offset..).unwrap_or(&[]))
+                }
+                17 => (0, &l4[8..]),
+                _ => continue,
+            };
+            let seed = &mut seeds[i];
+            if seed.len() > 30 << 10 {
+                continue;
+            }
+            let control = u8::from(from_server) | (flags << 1);
+            let len = u16::try_from(payload.len()).unwrap_or(u16::MAX);
+            seed.extend_from_slice(&[control, 0, 0]);
+            seed.extend_from_slice(&len.to_le_bytes());
+            seed.extend_from_slice(&payload[..usize::from(len)]);
+        }
+        for seed in seeds.into_iter().filter(|s| s.len() > 1) {
+            std::fs::write(dir.join(format!("seed-{n:04}")), seed)?;
+            n += 1;
         }
     }
     Ok(())
