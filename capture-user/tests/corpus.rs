@@ -6,10 +6,10 @@ mod common;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use capture::features::{Kind, Value, DEFAULT_CONNECTION_WINDOW_SECS, FEATURES};
-use common::{corpus_dir, corpus_files, extract_file, number, text};
+use capture::features::{Kind, DEFAULT_CONNECTION_WINDOW_SECS, FEATURES};
+use common::{corpus_dir, corpus_files, extract_file, number, text, Cell};
 
-type Flow = HashMap<&'static str, Value>;
+type Flow = HashMap<&'static str, Cell>;
 type Endpoints = ((String, u16), (String, u16));
 
 fn endpoints(a: (String, u16), b: (String, u16)) -> Endpoints {

@@ -75,16 +75,16 @@ impl IdentityColumns {
     }
 
     fn summary(&self, row: &Row) -> FlowSummary {
-        let address = |i: usize| match &row.values[i] {
+        let address = |i: usize| match row.value(i) {
             Value::Str(s) => s.parse().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
             _ => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
         };
-        let float = |i: usize| match row.values[i] {
+        let float = |i: usize| match row.value(i) {
             Value::Float(f) => f,
             Value::Int(n) => n as f64,
             _ => 0.0,
         };
-        let int = |i: usize| match row.values[i] {
+        let int = |i: usize| match row.value(i) {
             Value::Int(n) => u64::try_from(n).unwrap_or(0),
             _ => 0,
         };
@@ -189,7 +189,7 @@ impl<S: RecordSink> ConnectionWindow<S> {
                     &mut self.scratch
                 }
             };
-            graph.write(flow, &mut row.values[self.columns.connection.clone()]);
+            graph.write(flow, row, self.columns.connection.start);
             self.inner.write_row(row)?;
         }
         self.previous = std::mem::take(&mut self.current);
@@ -361,8 +361,9 @@ impl WindowGraph {
         })
     }
 
-    /// Writes the connection columns of `flow`, in registry order.
-    fn write(&self, flow: &FlowSummary, out: &mut [Value]) {
+    /// Writes the connection columns of `flow` into `row`, from feature `first` on, in
+    /// registry order.
+    fn write(&self, flow: &FlowSummary, row: &mut Row, first: usize) {
         let src = self.index[&flow.src];
         let dst = self.index[&flow.dst];
         let (s, d) = (&self.nodes[src], &self.nodes[dst]);
@@ -404,8 +405,8 @@ impl WindowGraph {
             Value::Float(s.start_spread),
             count(s.longest_burst),
         ];
-        for (slot, v) in out.iter_mut().zip(values) {
-            *slot = v;
+        for (i, v) in values.into_iter().enumerate() {
+            row.set(first + i, v);
         }
     }
 }
@@ -455,13 +456,10 @@ mod tests {
     }
 
     fn record(src: &'static str, dst: &'static str, port: i64, start: f64, end: f64) -> Row {
-        let mut row = Row {
-            values: vec![Value::Int(0); FEATURES.len()],
-            next: 0,
-        };
-        let mut set = |name: &str, v: Value| row.values[index_of(name).expect(name)] = v;
-        set("src_ip", Value::Str(src.into()));
-        set("dst_ip", Value::Str(dst.into()));
+        let mut row = Row::from_values(FEATURES.iter().map(|_| Value::Int(0)));
+        let mut set = |name: &str, v: Value| row.set(index_of(name).expect(name), v);
+        set("src_ip", Value::Str(src));
+        set("dst_ip", Value::Str(dst));
         set("dst_port", Value::Int(port));
         set("start_time", Value::Float(start));
         set("end_time", Value::Float(end));
@@ -472,7 +470,7 @@ mod tests {
 
     fn int(row: &Row, name: &str) -> i64 {
         match row.get(name) {
-            Some(Value::Int(n)) => *n,
+            Some(Value::Int(n)) => n,
             other => panic!("{name}: {other:?}"),
         }
     }
@@ -526,7 +524,7 @@ mod tests {
         assert_eq!(out.0.len(), 5, "every record is written exactly once");
         for def in FEATURES.iter().filter(|f| f.group == Group::Connection) {
             assert_eq!(
-                last.get(def.name).map(Value::kind),
+                last.get(def.name).map(|v| v.kind()),
                 Some(def.kind),
                 "{}",
                 def.name

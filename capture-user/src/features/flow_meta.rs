@@ -91,8 +91,8 @@ impl Extractor for FlowMeta {
         let (packets, bytes) = (pf + pb, bf + bb);
         let duration = secs(self.last_ts - self.first_ts);
         let (class, class_num) = port_class(flow.responder.1);
-        out.str(flow.initiator.0.to_string());
-        out.str(flow.responder.0.to_string());
+        out.str_ip(flow.initiator.0);
+        out.str_ip(flow.responder.0);
         out.int(flow.initiator.1);
         out.int(flow.responder.1);
         out.str(class);

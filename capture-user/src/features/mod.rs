@@ -29,7 +29,6 @@ mod tcp_window;
 mod timing;
 mod tls;
 
-use std::borrow::Cow;
 use std::net::IpAddr;
 
 use capture_common::FlowEndReason;
@@ -47,9 +46,9 @@ pub enum Dir {
     Bwd = 1,
 }
 
-/// One feature value.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Value {
+/// One feature value, borrowed from its [`Row`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Value<'a> {
     /// Integer.
     Int(i64),
     /// Float.
@@ -57,10 +56,10 @@ pub enum Value {
     /// Boolean.
     Bool(bool),
     /// String.
-    Str(Cow<'static, str>),
+    Str(&'a str),
 }
 
-impl Value {
+impl Value<'_> {
     /// The column type this value belongs to.
     #[must_use]
     pub fn kind(&self) -> Kind {
@@ -76,10 +75,16 @@ impl Value {
 /// One flow record: a value per registry feature, in registry order. Columns of groups the run
 /// does not compute hold unspecified values (a reused buffer keeps whatever an earlier record
 /// left there); outputs read only the computed groups' columns.
+///
+/// Each value is one 64-bit word (the registry says of which type), and the record's strings
+/// lie back to back in one buffer: writing a record allocates nothing once the buffers have
+/// grown, and an output reads a few kilobytes of contiguous memory per record.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Row {
-    /// The values.
-    pub values: Vec<Value>,
+    /// Per feature: an integer, a double's bits, a boolean as 0 or 1, or where a string lies
+    /// in `text` (its start in the high 32 bits, its length in the low 32).
+    words: Vec<u64>,
+    text: String,
     /// Where the next value goes: records are written over a reused buffer in place.
     next: usize,
 }
@@ -89,52 +94,196 @@ impl Row {
     #[must_use]
     pub fn with_capacity(columns: usize) -> Self {
         Self {
-            values: Vec::with_capacity(columns),
+            words: Vec::with_capacity(columns),
+            text: String::new(),
             next: 0,
         }
     }
 
+    /// A record holding `values`, in registry order (tests and tools; extractors write values
+    /// one by one).
+    #[must_use]
+    pub fn from_values<'v>(values: impl IntoIterator<Item = Value<'v>>) -> Self {
+        let mut row = Self::default();
+        for (i, v) in values.into_iter().enumerate() {
+            row.set(i, v);
+        }
+        row.next = row.words.len();
+        row
+    }
+
+    /// Starts a new record over this one's buffers.
+    fn restart(&mut self) {
+        self.next = 0;
+        self.text.clear();
+    }
+
     #[inline]
-    fn put(&mut self, value: Value) {
-        match self.values.get_mut(self.next) {
-            Some(slot) => *slot = value,
-            None => self.values.push(value),
+    fn put(&mut self, word: u64) {
+        debug_assert!(self.next < FEATURES.len(), "more values than features");
+        match self.words.get_mut(self.next) {
+            Some(slot) => *slot = word,
+            None => self.words.push(word),
         }
         self.next += 1;
     }
 
+    /// Checks, in debug builds, that the next column is of `kind`.
+    #[inline]
+    fn expect(&self, kind: Kind) {
+        debug_assert!(
+            FEATURES.get(self.next).is_none_or(|f| f.kind == kind),
+            "{} is {:?}, not {kind:?}",
+            FEATURES[self.next].name,
+            FEATURES[self.next].kind
+        );
+    }
+
     /// Leaves the columns up to `end` as they are: their group is not computed.
     fn skip_to(&mut self, end: usize) {
-        if self.values.len() < end {
-            self.values.resize(end, Value::Int(0));
+        if self.words.len() < end {
+            self.words.resize(end, 0);
         }
         self.next = end;
     }
 
     #[inline]
     fn int(&mut self, v: impl TryInto<i64>) {
-        self.put(Value::Int(v.try_into().unwrap_or(i64::MAX)));
+        self.expect(Kind::Int);
+        self.put(v.try_into().unwrap_or(i64::MAX) as u64);
     }
 
     #[inline]
     fn float(&mut self, v: f64) {
-        self.put(Value::Float(v));
+        self.expect(Kind::Float);
+        self.put(v.to_bits());
     }
 
     #[inline]
     fn bool(&mut self, v: bool) {
-        self.put(Value::Bool(v));
+        self.expect(Kind::Bool);
+        self.put(u64::from(v));
     }
 
     #[inline]
-    fn str(&mut self, v: impl Into<Cow<'static, str>>) {
-        self.put(Value::Str(v.into()));
+    fn str(&mut self, v: impl AsRef<str>) {
+        self.str_with(|text| text.push_str(v.as_ref()));
+    }
+
+    /// A string written by `write` straight into the record's text.
+    #[inline]
+    fn str_with(&mut self, write: impl FnOnce(&mut String)) {
+        self.expect(Kind::Str);
+        let start = self.text.len();
+        write(&mut self.text);
+        let len = self.text.len() - start;
+        // Records are far smaller than 4 GiB; a longer text would only garble that record.
+        self.put((start as u64) << 32 | (len as u64 & 0xffff_ffff));
+    }
+
+    /// An address in its usual text form (dotted quad, or RFC 5952 for IPv6), written straight
+    /// into the record's text. Two per record: IPv4 is spelled out by hand, since the
+    /// formatting machinery costs several times as much.
+    #[inline]
+    fn str_ip(&mut self, ip: IpAddr) {
+        self.str_with(|text| match ip {
+            IpAddr::V4(v4) => {
+                for (i, octet) in v4.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        text.push('.');
+                    }
+                    if octet >= 100 {
+                        text.push(char::from(b'0' + octet / 100));
+                    }
+                    if octet >= 10 {
+                        text.push(char::from(b'0' + octet / 10 % 10));
+                    }
+                    text.push(char::from(b'0' + octet % 10));
+                }
+            }
+            IpAddr::V6(v6) => {
+                use std::fmt::Write as _;
+                // Writing into a `String` cannot fail.
+                let _ = write!(text, "{v6}");
+            }
+        });
+    }
+
+    /// Replaces the value of feature `index` (the connection window fills its columns in after
+    /// the record was written). A replaced string's old bytes stay in the text until the
+    /// buffer is reused.
+    pub fn set(&mut self, index: usize, v: Value<'_>) {
+        if index >= self.words.len() {
+            self.words.resize(index + 1, 0);
+        }
+        self.words[index] = match v {
+            Value::Int(n) => n as u64,
+            Value::Float(f) => f.to_bits(),
+            Value::Bool(b) => u64::from(b),
+            Value::Str(s) => {
+                let start = self.text.len();
+                self.text.push_str(s);
+                (start as u64) << 32 | (s.len() as u64 & 0xffff_ffff)
+            }
+        };
+    }
+
+    /// Number of values.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.words.len()
+    }
+
+    /// Whether the record holds no value.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+
+    /// The raw words, one per feature (a string's is where it lies in the text).
+    #[inline]
+    pub(crate) fn words(&self) -> &[u64] {
+        &self.words
+    }
+
+    /// The raw word of feature `index`.
+    #[inline]
+    fn word(&self, index: usize) -> u64 {
+        self.words.get(index).copied().unwrap_or(0)
+    }
+
+    /// The string of feature `index`; empty for a column this record did not write.
+    #[inline]
+    pub(crate) fn text_of(&self, index: usize) -> &str {
+        let word = self.word(index);
+        let start = (word >> 32) as usize;
+        let len = (word & 0xffff_ffff) as usize;
+        self.text.get(start..start + len).unwrap_or("")
+    }
+
+    /// The value of feature `index` (registry order).
+    #[must_use]
+    pub fn value(&self, index: usize) -> Value<'_> {
+        let word = self.word(index);
+        match FEATURES.get(index).map(|f| f.kind) {
+            Some(Kind::Float) => Value::Float(f64::from_bits(word)),
+            Some(Kind::Bool) => Value::Bool(word != 0),
+            Some(Kind::Str) => Value::Str(self.text_of(index)),
+            Some(Kind::Int) | None => Value::Int(word as i64),
+        }
+    }
+
+    /// Every value, in registry order.
+    pub fn values(&self) -> impl Iterator<Item = Value<'_>> + '_ {
+        (0..self.words.len()).map(|i| self.value(i))
     }
 
     /// The value of the feature called `name`.
     #[must_use]
-    pub fn get(&self, name: &str) -> Option<&Value> {
-        registry::index_of(name).and_then(|i| self.values.get(i))
+    pub fn get(&self, name: &str) -> Option<Value<'_>> {
+        registry::index_of(name)
+            .filter(|&i| i < self.words.len())
+            .map(|i| self.value(i))
     }
 }
 
@@ -280,7 +429,7 @@ impl FlowFeatures {
     /// Writes the whole record into `row`, replacing what it held (its buffer is reused).
     /// Groups outside `groups` were never fed and are never emitted: their columns are skipped.
     pub fn finish_into(&mut self, groups: GroupSet, flow: &FlowIdentity, row: &mut Row) {
-        row.next = 0;
+        row.restart();
         self.meta.finish(flow, row);
         written_through(row, Group::FlowMeta);
         finish_group(&mut self.timing, groups, flow, row);
@@ -312,7 +461,7 @@ impl FlowFeatures {
         row.str(ja4);
         row.int(i64::from(ech));
         debug_assert_eq!(row.next, FEATURES.len());
-        row.values.truncate(row.next);
+        row.words.truncate(row.next);
     }
 
     /// Heap bytes held by this flow's feature state.

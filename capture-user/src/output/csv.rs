@@ -34,9 +34,9 @@ impl RecordSink for CsvSink {
                 self.out.write_all(b",")?;
             }
             match v {
-                Value::Int(n) => write_int(&mut self.out, *n)?,
-                Value::Float(f) => write_float(&mut self.out, *f)?,
-                Value::Bool(b) => self.out.write_all(if *b { b"True" } else { b"False" })?,
+                Value::Int(n) => write_int(&mut self.out, n)?,
+                Value::Float(f) => write_float(&mut self.out, f)?,
+                Value::Bool(b) => self.out.write_all(if b { b"True" } else { b"False" })?,
                 Value::Str(s) => write_field(&mut self.out, s)?,
             }
         }

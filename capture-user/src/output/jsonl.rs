@@ -32,11 +32,11 @@ impl RecordSink for JsonlSink {
             self.out.write_all(key.as_bytes())?;
             self.out.write_all(b":")?;
             match v {
-                Value::Int(n) => write_int(&mut self.out, *n)?,
-                Value::Float(f) if f.is_finite() => write_float(&mut self.out, *f)?,
+                Value::Int(n) => write_int(&mut self.out, n)?,
+                Value::Float(f) if f.is_finite() => write_float(&mut self.out, f)?,
                 Value::Float(_) => self.out.write_all(b"null")?,
-                Value::Bool(b) => self.out.write_all(if *b { b"true" } else { b"false" })?,
-                Value::Str(s) => serde_json::to_writer(&mut self.out, s.as_ref())?,
+                Value::Bool(b) => self.out.write_all(if b { b"true" } else { b"false" })?,
+                Value::Str(s) => serde_json::to_writer(&mut self.out, s)?,
             }
         }
         self.out.write_all(b"}\n")

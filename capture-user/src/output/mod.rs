@@ -2,6 +2,7 @@
 
 mod csv;
 mod jsonl;
+mod page_encoding;
 pub(crate) mod parquet;
 
 use std::fs::File;
@@ -126,8 +127,8 @@ impl Columns {
     pub fn values<'r>(
         &'r self,
         row: &'r Row,
-    ) -> impl Iterator<Item = &'r crate::features::Value> + 'r {
-        self.indices.iter().map(move |&i| &row.values[i])
+    ) -> impl Iterator<Item = crate::features::Value<'r>> + 'r {
+        self.indices.iter().map(move |&i| row.value(i))
     }
 
     /// The set of groups the selection needs computed.

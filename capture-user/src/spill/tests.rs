@@ -44,7 +44,7 @@ fn rows(n: usize) -> Vec<Row> {
     (0..n)
         .map(|i| {
             let mut row = base[i % base.len()].clone();
-            row.values[count] = Value::Int(i as i64);
+            row.set(count, Value::Int(i as i64));
             row
         })
         .collect()

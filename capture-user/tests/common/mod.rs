@@ -7,6 +7,26 @@ use std::path::{Path, PathBuf};
 
 use capture::extract::{extract, ExtractSummary};
 use capture::features::{ConnectionWindow, Row, Value, DEFAULT_CONNECTION_WINDOW_SECS, FEATURES};
+
+/// A record's value, kept after the record is gone.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cell {
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Str(String),
+}
+
+impl From<Value<'_>> for Cell {
+    fn from(v: Value<'_>) -> Self {
+        match v {
+            Value::Int(n) => Self::Int(n),
+            Value::Float(f) => Self::Float(f),
+            Value::Bool(b) => Self::Bool(b),
+            Value::Str(s) => Self::Str(s.to_string()),
+        }
+    }
+}
 use capture::flow::FlowConfig;
 use capture::output::RecordSink;
 
@@ -63,7 +83,7 @@ impl RecordSink for &mut Rows {
 }
 
 /// Extracts one file with the default (JoyfulJay-compatible) settings.
-pub fn extract_file(path: &Path) -> (Vec<HashMap<&'static str, Value>>, ExtractSummary) {
+pub fn extract_file(path: &Path) -> (Vec<HashMap<&'static str, Cell>>, ExtractSummary) {
     let mut rows = Rows::default();
     let summary = {
         let mut sink = ConnectionWindow::new(&mut rows, DEFAULT_CONNECTION_WINDOW_SECS);
@@ -80,27 +100,33 @@ pub fn extract_file(path: &Path) -> (Vec<HashMap<&'static str, Value>>, ExtractS
     let named = rows
         .0
         .into_iter()
-        .map(|r| FEATURES.iter().map(|f| f.name).zip(r.values).collect())
+        .map(|r| {
+            FEATURES
+                .iter()
+                .map(|f| f.name)
+                .zip(r.values().map(Cell::from))
+                .collect()
+        })
         .collect();
     (named, summary)
 }
 
 /// Text form of a value, as in CSV.
-pub fn text(v: &Value) -> String {
+pub fn text(v: &Cell) -> String {
     match v {
-        Value::Int(n) => n.to_string(),
-        Value::Float(f) => f.to_string(),
-        Value::Bool(b) => if *b { "True" } else { "False" }.to_string(),
-        Value::Str(s) => s.to_string(),
+        Cell::Int(n) => n.to_string(),
+        Cell::Float(f) => f.to_string(),
+        Cell::Bool(b) => if *b { "True" } else { "False" }.to_string(),
+        Cell::Str(s) => s.clone(),
     }
 }
 
 /// Numeric form of a value.
-pub fn number(v: &Value) -> Option<f64> {
+pub fn number(v: &Cell) -> Option<f64> {
     match v {
-        Value::Int(n) => Some(*n as f64),
-        Value::Float(f) => Some(*f),
-        Value::Bool(b) => Some(f64::from(u8::from(*b))),
-        Value::Str(_) => None,
+        Cell::Int(n) => Some(*n as f64),
+        Cell::Float(f) => Some(*f),
+        Cell::Bool(b) => Some(f64::from(u8::from(*b))),
+        Cell::Str(_) => None,
     }
 }
