@@ -115,10 +115,10 @@ impl Extractor for Tls {
         out.int(server.map_or(0, |s| s.cipher_suite));
         out.int(client.map_or(0, |c| c.cipher_suites.len()));
         out.int(client.map_or(0, |c| c.extensions.len()));
-        out.str(client.map_or_else(String::new, |c| c.sni.clone()));
-        out.str(client.map_or_else(String::new, |c| c.alpn.clone()));
-        out.str(client.map_or_else(String::new, |c| tls::md5_hex(&c.ja3_string())));
-        out.str(server.map_or_else(String::new, |s| tls::md5_hex(&s.ja3s_string())));
+        out.str(client.map_or("", |c| c.sni.as_str()));
+        out.str(client.map_or("", |c| c.alpn.as_str()));
+        out.str(client.map_or_else(String::new, tls::ClientHello::ja3_hash));
+        out.str(server.map_or_else(String::new, tls::ServerHello::ja3s_hash));
         out.int(self.handshake_packets);
         let certs = certs.unwrap_or_default();
         out.int(certs.count);

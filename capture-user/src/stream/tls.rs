@@ -102,10 +102,33 @@ impl ClientHello {
         )
     }
 
+    /// The JA3 fingerprint: the MD5 of [`Self::ja3_string`], as lowercase hex.
+    #[must_use]
+    pub fn ja3_hash(&self) -> String {
+        let mut key = FingerprintKey::default();
+        key.u16s(&[self.version]);
+        key.u16s(&self.cipher_suites);
+        key.u16s(&self.extensions);
+        key.u16s(&self.groups);
+        key.bytes(&self.point_formats);
+        remember(&JA3, &key.0, || md5_hex(&self.ja3_string()))
+    }
+
     /// The JA4 fingerprint (FoxIO's TLS client fingerprint, BSD-3-Clause), for TLS over TCP or
     /// (`quic`) inside QUIC.
     #[must_use]
     pub fn ja4(&self, quic: bool) -> String {
+        let mut key = FingerprintKey::default();
+        key.u16s(&[self.version, u16::from(quic)]);
+        key.u16s(&self.supported_versions);
+        key.u16s(&self.cipher_suites);
+        key.u16s(&self.extensions);
+        key.u16s(&self.signature_algorithms);
+        key.bytes(&self.alpn_raw);
+        remember(&JA4, &key.0, || self.compute_ja4(quic))
+    }
+
+    fn compute_ja4(&self, quic: bool) -> String {
         use sha2::{Digest as _, Sha256};
         let truncated_sha256 = |s: &str| -> String {
             if s.is_empty() {
@@ -224,6 +247,15 @@ pub struct ServerHello {
 }
 
 impl ServerHello {
+    /// The JA3S fingerprint: the MD5 of [`Self::ja3s_string`], as lowercase hex.
+    #[must_use]
+    pub fn ja3s_hash(&self) -> String {
+        let mut key = FingerprintKey::default();
+        key.u16s(&[self.version, self.cipher_suite]);
+        key.u16s(&self.extensions);
+        remember(&JA3S, &key.0, || md5_hex(&self.ja3s_string()))
+    }
+
     /// The JA3S string: version, cipher, extensions; GREASE removed.
     #[must_use]
     pub fn ja3s_string(&self) -> String {
@@ -254,6 +286,58 @@ pub enum KeyExchange {
     NamedCurve(u16, u8),
     /// Finite-field DHE: prime length in bytes.
     FiniteField(u16),
+}
+
+/// Distinct handshakes remembered per thread for each fingerprint; a cache starts over beyond
+/// this.
+const REMEMBERED_FINGERPRINTS: usize = 4096;
+
+type FingerprintCache = std::cell::RefCell<rustc_hash::FxHashMap<Box<[u8]>, String>>;
+
+thread_local! {
+    static JA3: FingerprintCache = FingerprintCache::default();
+    static JA3S: FingerprintCache = FingerprintCache::default();
+    static JA4: FingerprintCache = FingerprintCache::default();
+}
+
+/// Every field a fingerprint reads, each with its length, as bytes: equal keys give equal
+/// fingerprints.
+#[derive(Default)]
+struct FingerprintKey(Vec<u8>);
+
+impl FingerprintKey {
+    fn u16s(&mut self, v: &[u16]) {
+        self.0.extend_from_slice(&(v.len() as u32).to_le_bytes());
+        for x in v {
+            self.0.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+
+    fn bytes(&mut self, v: &[u8]) {
+        self.0.extend_from_slice(&(v.len() as u32).to_le_bytes());
+        self.0.extend_from_slice(v);
+    }
+}
+
+/// The fingerprint of `key` from `cache`, computed on first sight: most of a capture's
+/// handshakes come from a few clients and servers, and each fingerprint otherwise costs
+/// formatted strings and a digest.
+fn remember(
+    cache: &'static std::thread::LocalKey<FingerprintCache>,
+    key: &[u8],
+    compute: impl FnOnce() -> String,
+) -> String {
+    cache.with_borrow_mut(|known| {
+        if let Some(v) = known.get(key) {
+            return v.clone();
+        }
+        if known.len() >= REMEMBERED_FINGERPRINTS {
+            known.clear();
+        }
+        let v = compute();
+        known.insert(key.into(), v.clone());
+        v
+    })
 }
 
 /// MD5 as lowercase hex, as JA3 prints it.

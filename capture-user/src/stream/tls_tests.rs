@@ -213,3 +213,52 @@ mod never_panics {
         }
     }
 }
+
+#[test]
+fn remembered_fingerprints_equal_computed_ones() {
+    let base = parse_client_hello(&client_hello_body()).unwrap();
+    // Hellos that differ in one fingerprinted field each, asked for twice and interleaved:
+    // every answer must be the one computed afresh for that hello.
+    let mut variants = vec![base.clone()];
+    let mut v = base.clone();
+    v.cipher_suites.push(0x1302);
+    variants.push(v);
+    let mut v = base.clone();
+    v.extensions.retain(|&e| e != 16);
+    variants.push(v);
+    let mut v = base.clone();
+    v.groups.reverse();
+    variants.push(v);
+    let mut v = base.clone();
+    v.point_formats = vec![0, 1];
+    variants.push(v);
+    let mut v = base.clone();
+    v.signature_algorithms = vec![0x0403, 0x0804];
+    variants.push(v);
+    let mut v = base.clone();
+    v.alpn_raw = b"http/1.1".to_vec();
+    variants.push(v);
+    let mut v = base.clone();
+    v.supported_versions = vec![0x0304, 0x0303];
+    variants.push(v);
+    for _ in 0..2 {
+        for h in &variants {
+            assert_eq!(h.ja3_hash(), md5_hex(&h.ja3_string()));
+            for quic in [false, true] {
+                assert_eq!(h.ja4(quic), h.compute_ja4(quic));
+            }
+        }
+    }
+    let ja4s: std::collections::HashSet<String> = variants.iter().map(|h| h.ja4(false)).collect();
+    assert!(
+        ja4s.len() >= 5,
+        "the variants fingerprint differently: {ja4s:?}"
+    );
+    assert_ne!(base.ja4(false), base.ja4(true), "TLS and QUIC differ");
+    let server = parse_stream(&server_flight(), &[]).server_hello.unwrap();
+    let mut other = server.clone();
+    other.cipher_suite = 0x1301;
+    for h in [&server, &other, &server] {
+        assert_eq!(h.ja3s_hash(), md5_hex(&h.ja3s_string()));
+    }
+}
