@@ -260,11 +260,14 @@ impl Quantiles {
             }
             self.sorted = true;
         }
+        // After a selection at rank r every value past r is at least as large as those
+        // before it: a higher rank is then looked for among those only.
+        let mut settled = 0;
         for (o, p) in out.iter_mut().zip(ps) {
             *o = if self.sorted {
                 linear_percentile(&self.exact, p)
             } else {
-                selected_percentile(&mut self.exact, p, by_bits)
+                selected_percentile(&mut self.exact, p, by_bits, &mut settled)
             };
         }
         out
@@ -323,14 +326,18 @@ fn linear_percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 /// numpy's default percentile on unsorted data: partitions `values` around the lower rank and
-/// takes the next value as the smallest of the upper part.
-fn selected_percentile(values: &mut [f64], p: f64, by_bits: bool) -> f64 {
+/// takes the next value as the smallest of the upper part. `values[settled..]` holds every value
+/// at least as large as those before it (from a selection at a lower rank); it becomes the part
+/// past this rank.
+fn selected_percentile(values: &mut [f64], p: f64, by_bits: bool, settled: &mut usize) -> f64 {
     let (lo, t) = rank(values.len(), p);
+    let from = if lo >= *settled { *settled } else { 0 };
     let (_, &mut a, upper) = if by_bits {
-        values.select_nth_unstable_by_key(lo, |v| v.to_bits())
+        values[from..].select_nth_unstable_by_key(lo - from, |v| v.to_bits())
     } else {
-        values.select_nth_unstable_by(lo, f64::total_cmp)
+        values[from..].select_nth_unstable_by(lo - from, f64::total_cmp)
     };
+    *settled = lo + 1;
     if t == 0.0 || upper.is_empty() {
         return a;
     }
@@ -505,6 +512,22 @@ mod tests {
             let ps = [0.0, 25.0, 50.0, 75.0, 90.0, 99.0, 100.0];
             let expected = ps.map(|p| linear_percentile(&sorted, p));
             assert_eq!(q.percentiles(ps), expected, "n = {n}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn selection_in_any_order_equals_sorting(
+            values in proptest::collection::vec(-5.0f64..1e6, 33..600),
+            ps in proptest::array::uniform6(0.0f64..=100.0),
+        ) {
+            let mut q = Quantiles::default();
+            values.iter().for_each(|&v| q.push(v));
+            let mut sorted = values.clone();
+            sorted.sort_by(f64::total_cmp);
+            // Ranks out of order and repeated, each with its own selection.
+            let ps = [ps[0], ps[1], ps[1], ps[2], ps[3], 100.0, ps[4], 0.0, ps[5]];
+            proptest::prop_assert_eq!(q.percentiles(ps), ps.map(|p| linear_percentile(&sorted, p)));
         }
     }
 
