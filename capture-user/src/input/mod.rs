@@ -220,9 +220,9 @@ impl<'a> Iterator for FrameReader<'a> {
             Ok(Some(frame)) => {
                 let data = self.file.bytes.as_slice();
                 let until = (FrameReader::position(self) as usize + PREFETCH_AHEAD).min(data.len());
-                while self.prefetched < until {
-                    crate::sys::prefetch(data, self.prefetched);
-                    self.prefetched += 64;
+                if self.prefetched < until {
+                    crate::sys::prefetch_range(&data[self.prefetched..until]);
+                    self.prefetched = until.next_multiple_of(64);
                 }
                 Some(Ok(frame))
             }

@@ -65,13 +65,18 @@ impl<'a> Reader<'a> {
         if start == self.data.len() {
             return Ok(None);
         }
-        if self.data.len() - start < 16 {
+        let Some(header) = self.data[start..].first_chunk::<16>() else {
             return Err((start as u64, InputErrorKind::Truncated));
-        }
-        let secs = self.u32_at(start);
-        let frac = self.u32_at(start + 4);
-        let caplen = self.u32_at(start + 8);
-        let wire_len = self.u32_at(start + 12);
+        };
+        let field = |i: usize| {
+            let b = [header[i], header[i + 1], header[i + 2], header[i + 3]];
+            if self.big_endian {
+                u32::from_be_bytes(b)
+            } else {
+                u32::from_le_bytes(b)
+            }
+        };
+        let (secs, frac, caplen, wire_len) = (field(0), field(4), field(8), field(12));
         if caplen > MAX_RECORD {
             return Err((start as u64, InputErrorKind::BadLength(caplen)));
         }

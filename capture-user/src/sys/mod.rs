@@ -48,20 +48,20 @@ impl FileBytes {
         }
     }
 }
-/// Asks for the cache line holding `data[at]` ahead of its use; nothing if `at` is past the end.
+/// Asks for the cache lines of `bytes` ahead of their use.
 #[inline]
-pub fn prefetch(data: &[u8], at: usize) {
-    if let Some(byte) = data.get(at) {
-        // SAFETY: SSE is part of the x86_64 baseline, and a prefetch only hints the cache:
-        // it reads nothing and cannot fault, whatever the address.
+pub fn prefetch_range(bytes: &[u8]) {
+    for line in bytes.iter().step_by(64) {
+        // SAFETY: SSE is part of the x86_64 baseline, and a prefetch only hints the cache: it
+        // reads nothing and cannot fault, whatever the address.
         #[cfg(target_arch = "x86_64")]
         unsafe {
             std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                std::ptr::from_ref(byte).cast(),
+                std::ptr::from_ref(line).cast(),
             );
         }
         #[cfg(not(target_arch = "x86_64"))]
-        let _ = byte;
+        let _ = line;
     }
 }
 
