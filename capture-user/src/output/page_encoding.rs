@@ -31,6 +31,16 @@ fn zigzag(out: &mut Vec<u8>, v: i64) {
 fn bit_pack(out: &mut Vec<u8>, values: &[u64], width: u32) {
     match width {
         0 => {}
+        // Eight values of up to 16 bits fill at most 128 bits: one register per eight, and
+        // exactly `width` bytes out.
+        1..=16 if values.len().is_multiple_of(8) => {
+            for group in values.chunks_exact(8) {
+                let acc = group.iter().enumerate().fold(0u128, |acc, (i, &v)| {
+                    acc | u128::from(v) << (i as u32 * width)
+                });
+                out.extend_from_slice(&acc.to_le_bytes()[..width as usize]);
+            }
+        }
         64 => values
             .iter()
             .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
@@ -66,16 +76,14 @@ pub(super) fn delta_binary_packed(out: &mut Vec<u8>, values: &[u64]) {
     };
     zigzag(out, first as i64);
     let mut deltas = [0u64; BLOCK];
-    let mut previous = first;
-    for block in values[1..].chunks(BLOCK) {
-        let n = block.len();
-        let mut min = i64::MAX;
-        for (d, &v) in deltas.iter_mut().zip(block) {
-            let delta = v.wrapping_sub(previous) as i64;
-            previous = v;
-            *d = delta as u64;
-            min = min.min(delta);
+    // Each block's values with the one before it: the deltas are independent of each other.
+    for start in (1..values.len()).step_by(BLOCK) {
+        let span = &values[start - 1..(start + BLOCK).min(values.len())];
+        let n = span.len() - 1;
+        for (d, pair) in deltas.iter_mut().zip(span.windows(2)) {
+            *d = pair[1].wrapping_sub(pair[0]);
         }
+        let min = deltas[..n].iter().map(|&d| d as i64).min().unwrap_or(0);
         zigzag(out, min);
         for d in &mut deltas[..n] {
             *d = d.wrapping_sub(min as u64);
@@ -135,12 +143,16 @@ pub(super) fn byte_stream_split(out: &mut Vec<u8>, values: &[u64]) {
     // Eight values at a time, as an 8×8 matrix of bytes transposed in registers: row k is
     // value k, and after the transpose row b holds byte b of every value.
     let whole = n - n % 8;
-    for (block, chunk) in values[..whole].chunks_exact(8).enumerate() {
-        let mut r: [u64; 8] = std::array::from_fn(|k| chunk[k]);
-        transpose_bytes(&mut r);
-        for (b, row) in r.iter().enumerate() {
-            let at = b * n + block * 8;
-            streams[at..at + 8].copy_from_slice(&row.to_le_bytes());
+    let (blocks, _) = values.as_chunks::<8>();
+    let mut lanes: Vec<&mut [[u8; 8]]> = streams
+        .chunks_exact_mut(n.max(1))
+        .map(|stream| stream.as_chunks_mut::<8>().0)
+        .collect();
+    for (k, block) in blocks.iter().enumerate() {
+        let mut rows = *block;
+        transpose_bytes(&mut rows);
+        for (lane, row) in lanes.iter_mut().zip(rows) {
+            lane[k] = row.to_le_bytes();
         }
     }
     for (i, v) in values.iter().enumerate().skip(whole) {
