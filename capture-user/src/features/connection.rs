@@ -19,7 +19,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr};
 
 use super::registry::{index_of, Group};
-use super::{group_end, Row, Value, FEATURES};
+use super::{group_end, Row, Value};
 use crate::flow::FinishedFlow;
 use crate::output::RecordSink;
 
@@ -114,9 +114,11 @@ pub struct ConnectionWindow<S> {
     previous: Vec<FlowSummary>,
     /// Flows of the current step and their records, waiting.
     current: Vec<FlowSummary>,
-    held: Vec<Held>,
-    /// The record being written.
-    scratch: Row,
+    /// The current step's records, built as their flows ended; their connection columns are
+    /// filled in when the step closes.
+    held: Vec<Row>,
+    /// Records already written, whose buffers the next flows reuse.
+    spare: Vec<Row>,
     max_step_flows: usize,
     /// Steps closed because they were full.
     steps_closed_full: u64,
@@ -134,7 +136,7 @@ impl<S: RecordSink> ConnectionWindow<S> {
             previous: Vec::new(),
             current: Vec::new(),
             held: Vec::new(),
-            scratch: Row::with_capacity(FEATURES.len()),
+            spare: Vec::new(),
             max_step_flows: MAX_STEP_FLOWS,
             steps_closed_full: 0,
         }
@@ -153,7 +155,7 @@ impl<S: RecordSink> ConnectionWindow<S> {
         self.steps_closed_full
     }
 
-    fn add(&mut self, summary: FlowSummary, held: Held) -> io::Result<()> {
+    fn add(&mut self, summary: FlowSummary, held: Row) -> io::Result<()> {
         let origin = *self.origin.get_or_insert(summary.end);
         // Flows end out of order (idle ones are noticed a timeout late): steps follow the latest end.
         let step = ((summary.end - origin) / self.step_secs).floor() as i64;
@@ -176,21 +178,10 @@ impl<S: RecordSink> ConnectionWindow<S> {
     fn close_step(&mut self) -> io::Result<()> {
         let window: Vec<&FlowSummary> = self.previous.iter().chain(&self.current).collect();
         let graph = WindowGraph::build(&window);
-        // Records are built only now, one at a time in the same buffer: holding built records
-        // instead would write and read back kilobytes per flow through memory.
-        for (held, flow) in self.held.drain(..).zip(&self.current) {
-            let row = match held {
-                Held::Flow(finished) => {
-                    finished.write_into(&mut self.scratch);
-                    &mut self.scratch
-                }
-                Held::Row(row) => {
-                    self.scratch = *row;
-                    &mut self.scratch
-                }
-            };
-            graph.write(flow, row, self.columns.connection.start);
-            self.inner.write_row(row)?;
+        for (mut row, flow) in self.held.drain(..).zip(&self.current) {
+            graph.write(flow, &mut row, self.columns.connection.start);
+            self.inner.write_row(&row)?;
+            self.spare.push(row);
         }
         self.previous = std::mem::take(&mut self.current);
         Ok(())
@@ -200,7 +191,9 @@ impl<S: RecordSink> ConnectionWindow<S> {
 impl<S: RecordSink> RecordSink for ConnectionWindow<S> {
     fn write_row(&mut self, row: &Row) -> io::Result<()> {
         let summary = self.columns.summary(row);
-        self.add(summary, Held::Row(Box::new(row.clone())))
+        let mut held = self.spare.pop().unwrap_or_default();
+        held.clone_from(row);
+        self.add(summary, held)
     }
 
     fn write_flow(&mut self, finished: FinishedFlow, _scratch: &mut Row) -> io::Result<()> {
@@ -216,7 +209,11 @@ impl<S: RecordSink> RecordSink for ConnectionWindow<S> {
             packets: meta.packets(),
             bytes: meta.bytes(),
         };
-        self.add(summary, Held::Flow(finished))
+        // The record is built while the flow's state is still in cache, and the state freed:
+        // a record is a few kilobytes, the state of every group several more.
+        let mut held = self.spare.pop().unwrap_or_default();
+        finished.write_into(&mut held);
+        self.add(summary, held)
     }
 
     fn tick(&mut self) -> io::Result<()> {
@@ -233,14 +230,6 @@ impl<S: RecordSink> RecordSink for ConnectionWindow<S> {
         }
         Box::new(self.inner).finish()
     }
-}
-
-/// A flow waiting for its step to close: as it ended (its record is built when written), or
-/// as a record already built.
-#[derive(Debug)]
-enum Held {
-    Flow(FinishedFlow),
-    Row(Box<Row>),
 }
 
 /// Per-address totals over the window.
@@ -440,6 +429,7 @@ fn longest_burst(sorted: &[f64]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::features::FEATURES;
 
     #[derive(Default)]
     struct Collect(Vec<Row>);

@@ -31,11 +31,17 @@ use crate::features::{Kind, Row};
 /// Rows buffered per row group.
 pub(crate) const ROW_GROUP_ROWS: usize = 8 * 1024;
 
-/// Records staged row by row before they are spread into the columns, a block at a time.
-/// Writing one value into each of a hundred or more column buffers per record scatters stores
-/// over as many cache lines; staging a block in one small array and then moving it into the
-/// columns eight columns at a time keeps both sides within a few cache lines.
-const STAGE_ROWS: usize = 128;
+/// Bytes of records staged row by row before they are spread into the columns, a block at a
+/// time. Writing one value into each of a hundred or more column buffers per record scatters
+/// stores over as many cache lines; staging a block in one small array and then moving it into
+/// the columns eight columns at a time keeps both sides within a few cache lines. The stage is
+/// sized to stay in a core's L2 cache whatever the record's width.
+const STAGE_BYTES: usize = 128 * 1024;
+
+/// Records a stage holds for records of `columns` columns.
+fn stage_rows(columns: usize) -> usize {
+    (STAGE_BYTES / (8 * columns.max(1))).clamp(8, 128)
+}
 
 /// The columns this many at a time when the stage is spread: one cache line of a staged row.
 const TILE: usize = 8;
@@ -411,8 +417,9 @@ pub(crate) struct ParquetEncoder<W: Write + Send> {
     /// Values a record must hold: one past the last place the columns read.
     record_len: usize,
     group: GroupBuffers,
-    /// The words of up to [`STAGE_ROWS`] records, row-major.
+    /// The words of up to `stage_rows` records, row-major.
     stage: Vec<u64>,
+    stage_rows: usize,
     staged: usize,
     /// Encoding threads; none: row groups are encoded on the caller's thread.
     pool: Option<EncodePool>,
@@ -498,7 +505,8 @@ impl<W: Write + Send> ParquetEncoder<W> {
             record_len: columns.indices().iter().map(|&i| i + 1).max().unwrap_or(0),
             runs,
             string_places,
-            stage: vec![0; STAGE_ROWS * columns.len()],
+            stage_rows: stage_rows(columns.len()),
+            stage: vec![0; stage_rows(columns.len()) * columns.len()],
             staged: 0,
             pool,
         })
@@ -642,7 +650,7 @@ impl<W: Write + Send> ParquetEncoder<W> {
             column.ends.push(column.bytes.len() as u32);
         }
         self.staged += 1;
-        if self.staged == STAGE_ROWS {
+        if self.staged == self.stage_rows {
             self.spread_stage();
         }
         if self.group.rows + self.staged >= ROW_GROUP_ROWS {
