@@ -302,8 +302,14 @@ thread_local! {
 
 /// Every field a fingerprint reads, each with its length, as bytes: equal keys give equal
 /// fingerprints.
-#[derive(Default)]
 struct FingerprintKey(Vec<u8>);
+
+impl Default for FingerprintKey {
+    /// Room for the fields of a large ClientHello without growing.
+    fn default() -> Self {
+        Self(Vec::with_capacity(512))
+    }
+}
 
 impl FingerprintKey {
     fn u16s(&mut self, v: &[u16]) {
