@@ -522,6 +522,16 @@ fn bench_input() -> Result<PathBuf> {
     Ok(big)
 }
 
+/// Reads `path` through once, so that the run timed next finds it in the page cache. This VM's
+/// host pages out file pages that no process has mapped after about a minute (DAMON reclaim),
+/// which left each run reading a different share of the capture from disk.
+fn warm(path: &Path) -> Result<()> {
+    let mut file =
+        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    std::io::copy(&mut file, &mut std::io::sink())?;
+    Ok(())
+}
+
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -568,6 +578,7 @@ fn bench_offline(runs: usize) -> Result<()> {
     let mut nfstream = Vec::new();
     let mut nf_flows = String::new();
     for i in 0..runs.clamp(1, 3) {
+        warm(&big)?;
         let o = Command::new(&python)
             .args(["-c", script])
             .arg(&big)
@@ -722,6 +733,7 @@ fn bench_floors(runs: usize) -> Result<()> {
         let mut times = Vec::new();
         let mut failure = None;
         for _ in 0..repeats {
+            warm(&big)?;
             match timed(&mut cmd, limit) {
                 Ok(Some(secs)) => times.push(secs),
                 Ok(None) => break,
@@ -908,6 +920,7 @@ fn bench_workers(runs: usize) -> Result<()> {
     let mut times: Vec<Vec<f64>> = vec![Vec::new(); counts.len()];
     for run in 0..runs.max(1) {
         for (i, workers) in counts.iter().enumerate() {
+            warm(&big)?;
             let started = Instant::now();
             let o = Command::new(&capture)
                 .arg("extract")
@@ -1497,6 +1510,7 @@ fn bench_profiles(runs: usize) -> Result<()> {
     for run in 0..runs.max(1) {
         for (i, profile) in ["core", "all"].into_iter().enumerate() {
             let file = out.join(format!("{profile}.parquet"));
+            warm(&big)?;
             let started = Instant::now();
             let o = Command::new(&capture)
                 .arg("extract")
@@ -1577,6 +1591,7 @@ fn time_capture(
     let mut times = Vec::new();
     let mut summary = String::new();
     for i in 0..runs.max(1) {
+        warm(big)?;
         let started = Instant::now();
         let o = Command::new(capture)
             .arg("extract")
