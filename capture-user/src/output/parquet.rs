@@ -106,7 +106,7 @@ struct EncodedChunk {
 }
 
 /// zstd level of every page.
-const ZSTD_LEVEL: i32 = 3;
+const ZSTD_LEVEL: i32 = 1;
 
 /// Strings longer than this get no minimum and maximum in a chunk's statistics (the crate's
 /// default truncation length; a longer bound would bloat the footer).
