@@ -97,6 +97,10 @@ impl SampleStats {
         };
         let mut squares = 0usize;
         for (i, (&f, &b)) in fwd.counts.iter().zip(&bwd.counts).enumerate() {
+            // Short samples leave most byte values unseen, and an empty bin adds nothing.
+            if f == 0 && b == 0 {
+                continue;
+            }
             // Counts never exceed the samples; the clamp only spares bounds checks.
             let f = usize::from(f).min(PER_DIRECTION);
             let b = usize::from(b).min(PER_DIRECTION);

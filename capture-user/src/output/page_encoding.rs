@@ -31,9 +31,18 @@ fn zigzag(out: &mut Vec<u8>, v: i64) {
 fn bit_pack(out: &mut Vec<u8>, values: &[u64], width: u32) {
     match width {
         0 => {}
-        // Eight values of up to 16 bits fill at most 128 bits: one register per eight, and
-        // exactly `width` bytes out.
-        1..=16 if values.len().is_multiple_of(8) => {
+        // Eight values of up to 8 bits fill at most 64 bits, of up to 16 at most 128: one
+        // register per eight, and exactly `width` bytes out.
+        1..=8 if values.len().is_multiple_of(8) => {
+            for group in values.chunks_exact(8) {
+                let acc = group
+                    .iter()
+                    .enumerate()
+                    .fold(0u64, |acc, (i, &v)| acc | v << (i as u32 * width));
+                out.extend_from_slice(&acc.to_le_bytes()[..width as usize]);
+            }
+        }
+        9..=16 if values.len().is_multiple_of(8) => {
             for group in values.chunks_exact(8) {
                 let acc = group.iter().enumerate().fold(0u128, |acc, (i, &v)| {
                     acc | u128::from(v) << (i as u32 * width)
@@ -83,7 +92,10 @@ pub(super) fn delta_binary_packed(out: &mut Vec<u8>, values: &[u64]) {
         for (d, pair) in deltas.iter_mut().zip(span.windows(2)) {
             *d = pair[1].wrapping_sub(pair[0]);
         }
-        let min = deltas[..n].iter().map(|&d| d as i64).min().unwrap_or(0);
+        let mut min = i64::MAX;
+        for &d in &deltas[..n] {
+            min = min.min(d as i64);
+        }
         zigzag(out, min);
         for d in &mut deltas[..n] {
             *d = d.wrapping_sub(min as u64);

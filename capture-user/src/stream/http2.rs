@@ -131,21 +131,26 @@ impl Http2Parser {
                         data = &data[n..];
                         continue;
                     };
-                    let head = String::from_utf8_lossy(&self.buffer[..end]).to_ascii_lowercase();
+                    // Headers are matched without regard to ASCII case, on the bytes as they
+                    // came: what is looked for is ASCII.
+                    let head = &self.buffer[..end];
+                    let switching = head
+                        .get(..12)
+                        .is_some_and(|s| s.eq_ignore_ascii_case(b"http/1.1 101"));
+                    let upgrades = memchr::memchr2_iter(b'u', b'U', head).any(|at| {
+                        head.get(at..at + 12)
+                            .is_some_and(|w| w.eq_ignore_ascii_case(b"upgrade: h2c"))
+                    });
                     let consumed = end + 4 - before;
                     data = &data[consumed..];
                     self.buffer.clear();
-                    let upgrades = head.contains("upgrade: h2c");
-                    self.state = if server && head.starts_with("http/1.1 101") && self.upgrade {
+                    self.state = if server && switching && self.upgrade {
                         State::Frames
                     } else if upgrades && !server {
                         // The request goes on in HTTP/1.1; the preface follows the server's 101.
                         self.upgrade = true;
                         State::Start
-                    } else if server
-                        && head.starts_with("http/1.1 101")
-                        && head.contains("upgrade: h2c")
-                    {
+                    } else if server && switching && upgrades {
                         State::Frames
                     } else {
                         State::Done
