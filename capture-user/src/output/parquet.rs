@@ -31,24 +31,10 @@ use crate::features::{Kind, Row};
 /// Rows buffered per row group.
 pub(crate) const ROW_GROUP_ROWS: usize = 8 * 1024;
 
-/// Bytes of records staged row by row before they are spread into the columns, a block at a
-/// time. Writing one value into each of a hundred or more column buffers per record scatters
-/// stores over as many cache lines; staging a block in one small array and then moving it into
-/// the columns eight columns at a time keeps both sides within a few cache lines. The stage is
-/// sized to stay in a core's L2 cache whatever the record's width.
-const STAGE_BYTES: usize = 128 * 1024;
-
-/// Records a stage holds for records of `columns` columns.
-fn stage_rows(columns: usize) -> usize {
-    (STAGE_BYTES / (8 * columns.max(1))).clamp(8, 128)
-}
-
-/// The columns this many at a time when the stage is spread: one cache line of a staged row.
-const TILE: usize = 8;
-
 /// Words between the starts of two columns in [`GroupBuffers`]: a row group's worth and three
-/// cache lines more, so that the columns a tile writes do not all fall into the same cache sets
-/// (with a power-of-two distance every column of a tile would map onto one set).
+/// cache lines more. A record writes one word into each column; with a power-of-two distance
+/// those words would all map onto one cache set and evict each other, with this one they
+/// spread over the sets, and the next records write into the same lines while they are cached.
 const COLUMN_STRIDE: usize = ROW_GROUP_ROWS + 24;
 
 /// One string column of a row group: the strings' bytes back to back, and where each ends.
@@ -409,18 +395,13 @@ pub(crate) struct ParquetEncoder<W: Write + Send> {
     /// Encodes row groups on the caller's thread when there is no pool.
     chunks: ChunkEncoder,
     /// The columns as runs of consecutive places in a record: (first column, first place,
-    /// length). Registry order keeps a tier's columns together, so a record is staged with a
-    /// few block copies.
+    /// length). Registry order keeps a tier's columns together.
     runs: Vec<(usize, usize, usize)>,
     /// The string columns' places in a record, in column order.
     string_places: Vec<usize>,
     /// Values a record must hold: one past the last place the columns read.
     record_len: usize,
     group: GroupBuffers,
-    /// The words of up to `stage_rows` records, row-major.
-    stage: Vec<u64>,
-    stage_rows: usize,
-    staged: usize,
     /// Encoding threads; none: row groups are encoded on the caller's thread.
     pool: Option<EncodePool>,
 }
@@ -505,9 +486,6 @@ impl<W: Write + Send> ParquetEncoder<W> {
             record_len: columns.indices().iter().map(|&i| i + 1).max().unwrap_or(0),
             runs,
             string_places,
-            stage_rows: stage_rows(columns.len()),
-            stage: vec![0; stage_rows(columns.len()) * columns.len()],
-            staged: 0,
             pool,
         })
     }
@@ -543,7 +521,6 @@ impl<W: Write + Send> ParquetEncoder<W> {
     /// Hands the buffered records, if any, over as a row group: encoded here without a pool,
     /// else sent to the pool.
     fn submit(&mut self) -> io::Result<()> {
-        self.spread_stage();
         if self.group.rows == 0 {
             return Ok(());
         }
@@ -634,13 +611,14 @@ impl<W: Write + Send> ParquetEncoder<W> {
                 self.record_len
             )));
         }
-        let width = self.plan.kinds.len();
-        let base = self.staged * width;
-        let stage = &mut self.stage[base..base + width];
-        // Every word in a few block copies (a string's word is where it lies in the record's
-        // text, and goes unused), then the strings.
+        // Each word straight into its column (a string column's word, where the string lies in
+        // the record's text, goes unused), then the strings.
+        let at = self.group.rows;
+        let columns = &mut self.group.words;
         for &(column, place, len) in &self.runs {
-            stage[column..column + len].copy_from_slice(&words[place..place + len]);
+            for (k, &w) in words[place..place + len].iter().enumerate() {
+                columns[(column + k) * COLUMN_STRIDE + at] = w;
+            }
         }
         for (column, &place) in self.group.strings.iter_mut().zip(&self.string_places) {
             column
@@ -649,37 +627,14 @@ impl<W: Write + Send> ParquetEncoder<W> {
             // A row group's strings stay far below 4 GiB: a row group is 8,192 records.
             column.ends.push(column.bytes.len() as u32);
         }
-        self.staged += 1;
-        if self.staged == self.stage_rows {
-            self.spread_stage();
-        }
-        if self.group.rows + self.staged >= ROW_GROUP_ROWS {
+        self.group.rows += 1;
+        if self.group.rows >= ROW_GROUP_ROWS {
             self.submit()?;
             // With a pool, one row group per thread may stay out; without, it is written.
             let threads = self.pool.as_ref().map_or(0, |p| p.threads.len() as u64);
             return Ok(self.append_ready(threads)? || self.pool.is_none());
         }
         Ok(false)
-    }
-
-    /// Moves the staged records into their columns, a tile of columns at a time.
-    fn spread_stage(&mut self) {
-        let (width, staged, at) = (self.plan.kinds.len(), self.staged, self.group.rows);
-        if staged == 0 {
-            return;
-        }
-        let stage = &self.stage[..staged * width];
-        let words = &mut self.group.words;
-        for first in (0..width).step_by(TILE) {
-            let tile = TILE.min(width - first);
-            for (r, record) in stage.chunks_exact(width).enumerate() {
-                for (k, &w) in record[first..first + tile].iter().enumerate() {
-                    words[(first + k) * COLUMN_STRIDE + at + r] = w;
-                }
-            }
-        }
-        self.group.rows += staged;
-        self.staged = 0;
     }
 
     /// Writes the last row group and the footer; returns the output.
