@@ -19,14 +19,20 @@ const MAX_RTT_NS: i64 = 60_000_000_000;
 struct Pending {
     times: FxHashMap<(bool, u32), i64>,
     order: VecDeque<(bool, u32)>,
+    /// Entries held per direction (backward, forward): a lookup for a direction holding none
+    /// needs no hashing.
+    held: [usize; 2],
 }
 
 impl Pending {
     fn insert(&mut self, key: (bool, u32), ts: i64) {
         if self.times.insert(key, ts).is_none() {
+            self.held[usize::from(key.0)] += 1;
             if self.order.len() == MAX_PENDING {
                 if let Some(old) = self.order.pop_front() {
-                    self.times.remove(&old);
+                    if self.times.remove(&old).is_some() {
+                        self.held[usize::from(old.0)] -= 1;
+                    }
                 }
             }
             self.order.push_back(key);
@@ -34,12 +40,22 @@ impl Pending {
     }
 
     fn get(&self, key: (bool, u32)) -> Option<i64> {
+        if self.held[usize::from(key.0)] == 0 {
+            return None;
+        }
         self.times.get(&key).copied()
     }
 
     fn remove(&mut self, key: (bool, u32)) -> Option<i64> {
+        if self.held[usize::from(key.0)] == 0 {
+            return None;
+        }
         // The stale entry in `order` is skipped when it reaches the front.
-        self.times.remove(&key)
+        let found = self.times.remove(&key);
+        if found.is_some() {
+            self.held[usize::from(key.0)] -= 1;
+        }
+        found
     }
 
     fn heap_bytes(&self) -> usize {
@@ -173,7 +189,34 @@ impl Extractor for TcpRtt {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+
+        /// The per-direction counts that spare lookups always equal what the table holds,
+        /// through inserts, repeats, removals and evictions.
+        #[test]
+        fn held_counts_follow_the_table(ops in prop::collection::vec((any::<bool>(), any::<bool>(), 0u32..6000), 0..14_000)) {
+            let mut p = Pending::default();
+            for (i, (insert, forward, n)) in ops.into_iter().enumerate() {
+                if insert {
+                    p.insert((forward, n), 1);
+                } else {
+                    let had = p.times.contains_key(&(forward, n));
+                    prop_assert_eq!(p.remove((forward, n)).is_some(), had);
+                }
+                if i % 500 == 0 {
+                    for d in [false, true] {
+                        let held = p.times.keys().filter(|k| k.0 == d).count();
+                        prop_assert_eq!(p.held[usize::from(d)], held);
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn a_tsval_remembers_its_latest_send_in_each_direction() {

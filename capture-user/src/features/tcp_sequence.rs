@@ -1,10 +1,6 @@
 //! `tcp_sequence` (JJ-EXTENDED): initial sequence numbers, bytes sent, retransmissions, gaps,
 //! reordering and duplicate acknowledgments per direction.
 
-use std::collections::VecDeque;
-
-use rustc_hash::FxHashSet;
-
 use super::{share, Dir, Extractor, FlowIdentity, Group, Row};
 use crate::decode::{tcp, Packet};
 
@@ -20,9 +16,10 @@ struct Side {
     gaps: u64,
     out_of_order: u64,
     segments: u64,
-    /// Sequence numbers of the latest data segments (set and arrival order, to forget the oldest).
-    recent: FxHashSet<u32>,
-    recent_order: VecDeque<u32>,
+    /// Sequence numbers of the latest data segments, oldest overwritten first.
+    recent: Vec<u32>,
+    /// Where the next one is written once `recent` is full.
+    recent_next: usize,
     acks: u64,
     last_ack: Option<u32>,
     dup_acks: u64,
@@ -35,17 +32,18 @@ impl Side {
             self.isn = Some(seq);
             self.expected = seq;
         }
-        if payload > 0 && self.recent.contains(&seq) {
+        // Data at the next expected number is new: every remembered segment started before
+        // it, since the expected number only moves forward. Only other data is looked up.
+        if payload > 0 && seq != self.expected && self.recent.contains(&seq) {
             self.retransmissions += 1;
         } else {
             if payload > 0 {
-                if self.recent_order.len() == RECENT_SEGMENTS {
-                    if let Some(old) = self.recent_order.pop_front() {
-                        self.recent.remove(&old);
-                    }
+                if self.recent.len() < RECENT_SEGMENTS {
+                    self.recent.push(seq);
+                } else {
+                    self.recent[self.recent_next] = seq;
+                    self.recent_next = (self.recent_next + 1) % RECENT_SEGMENTS;
                 }
-                self.recent.insert(seq);
-                self.recent_order.push_back(seq);
             }
             self.bytes_sent += u64::from(payload);
         }
@@ -109,9 +107,75 @@ impl Extractor for TcpSequence {
     }
 
     fn heap_bytes(&self) -> usize {
-        self.side
-            .iter()
-            .map(|s| s.recent.capacity() * 8 + s.recent_order.capacity() * 4)
-            .sum()
+        self.side.iter().map(|s| s.recent.capacity() * 4).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{HashSet, VecDeque};
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Counts retransmissions with a set of every remembered segment, looked up for every data
+    /// segment: what `Side` must agree with.
+    fn reference(segments: &[(u32, u32)]) -> (u64, u64) {
+        let (mut set, mut order) = (HashSet::new(), VecDeque::new());
+        let (mut retrans, mut bytes) = (0, 0);
+        for &(seq, payload) in segments {
+            if payload > 0 && set.contains(&seq) {
+                retrans += 1;
+                continue;
+            }
+            if payload > 0 {
+                if order.len() == RECENT_SEGMENTS {
+                    set.remove(&order.pop_front().unwrap());
+                }
+                set.insert(seq);
+                order.push_back(seq);
+            }
+            bytes += u64::from(payload);
+        }
+        (retrans, bytes)
+    }
+
+    proptest! {
+        /// Streams that go forward, resend earlier segments, skip ahead and arrive out of order,
+        /// past the number of segments remembered.
+        #[test]
+        fn retransmissions_equal_a_lookup_of_every_segment(
+            start in any::<u32>(),
+            moves in prop::collection::vec((0u8..10, 0u32..1500, 0usize..1200), 1..3000),
+        ) {
+            let mut sent: Vec<u32> = Vec::new();
+            let mut next = start;
+            let mut segments = Vec::new();
+            for (kind, len, back) in moves {
+                let seq = match kind {
+                    // Resend an earlier segment, or one a little before the next.
+                    0 | 1 if !sent.is_empty() => sent[sent.len() - 1 - back % sent.len()],
+                    2 => next.wrapping_sub(len / 2),
+                    // A gap.
+                    3 => next.wrapping_add(len),
+                    _ => next,
+                };
+                let payload = if kind == 9 { 0 } else { len };
+                segments.push((seq, payload));
+                if payload > 0 {
+                    sent.push(seq);
+                }
+                let end = seq.wrapping_add(payload);
+                if end.wrapping_sub(next) < 1 << 31 {
+                    next = end;
+                }
+            }
+            let mut side = Side::default();
+            for &(seq, payload) in &segments {
+                side.push(seq, 0, tcp::ACK, payload);
+            }
+            prop_assert_eq!((side.retransmissions, side.bytes_sent), reference(&segments));
+        }
     }
 }
