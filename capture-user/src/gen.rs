@@ -2,11 +2,13 @@
 //! traffic, out of an interface through AF_PACKET at a set packet rate.
 //!
 //! A replayed capture can be multiplied into more flows: copy `k` of every frame has the second
-//! and third bytes of both of its outer IP addresses XORed with `k`, so each conversation
-//! becomes `copies` distinct conversations with the same packets, and the two directions of a
-//! copy still match each other. The IPv4 header checksum is recomputed and the TCP or UDP
-//! checksum adjusted for the new addresses. Tunnelled traffic keeps its inner addresses (only
-//! the outer header is rewritten).
+//! and third bytes of both of its outer IP addresses XORed with `k`, and the client's TCP or UDP
+//! port (the higher of the two, when it is 1024 or more) XORed with the low ten bits of `k`, so
+//! each conversation becomes `copies` distinct conversations with the same packets and a spread
+//! of client ports, and the two directions of a copy still match each other. Server ports stay:
+//! services are still recognised by port. The IPv4 header checksum is recomputed and the TCP or
+//! UDP checksum adjusted. Tunnelled traffic keeps its inner addresses and ports (only the outer
+//! headers are rewritten).
 
 use std::io;
 use std::path::PathBuf;
@@ -221,9 +223,10 @@ fn outer_ip(frame: &[u8]) -> Option<(usize, u16)> {
     Some((ip, ethertype))
 }
 
-/// XORs bytes 1 and 2 of both outer IPv4 addresses (bytes 2 and 3 of IPv6 ones) with `copy`,
-/// fixing the checksums; returns whether the frame could be rewritten (IP over Ethernet, through
-/// VLAN tags, MPLS or PPPoE). Other frames are left as they are.
+/// XORs bytes 1 and 2 of both outer IPv4 addresses (bytes 2 and 3 of IPv6 ones) with `copy`, and
+/// the client port (see the module documentation) with its low ten bits, fixing the checksums;
+/// returns whether the frame could be rewritten (IP over Ethernet, through VLAN tags, MPLS or
+/// PPPoE). Other frames are left as they are.
 fn rewrite_addresses(frame: &mut [u8], copy: u16) -> bool {
     let Some((ip, ethertype)) = outer_ip(frame) else {
         return false;
@@ -275,6 +278,9 @@ fn rewrite_addresses(frame: &mut [u8], copy: u16) -> bool {
             }
         }
     }
+    if matches!(protocol, 6 | 17) {
+        changes.extend(rewrite_client_port(frame, transport, copy));
+    }
     if ethertype == 0x0800 {
         let ihl = usize::from(frame[ip] & 0x0f) * 4;
         frame[ip + 10] = 0;
@@ -300,6 +306,38 @@ fn rewrite_addresses(frame: &mut [u8], copy: u16) -> bool {
     }
     frame[checksum_at..checksum_at + 2].copy_from_slice(&checksum.to_be_bytes());
     true
+}
+
+/// XORs the client port of the TCP or UDP header at `transport` with the low ten bits of `copy`:
+/// the higher of the two ports when it is 1024 or more (both, when they are equal), which is
+/// the same port in both directions of a conversation. XORing below 1024 keeps it at 1024 or
+/// more; a result that would be a tunnel port (which the capture opens as VXLAN or GENEVE)
+/// leaves the port as it is. Returns the changed words for the checksum.
+fn rewrite_client_port(frame: &mut [u8], transport: usize, copy: u16) -> Vec<(usize, u16, u16)> {
+    let Some(ports) = frame.get(transport..transport + 4) else {
+        return Vec::new();
+    };
+    let (sport, dport) = (
+        u16::from_be_bytes([ports[0], ports[1]]),
+        u16::from_be_bytes([ports[2], ports[3]]),
+    );
+    let client = sport.max(dport);
+    let new = client ^ (copy & 0x03ff);
+    if client < 1024
+        || new == client
+        || new == crate::decode::tunnel::VXLAN_PORT
+        || new == crate::decode::tunnel::GENEVE_PORT
+    {
+        return Vec::new();
+    }
+    let mut changes = Vec::with_capacity(2);
+    for (at, port) in [(transport, sport), (transport + 2, dport)] {
+        if port == client {
+            frame[at..at + 2].copy_from_slice(&new.to_be_bytes());
+            changes.push((at, port, new));
+        }
+    }
+    changes
 }
 
 fn load(mix: &Mix) -> io::Result<(Source, u64, u64)> {
@@ -474,10 +512,18 @@ mod tests {
             let unchanged = |f: &[u8]| {
                 let mut f = f.to_vec();
                 f[24..34].fill(0); // IPv4 checksum and addresses
+                f[34..36].fill(0); // the client port
                 f[50..52].fill(0); // TCP checksum
                 f
             };
             assert_eq!(unchanged(&out), unchanged(&base), "copy {i}");
+            let client = u16::from_be_bytes([out[34], out[35]]);
+            assert_eq!(client, 8080 ^ (i as u16 & 0x3ff), "copy {i}");
+            assert_eq!(
+                out[36..38],
+                [0x01, 0xbb],
+                "copy {i}: the server port stays 443"
+            );
         }
         // Copy 0 is the frame as it was.
         source.frame(0, &mut out);
@@ -491,11 +537,45 @@ mod tests {
         let (a, b) = (backward[26..30].to_vec(), backward[30..34].to_vec());
         backward[26..30].copy_from_slice(&b);
         backward[30..34].copy_from_slice(&a);
+        let (sport, dport) = (backward[34..36].to_vec(), backward[36..38].to_vec());
+        backward[34..36].copy_from_slice(&dport);
+        backward[36..38].copy_from_slice(&sport);
         let (mut f, mut r) = (forward.clone(), backward.clone());
         rewrite_addresses(&mut f, 77);
         rewrite_addresses(&mut r, 77);
         assert_eq!(f[26..30], r[30..34]);
         assert_eq!(f[30..34], r[26..30]);
+        assert_eq!(
+            f[34..36],
+            r[36..38],
+            "the client port, rewritten alike both ways"
+        );
+        assert_eq!(f[36..38], r[34..36]);
+        assert_ne!(f[34..36], forward[34..36]);
+    }
+
+    #[test]
+    fn well_known_ports_and_tunnel_ports_are_left_alone() {
+        let with_ports = |sport: u16, dport: u16| {
+            let mut f = tcp_frame();
+            f[34..36].copy_from_slice(&sport.to_be_bytes());
+            f[36..38].copy_from_slice(&dport.to_be_bytes());
+            f
+        };
+        // Both ports below 1024: neither is a client port.
+        let mut f = with_ports(53, 853);
+        rewrite_addresses(&mut f, 5);
+        assert_eq!(f[34..38], with_ports(53, 853)[34..38]);
+        // A copy whose client port would become VXLAN's keeps the port.
+        let copy = 4789 ^ 4790;
+        let mut f = with_ports(4790, 443);
+        rewrite_addresses(&mut f, copy);
+        assert_eq!(u16::from_be_bytes([f[34], f[35]]), 4790);
+        // Equal ports are both the client's, and stay equal.
+        let mut f = with_ports(5353, 5353);
+        rewrite_addresses(&mut f, 9);
+        assert_eq!(f[34..36], f[36..38]);
+        assert_eq!(u16::from_be_bytes([f[34], f[35]]), 5353 ^ 9);
     }
 
     #[test]

@@ -77,7 +77,8 @@ struct GenArgs {
     /// Packets per second (default: as fast as the interface takes them).
     #[arg(long)]
     rate: Option<f64>,
-    /// Address-rewritten copies of every replayed frame: each conversation becomes this many.
+    /// Copies of every replayed frame with rewritten addresses and client port: each
+    /// conversation becomes this many.
     #[arg(long, default_value_t = 1)]
     copies: u32,
     /// Distinct UDP flows of the 64 and imix mixes.

@@ -1481,7 +1481,7 @@ fn bench_live(runs: usize) -> Result<()> {
         "Written by `cargo xtask bench live` (as root): a veth pair between two network namespaces; each generator sends {frames} frames into one end at each offered rate, {runs} times. \
 On the other end first `capture run --iface bench-c` (native XDP, AF_XDP copy mode, one queue, `--profile core`), \
 then `tcpdump -i bench-c -w /dev/null` (AF_PACKET) on a second run of the generator at the same rate. \
-The generators: `tcpreplay --loop 150` of `ndpi__443-firefox.pcap` (667 frames, 200 flows per pass), and `capture gen` replaying the same capture as 150 address-rewritten copies \
+The generators: `tcpreplay --loop 150` of `ndpi__443-firefox.pcap` (667 frames, 200 flows per pass), and `capture gen` replaying the same capture as 150 copies with rewritten addresses and client ports \
 (30,000 flows), sending 64-byte frames, or sending IMIX (IP packets of 40, 576 and 1,500 bytes, 7:4:1), over 10,000 flows; and trafgen (netsniff-ng) sending 64-byte frames over 10,000 flows from one CPU \
 (its rate is what it sent over the wall time of the command, start-up included). \
 veth cannot do zero-copy, and its sending core also does the receive work (NAPI, XDP, the copy into the socket), so these figures show loss at a rate on this VM, not what a NIC with zero-copy reaches. \
