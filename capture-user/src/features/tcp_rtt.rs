@@ -11,6 +11,8 @@ use crate::decode::{tcp, Packet};
 
 /// Entries each lookup table keeps; the oldest is forgotten beyond this.
 const MAX_PENDING: usize = 4096;
+/// Entries a flow's pending map is first given room for.
+const FIRST_RESERVE: usize = 16;
 /// Samples of a minute or more are not round trips.
 const MAX_RTT_NS: i64 = 60_000_000_000;
 
@@ -26,6 +28,11 @@ struct Pending {
 
 impl Pending {
     fn insert(&mut self, key: (bool, u32), ts: i64) {
+        if self.order.capacity() == 0 {
+            // One allocation each for a short flow instead of one per doubling.
+            self.times.reserve(FIRST_RESERVE);
+            self.order.reserve_exact(FIRST_RESERVE);
+        }
         if self.times.insert(key, ts).is_none() {
             self.held[usize::from(key.0)] += 1;
             if self.order.len() == MAX_PENDING {

@@ -6,6 +6,8 @@ use crate::decode::{tcp, Packet};
 
 /// Data segments remembered per direction for recognising retransmissions.
 const RECENT_SEGMENTS: usize = 1024;
+/// Room `recent` is first given.
+const FIRST_RESERVE: usize = 32;
 
 #[derive(Debug, Default)]
 struct Side {
@@ -39,6 +41,10 @@ impl Side {
         } else {
             if payload > 0 {
                 if self.recent.len() < RECENT_SEGMENTS {
+                    if self.recent.capacity() == 0 {
+                        // One allocation for a short flow instead of one per doubling.
+                        self.recent.reserve_exact(FIRST_RESERVE);
+                    }
                     self.recent.push(seq);
                 } else {
                     self.recent[self.recent_next] = seq;
