@@ -104,6 +104,25 @@ fn read_name(msg: &[u8], mut at: usize) -> (String, usize) {
     (name, resume.unwrap_or(at))
 }
 
+/// The offset just past the name at `at`, as [`read_name`] gives it, without building the name.
+fn skip_name(msg: &[u8], mut at: usize) -> usize {
+    for _ in 0..50 {
+        let Some(&len) = msg.get(at) else {
+            return at;
+        };
+        if len == 0 {
+            return at + 1;
+        }
+        if len & 0xc0 == 0xc0 {
+            // A pointer ends the name in the message, wherever it points; a pointer cut short
+            // ends it where it starts, as in `read_name`.
+            return if at + 2 <= msg.len() { at + 2 } else { at };
+        }
+        at += 1 + usize::from(len);
+    }
+    at
+}
+
 /// Parses a DNS message (the UDP payload, or a TCP message without its length prefix).
 /// Returns `None` when it is shorter than the 12-byte header.
 #[must_use]
@@ -125,15 +144,22 @@ pub fn parse(msg: &[u8]) -> Option<DnsMessage> {
         } else {
             at = next;
         }
-        // Further questions are skipped, so that the answers are found where they start.
+        // Further questions are skipped, so that the answers are found where they start. The
+        // counts are the sender's word: the loops stop at the end of the message, not after
+        // 65,535 empty turns.
         for _ in 1..questions {
-            let (_, next) = read_name(msg, at);
-            at = next + 4;
+            if at >= msg.len() {
+                break;
+            }
+            at = skip_name(msg, at) + 4;
         }
     }
     if m.is_response() {
         for _ in 0..m.answers {
-            let (_, next) = read_name(msg, at);
+            if at >= msg.len() {
+                break;
+            }
+            let next = skip_name(msg, at);
             let (Some(ttl), Some(rdlength)) = (be32(msg, next + 4), be16(msg, next + 8)) else {
                 break;
             };
@@ -233,6 +259,22 @@ mod tests {
         );
     }
 
+    #[test]
+    fn counts_beyond_the_message_read_what_is_there() {
+        let truth = parse(&response()).unwrap();
+        let mut claimed = response();
+        claimed[6..12].fill(0xff);
+        let m = parse(&claimed).unwrap();
+        assert_eq!(m.question, truth.question);
+        assert_eq!(m.ttl_range, truth.ttl_range);
+        assert_eq!(m.answers, 0xffff);
+        // 65,535 questions: the answers are read as further questions, and the message ends.
+        claimed[4..6].fill(0xff);
+        let m = parse(&claimed).unwrap();
+        assert_eq!(m.question, truth.question);
+        assert_eq!(m.ttl_range, None);
+    }
+
     mod never_panics {
         use super::*;
         use proptest::prelude::*;
@@ -241,6 +283,15 @@ mod tests {
             #[test]
             fn on_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
                 let _ = parse(&bytes);
+            }
+
+            #[test]
+            fn skipping_a_name_ends_where_reading_it_does(
+                bytes in proptest::collection::vec(any::<u8>(), 0..300),
+                at in 0usize..300,
+            ) {
+                let end = bytes.len();
+                prop_assert_eq!(skip_name(&bytes, at).min(end), read_name(&bytes, at).1.min(end));
             }
         }
     }
