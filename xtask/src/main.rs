@@ -901,7 +901,7 @@ fn bench_memory(runs: usize) -> Result<()> {
     }
     let report = format!(
         "Written by `cargo xtask bench memory {runs}`: {runs} runs of `/usr/bin/time -v capture extract INPUT -o x.parquet --profile P --quiet --max-flows 2000000`; \
-flow-state bytes are the engine's own count at the moment most flows were open (sampled every 64 Ki packets), peak RSS is the whole process \
+flow-state bytes are the engine's own count at the moment most flows were open (sampled every 64 Ki packets, or every four packets per open flow above 16 Ki open flows), peak RSS is the whole process \
 (input mapping, column buffers and allocator included).\n\n\
 | input | profile | open flows at the peak | flow-state bytes per open flow | peak RSS, median (min–max) |\n|---|---|---|---|---|\n{rows}\n"
     );
