@@ -1094,8 +1094,8 @@ fn bench_writer(runs: usize) -> Result<()> {
 |---|---|---|
 | `fio {fio_args} --directory=…` | {fio_med:.0} MB/s | {fio_min:.0}–{fio_max:.0} MB/s |
 | the writer's io_uring path, {size} in 4 MiB buffers ({raw_mode}) | {raw_med:.0} MB/s | {raw_min:.0}–{raw_max:.0} MB/s |
-| the whole writer, encoding on the writer thread (`--encode-threads 0`, the default): {records:.0} JJ-CORE records ({columns} columns; the benchmark capture's flows, built beforehand and held in memory, written over and over) staged, encoded, zstd-compressed, written ({mode}), synced every second, rotated at 256 MiB | {rec_med:.0} records/s ({mb_med:.1} MB/s) | {rec_min:.0}–{rec_max:.0} records/s ({mb_min:.1}–{mb_max:.1} MB/s) |
-| the same with `--encode-threads {cores}`: the writer thread stages records, {cores} threads encode and compress whole row groups | {pool_med:.0} records/s ({pool_mb_med:.1} MB/s) | {pool_min:.0}–{pool_max:.0} records/s ({pool_mb_min:.1}–{pool_mb_max:.1} MB/s) |
+| the whole writer, encoding on the writer thread (`--encode-threads 0`, the default): {records:.0} JJ-CORE records ({columns} columns; the benchmark capture's flows, built beforehand and held in memory, written over and over) gathered into column buffers, encoded, zstd-compressed, written ({mode}), synced every second, rotated at 256 MiB | {rec_med:.0} records/s ({mb_med:.1} MB/s) | {rec_min:.0}–{rec_max:.0} records/s ({mb_min:.1}–{mb_max:.1} MB/s) |
+| the same with `--encode-threads {cores}`: the writer thread gathers records, {cores} threads encode and compress whole row groups | {pool_med:.0} records/s ({pool_mb_med:.1} MB/s) | {pool_min:.0}–{pool_max:.0} records/s ({pool_mb_min:.1}–{pool_mb_max:.1} MB/s) |
 
 Writer times are wall-clock from the first record to the last segment synced and closed. The io_uring path reaches {:.0} % of fio's bandwidth (target: at least 80 %). The whole writer is bound by encoding and compression, not by the disk: {:.1} bytes per record on disk; zstd inside the Parquet pages turns {:.0} MB of encoded columns into {:.0} MB ({:.1}×).
 
