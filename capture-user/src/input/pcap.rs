@@ -43,12 +43,17 @@ impl<'a> Reader<'a> {
     }
 
     fn u32_at(&self, at: usize) -> u32 {
-        let b = [
+        self.u32_of([
             self.data[at],
             self.data[at + 1],
             self.data[at + 2],
             self.data[at + 3],
-        ];
+        ])
+    }
+
+    /// `b` as a number in the file's byte order.
+    #[inline]
+    fn u32_of(&self, b: [u8; 4]) -> u32 {
         if self.big_endian {
             u32::from_be_bytes(b)
         } else {
@@ -68,14 +73,8 @@ impl<'a> Reader<'a> {
         let Some(header) = self.data[start..].first_chunk::<16>() else {
             return Err((start as u64, InputErrorKind::Truncated));
         };
-        let field = |i: usize| {
-            let b = [header[i], header[i + 1], header[i + 2], header[i + 3]];
-            if self.big_endian {
-                u32::from_be_bytes(b)
-            } else {
-                u32::from_le_bytes(b)
-            }
-        };
+        let field =
+            |i: usize| self.u32_of([header[i], header[i + 1], header[i + 2], header[i + 3]]);
         let (secs, frac, caplen, wire_len) = (field(0), field(4), field(8), field(12));
         if caplen > MAX_RECORD {
             return Err((start as u64, InputErrorKind::BadLength(caplen)));
