@@ -262,12 +262,12 @@ fn rewrite_addresses(frame: &mut [u8], copy: u16) -> bool {
     // Each changed word: the two bytes starting one byte into the address (IPv4) or two bytes
     // in (IPv6), which is 16-bit aligned in the IPv6 pseudo-header but not in IPv4's; adjust
     // over the aligned words that contain them.
-    let mut changes: Vec<(usize, u16, u16)> = Vec::with_capacity(4);
+    let mut changes: Vec<(usize, u16, u16)> = Vec::with_capacity(6);
     for start in words {
         let aligned = start & !1;
-        let before: Vec<u16> = (0..2)
-            .map(|w| u16::from_be_bytes([frame[aligned + 2 * w], frame[aligned + 2 * w + 1]]))
-            .collect();
+        let before: [u16; 2] = std::array::from_fn(|w| {
+            u16::from_be_bytes([frame[aligned + 2 * w], frame[aligned + 2 * w + 1]])
+        });
         frame[start] ^= mask[0];
         frame[start + 1] ^= mask[1];
         for (w, old) in before.into_iter().enumerate() {
@@ -279,7 +279,7 @@ fn rewrite_addresses(frame: &mut [u8], copy: u16) -> bool {
         }
     }
     if matches!(protocol, 6 | 17) {
-        changes.extend(rewrite_client_port(frame, transport, copy));
+        rewrite_client_port(frame, transport, copy, &mut changes);
     }
     if ethertype == 0x0800 {
         let ihl = usize::from(frame[ip] & 0x0f) * 4;
@@ -312,10 +312,15 @@ fn rewrite_addresses(frame: &mut [u8], copy: u16) -> bool {
 /// the higher of the two ports when it is 1024 or more (both, when they are equal), which is
 /// the same port in both directions of a conversation. XORing below 1024 keeps it at 1024 or
 /// more; a result that would be a tunnel port (which the capture opens as VXLAN or GENEVE)
-/// leaves the port as it is. Returns the changed words for the checksum.
-fn rewrite_client_port(frame: &mut [u8], transport: usize, copy: u16) -> Vec<(usize, u16, u16)> {
+/// leaves the port as it is. Adds the changed words to `changes`, for the checksum.
+fn rewrite_client_port(
+    frame: &mut [u8],
+    transport: usize,
+    copy: u16,
+    changes: &mut Vec<(usize, u16, u16)>,
+) {
     let Some(ports) = frame.get(transport..transport + 4) else {
-        return Vec::new();
+        return;
     };
     let (sport, dport) = (
         u16::from_be_bytes([ports[0], ports[1]]),
@@ -328,16 +333,14 @@ fn rewrite_client_port(frame: &mut [u8], transport: usize, copy: u16) -> Vec<(us
         || new == crate::decode::tunnel::VXLAN_PORT
         || new == crate::decode::tunnel::GENEVE_PORT
     {
-        return Vec::new();
+        return;
     }
-    let mut changes = Vec::with_capacity(2);
     for (at, port) in [(transport, sport), (transport + 2, dport)] {
         if port == client {
             frame[at..at + 2].copy_from_slice(&new.to_be_bytes());
             changes.push((at, port, new));
         }
     }
-    changes
 }
 
 fn load(mix: &Mix) -> io::Result<(Source, u64, u64)> {
