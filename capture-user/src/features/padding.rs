@@ -1,14 +1,10 @@
 //! `padding` (JJ-EXPERIMENTAL): how uniform a flow's packet sizes and timing are, Tor-cell-sized
 //! packets, and header overhead per burst: the signs of padded or tunnelled traffic.
 
-use rustc_hash::FxHashMap;
-
-use super::stats::Moments;
+use super::stats::{LengthCounts, Moments};
 use super::{secs, share, Dir, Extractor, FlowIdentity, Group, Row};
 use crate::decode::Packet;
 
-/// Distinct packet sizes counted per flow (the same bound as the `size` group's).
-const MAX_DISTINCT_SIZES: usize = 4096;
 /// A size this common makes the flow constant-size.
 const CONSTANT_SIZE_SHARE: f64 = 0.95;
 /// Gaps this regular (coefficient of variation) make the flow constant-rate.
@@ -24,7 +20,7 @@ fn tor_cell_sized(len: u32) -> bool {
 #[derive(Debug, Default)]
 pub(super) struct Padding {
     sizes: Moments,
-    size_counts: FxHashMap<u32, (u64, u32)>,
+    size_counts: LengthCounts,
     last_ts: Option<i64>,
     gaps: Moments,
     tor_cells: u64,
@@ -53,12 +49,7 @@ impl Extractor for Padding {
     fn update(&mut self, pkt: &Packet<'_>, _dir: Dir) {
         let len = pkt.ip.total_len;
         self.sizes.push(f64::from(len));
-        let order = u32::try_from(self.size_counts.len()).unwrap_or(u32::MAX);
-        if let Some(entry) = self.size_counts.get_mut(&len) {
-            entry.0 += 1;
-        } else if self.size_counts.len() < MAX_DISTINCT_SIZES {
-            self.size_counts.insert(len, (1, order));
-        }
+        self.size_counts.add(len);
         self.tor_cells += u64::from(tor_cell_sized(len));
         let payload = u64::from(pkt.payload_len());
         self.overhead += u64::from(len).saturating_sub(payload);
@@ -80,25 +71,26 @@ impl Extractor for Padding {
         let s = &self.sizes;
         out.float(s.variance());
         out.float(s.cv());
-        let mode = self
-            .size_counts
-            .iter()
-            .max_by(|a, b| a.1 .0.cmp(&b.1 .0).then(b.1 .1.cmp(&a.1 .1)))
-            .map(|(&size, &(count, _))| (size, count));
-        let mode_share = mode.map_or(0.0, |(_, n)| n as f64 / packets as f64);
+        // The most frequent size; of equally frequent ones, the first seen.
+        let (mode_size, mode_count) = self.size_counts.dominant();
+        let mode_share = if packets > 0 {
+            mode_count as f64 / packets as f64
+        } else {
+            0.0
+        };
         let constant_size = packets > 0 && mode_share >= CONSTANT_SIZE_SHARE;
         out.bool(constant_size);
-        out.int(mode.map_or(0, |(size, _)| size));
+        out.int(mode_size);
         out.float(mode_share);
-        out.int(self.size_counts.len());
+        let distinct = self.size_counts.distinct();
+        out.int(distinct);
         // Entropy of the size distribution, normalised by its maximum for that many sizes.
         let entropy: f64 = self
             .size_counts
-            .values()
-            .map(|&(n, _)| n as f64 / packets.max(1) as f64)
+            .counts()
+            .map(|n| n as f64 / packets.max(1) as f64)
             .map(|p| -p * p.log2())
             .sum();
-        let distinct = self.size_counts.len();
         let max_entropy = if distinct > 1 {
             (distinct as f64).log2()
         } else {
@@ -152,6 +144,6 @@ impl Extractor for Padding {
     }
 
     fn heap_bytes(&self) -> usize {
-        self.size_counts.capacity() * 24
+        self.size_counts.heap_bytes()
     }
 }

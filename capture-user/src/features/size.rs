@@ -1,14 +1,8 @@
 //! `size`: IP lengths and transport payload lengths, overall and per direction.
 
-use rustc_hash::FxHashMap;
-
-use super::stats::{Moments, Quantiles};
+use super::stats::{LengthCounts, Moments, Quantiles};
 use super::{share, Dir, Extractor, FlowIdentity, Group, Row};
 use crate::decode::Packet;
-
-/// Distinct IP lengths counted for `dominant_pkt_size`; lengths first seen after this many
-/// distinct ones are not counted (a flow would need thousands of distinct sizes to reach it).
-const MAX_DISTINCT_SIZES: usize = 4096;
 
 #[derive(Debug, Default)]
 pub(super) struct Size {
@@ -18,62 +12,7 @@ pub(super) struct Size {
     with_payload: [u64; 2],
     l7_min: [u32; 2],
     l7_max: [u32; 2],
-    size_counts: SizeCounts,
-}
-
-/// Packets per IP length, for `dominant_pkt_size`.
-#[derive(Debug, Default)]
-struct SizeCounts {
-    /// (IP length, packets), in order of first appearance.
-    seen: Vec<(u32, u64)>,
-    /// Where each length sits in `seen`, once there are too many to look through.
-    index: Option<FxHashMap<u32, u32>>,
-}
-
-/// Distinct lengths looked through one by one: most flows have a handful, and a short search
-/// costs less than hashing.
-const SEARCHED_SIZES: usize = 32;
-
-impl SizeCounts {
-    #[inline]
-    fn add(&mut self, len: u32) {
-        let at = match &self.index {
-            None => self.seen.iter().position(|&(size, _)| size == len),
-            Some(index) => index.get(&len).map(|&i| i as usize),
-        };
-        if let Some(i) = at {
-            self.seen[i].1 += 1;
-            return;
-        }
-        if self.seen.len() >= MAX_DISTINCT_SIZES {
-            return;
-        }
-        if let Some(index) = &mut self.index {
-            index.insert(len, self.seen.len() as u32);
-        }
-        self.seen.push((len, 1));
-        if self.index.is_none() && self.seen.len() > SEARCHED_SIZES {
-            self.index = Some(
-                self.seen
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &(size, _))| (size, i as u32))
-                    .collect(),
-            );
-        }
-    }
-
-    /// The most frequent length and its count; of equally frequent ones, the first seen.
-    fn dominant(&self) -> (u32, u64) {
-        self.seen.iter().fold(
-            (0, 0),
-            |best, &(size, n)| if n > best.1 { (size, n) } else { best },
-        )
-    }
-
-    fn heap_bytes(&self) -> usize {
-        self.seen.capacity() * 16 + self.index.as_ref().map_or(0, |i| i.capacity() * 8)
-    }
+    size_counts: LengthCounts,
 }
 
 impl Extractor for Size {
@@ -168,40 +107,5 @@ impl Extractor for Size {
 
     fn heap_bytes(&self) -> usize {
         self.len_q.iter().map(Quantiles::heap_bytes).sum::<usize>() + self.size_counts.heap_bytes()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use proptest::prelude::*;
-
-    use super::*;
-
-    proptest! {
-        /// The counts agree with a map of every length, the first-seen length winning ties,
-        /// below and past the point where lengths are indexed, up to the cap.
-        #[test]
-        fn dominant_length_is_the_most_frequent_first_seen(
-            lens in prop::collection::vec(prop_oneof![0u32..8, 0u32..200, 0u32..6000], 0..6000),
-        ) {
-            let mut counts = SizeCounts::default();
-            let mut reference: Vec<(u32, u64)> = Vec::new();
-            for &len in &lens {
-                counts.add(len);
-                if let Some(entry) = reference.iter_mut().find(|(size, _)| *size == len) {
-                    entry.1 += 1;
-                } else if reference.len() < MAX_DISTINCT_SIZES {
-                    reference.push((len, 1));
-                }
-            }
-            let mut want = (0, 0);
-            for &(size, n) in &reference {
-                if n > want.1 {
-                    want = (size, n);
-                }
-            }
-            prop_assert_eq!(counts.dominant(), want);
-            prop_assert_eq!(counts.seen, reference);
-        }
     }
 }

@@ -416,6 +416,82 @@ impl Sketch {
     }
 }
 
+/// Distinct lengths [`LengthCounts`] counts; lengths first seen after this many distinct ones
+/// are not counted (a flow would need thousands of distinct sizes to reach it).
+pub const MAX_DISTINCT_LENGTHS: usize = 4096;
+
+/// Distinct lengths looked through one by one: most flows have a handful, and a short search
+/// costs less than hashing.
+const SEARCHED_LENGTHS: usize = 32;
+
+/// Packets per length (of IP packets), in order of first appearance, up to
+/// [`MAX_DISTINCT_LENGTHS`] distinct lengths.
+#[derive(Debug, Default)]
+pub struct LengthCounts {
+    /// (length, packets), in order of first appearance.
+    seen: Vec<(u32, u64)>,
+    /// Where each length sits in `seen`, once there are too many to look through.
+    index: Option<FxHashMap<u32, u32>>,
+}
+
+impl LengthCounts {
+    /// Counts one packet of `len`.
+    #[inline]
+    pub fn add(&mut self, len: u32) {
+        let at = match &self.index {
+            None => self.seen.iter().position(|&(size, _)| size == len),
+            Some(index) => index.get(&len).map(|&i| i as usize),
+        };
+        if let Some(i) = at {
+            self.seen[i].1 += 1;
+            return;
+        }
+        if self.seen.len() >= MAX_DISTINCT_LENGTHS {
+            return;
+        }
+        if let Some(index) = &mut self.index {
+            index.insert(len, self.seen.len() as u32);
+        }
+        self.seen.push((len, 1));
+        if self.index.is_none() && self.seen.len() > SEARCHED_LENGTHS {
+            self.index = Some(
+                self.seen
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &(size, _))| (size, i as u32))
+                    .collect(),
+            );
+        }
+    }
+
+    /// The most frequent length and its count; of equally frequent ones, the first seen;
+    /// `(0, 0)` when nothing was counted.
+    #[must_use]
+    pub fn dominant(&self) -> (u32, u64) {
+        self.seen.iter().fold(
+            (0, 0),
+            |best, &(size, n)| if n > best.1 { (size, n) } else { best },
+        )
+    }
+
+    /// Distinct lengths counted.
+    #[must_use]
+    pub fn distinct(&self) -> usize {
+        self.seen.len()
+    }
+
+    /// The packets of each length, in order of first appearance.
+    pub fn counts(&self) -> impl Iterator<Item = u64> + '_ {
+        self.seen.iter().map(|&(_, n)| n)
+    }
+
+    /// Bytes held on the heap.
+    #[must_use]
+    pub fn heap_bytes(&self) -> usize {
+        self.seen.capacity() * 16 + self.index.as_ref().map_or(0, |i| i.capacity() * 8)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -528,6 +604,36 @@ mod tests {
             // Ranks out of order and repeated, each with its own selection.
             let ps = [ps[0], ps[1], ps[1], ps[2], ps[3], 100.0, ps[4], 0.0, ps[5]];
             proptest::prop_assert_eq!(q.percentiles(ps), ps.map(|p| linear_percentile(&sorted, p)));
+        }
+
+        /// The counts agree with a list of every length, the first-seen length winning ties,
+        /// below and past the point where lengths are indexed, up to the cap.
+        #[test]
+        fn length_counts_agree_with_a_plain_list(
+            lens in proptest::collection::vec(
+                proptest::prop_oneof![0u32..8, 0u32..200, 0u32..6000],
+                0..6000,
+            ),
+        ) {
+            let mut counts = LengthCounts::default();
+            let mut reference: Vec<(u32, u64)> = Vec::new();
+            for &len in &lens {
+                counts.add(len);
+                if let Some(entry) = reference.iter_mut().find(|(size, _)| *size == len) {
+                    entry.1 += 1;
+                } else if reference.len() < MAX_DISTINCT_LENGTHS {
+                    reference.push((len, 1));
+                }
+            }
+            let mut want = (0, 0);
+            for &(size, n) in &reference {
+                if n > want.1 {
+                    want = (size, n);
+                }
+            }
+            proptest::prop_assert_eq!(counts.dominant(), want);
+            proptest::prop_assert_eq!(counts.distinct(), reference.len());
+            proptest::prop_assert!(counts.counts().eq(reference.iter().map(|&(_, n)| n)));
         }
     }
 
