@@ -176,12 +176,17 @@ impl ChunkEncoder {
             Kind::Float => {
                 let words = group.column(c);
                 let (mut min, mut max, mut nans) = (f64::INFINITY, f64::NEG_INFINITY, 0u64);
-                // `f64::min` and `max` pass over NaN.
+                // A NaN compares false, so the bounds pass over it; written as comparisons
+                // rather than `f64::min`, they compile to one instruction each.
                 for &w in words {
                     let x = f64::from_bits(w);
                     nans += u64::from(x.is_nan());
-                    min = min.min(x);
-                    max = max.max(x);
+                    if x < min {
+                        min = x;
+                    }
+                    if x > max {
+                        max = x;
+                    }
                 }
                 page_encoding::byte_stream_split(plain, words);
                 // The format's rules: NaN never bounds a chunk, and a zero bound is written
@@ -616,8 +621,9 @@ impl<W: Write + Send> ParquetEncoder<W> {
         let at = self.group.rows;
         let columns = &mut self.group.words;
         for &(column, place, len) in &self.runs {
-            for (k, &w) in words[place..place + len].iter().enumerate() {
-                columns[(column + k) * COLUMN_STRIDE + at] = w;
+            let run = columns[column * COLUMN_STRIDE..].chunks_exact_mut(COLUMN_STRIDE);
+            for (slots, &w) in run.zip(&words[place..place + len]) {
+                slots[at] = w;
             }
         }
         for (column, &place) in self.group.strings.iter_mut().zip(&self.string_places) {
