@@ -156,15 +156,23 @@ pub(super) fn byte_stream_split(out: &mut Vec<u8>, values: &[u64]) {
     // value k, and after the transpose row b holds byte b of every value.
     let whole = n - n % 8;
     let (blocks, _) = values.as_chunks::<8>();
-    let mut lanes: Vec<&mut [[u8; 8]]> = streams
-        .chunks_exact_mut(n.max(1))
-        .map(|stream| stream.as_chunks_mut::<8>().0)
-        .collect();
+    // Each stream's groups of eight bytes, one per block: eight slices of the blocks' count,
+    // in an array, so that the loop below writes through them without checking their number
+    // or length.
+    let mut streams_left = streams.chunks_exact_mut(n.max(1));
+    let mut lanes: [&mut [[u8; 8]]; 8] = std::array::from_fn(|_| {
+        let stream = streams_left.next().unwrap_or_default();
+        let groups = stream.as_chunks_mut::<8>().0;
+        let len = groups.len().min(blocks.len());
+        &mut groups[..len]
+    });
     for (k, block) in blocks.iter().enumerate() {
         let mut rows = *block;
         transpose_bytes(&mut rows);
         for (lane, row) in lanes.iter_mut().zip(rows) {
-            lane[k] = row.to_le_bytes();
+            if let Some(group) = lane.get_mut(k) {
+                *group = row.to_le_bytes();
+            }
         }
     }
     for (i, v) in values.iter().enumerate().skip(whole) {
