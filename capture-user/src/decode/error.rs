@@ -190,11 +190,12 @@ pub(crate) fn ensure(
 /// Reads a big-endian `u16` at `at`. Callers have checked the length.
 #[inline]
 pub(crate) fn be16(buf: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes([buf[at], buf[at + 1]])
+    // One bounds check for the slice; the conversion of a two-byte slice cannot fail.
+    u16::from_be_bytes(buf[at..at + 2].try_into().unwrap_or_default())
 }
 
 /// Reads a big-endian `u32` at `at`. Callers have checked the length.
 #[inline]
 pub(crate) fn be32(buf: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]])
+    u32::from_be_bytes(buf[at..at + 4].try_into().unwrap_or_default())
 }

@@ -36,6 +36,7 @@ impl<'a> EthernetHeader<'a> {
     }
 
     /// Destination MAC address.
+    #[inline]
     #[must_use]
     pub fn dst(&self) -> [u8; 6] {
         [
@@ -44,6 +45,7 @@ impl<'a> EthernetHeader<'a> {
     }
 
     /// Source MAC address.
+    #[inline]
     #[must_use]
     pub fn src(&self) -> [u8; 6] {
         [
@@ -52,6 +54,7 @@ impl<'a> EthernetHeader<'a> {
     }
 
     /// The EtherType (or 802.3 length, when below 0x0600).
+    #[inline]
     #[must_use]
     pub fn ethertype(&self) -> u16 {
         be16(self.0, 12)
@@ -73,12 +76,14 @@ impl<'a> VlanTag<'a> {
     }
 
     /// The 12-bit VLAN identifier.
+    #[inline]
     #[must_use]
     pub fn vid(&self) -> u16 {
         be16(self.0, 0) & 0x0fff
     }
 
     /// The EtherType that follows the tag.
+    #[inline]
     #[must_use]
     pub fn ethertype(&self) -> u16 {
         be16(self.0, 2)
@@ -100,18 +105,21 @@ impl<'a> SllHeader<'a> {
     }
 
     /// ARPHRD type of the device.
+    #[inline]
     #[must_use]
     pub fn hatype(&self) -> u16 {
         be16(self.0, 2)
     }
 
     /// Link-layer address length (6 for Ethernet).
+    #[inline]
     #[must_use]
     pub fn halen(&self) -> u16 {
         be16(self.0, 4)
     }
 
     /// The first 6 bytes of the link-layer source address.
+    #[inline]
     #[must_use]
     pub fn src(&self) -> [u8; 6] {
         [
@@ -120,6 +128,7 @@ impl<'a> SllHeader<'a> {
     }
 
     /// Protocol type (an EtherType for the cases we decode).
+    #[inline]
     #[must_use]
     pub fn protocol(&self) -> u16 {
         be16(self.0, 14)
@@ -141,24 +150,28 @@ impl<'a> Sll2Header<'a> {
     }
 
     /// Protocol type (an EtherType).
+    #[inline]
     #[must_use]
     pub fn protocol(&self) -> u16 {
         be16(self.0, 0)
     }
 
     /// ARPHRD type of the device.
+    #[inline]
     #[must_use]
     pub fn hatype(&self) -> u16 {
         be16(self.0, 8)
     }
 
     /// Link-layer address length.
+    #[inline]
     #[must_use]
     pub fn halen(&self) -> u8 {
         self.0[11]
     }
 
     /// The first 6 bytes of the link-layer source address.
+    #[inline]
     #[must_use]
     pub fn src(&self) -> [u8; 6] {
         [

@@ -17,24 +17,28 @@ impl<'a> IcmpHeader<'a> {
     }
 
     /// Message type.
+    #[inline]
     #[must_use]
     pub fn icmp_type(&self) -> u8 {
         self.0[0]
     }
 
     /// Message code.
+    #[inline]
     #[must_use]
     pub fn code(&self) -> u8 {
         self.0[1]
     }
 
     /// Identifier (meaningful for echo messages).
+    #[inline]
     #[must_use]
     pub fn ident(&self) -> u16 {
         be16(self.0, 4)
     }
 
     /// Sequence number (meaningful for echo messages).
+    #[inline]
     #[must_use]
     pub fn seq(&self) -> u16 {
         be16(self.0, 6)

@@ -24,36 +24,42 @@ impl<'a> Ipv6Header<'a> {
     }
 
     /// Traffic class.
+    #[inline]
     #[must_use]
     pub fn traffic_class(&self) -> u8 {
         ((be16(self.0, 0) >> 4) & 0xff) as u8
     }
 
     /// The 20-bit flow label.
+    #[inline]
     #[must_use]
     pub fn flow_label(&self) -> u32 {
         be32(self.0, 0) & 0x000f_ffff
     }
 
     /// Payload length (everything after the fixed header, extension headers included).
+    #[inline]
     #[must_use]
     pub fn payload_len(&self) -> u16 {
         be16(self.0, 4)
     }
 
     /// The first Next Header value.
+    #[inline]
     #[must_use]
     pub fn next_header(&self) -> u8 {
         self.0[6]
     }
 
     /// Hop limit.
+    #[inline]
     #[must_use]
     pub fn hop_limit(&self) -> u8 {
         self.0[7]
     }
 
     /// Source address.
+    #[inline]
     #[must_use]
     pub fn src(&self) -> [u8; 16] {
         let mut a = [0; 16];
@@ -62,6 +68,7 @@ impl<'a> Ipv6Header<'a> {
     }
 
     /// Destination address.
+    #[inline]
     #[must_use]
     pub fn dst(&self) -> [u8; 16] {
         let mut a = [0; 16];
@@ -146,18 +153,21 @@ impl<'a> ExtensionHeader<'a> {
     }
 
     /// The Next Header field.
+    #[inline]
     #[must_use]
     pub fn next_header(&self) -> u8 {
         self.buf[0]
     }
 
     /// Length of this extension header in bytes.
+    #[inline]
     #[must_use]
     pub fn len(&self) -> usize {
         Self::declared_len(self.buf, self.kind)
     }
 
     /// Never true: every extension header is at least 8 bytes.
+    #[inline]
     #[must_use]
     pub fn is_empty(&self) -> bool {
         false

@@ -125,6 +125,7 @@ impl LayerStack {
     }
 
     /// The layers, outermost first.
+    #[inline]
     #[must_use]
     pub fn as_slice(&self) -> &[Layer] {
         &self.layers[..usize::from(self.len)]
@@ -279,6 +280,7 @@ pub struct Packet<'a> {
 
 impl<'a> Packet<'a> {
     /// Transport payload length: the captured bytes after the transport header, up to the IP length.
+    #[inline]
     #[must_use]
     pub fn payload_len(&self) -> u32 {
         u32::try_from(self.payload.len()).unwrap_or(u32::MAX)

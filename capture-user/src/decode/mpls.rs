@@ -17,12 +17,14 @@ impl<'a> MplsEntry<'a> {
     }
 
     /// The 20-bit label.
+    #[inline]
     #[must_use]
     pub fn label(&self) -> u32 {
         be32(self.0, 0) >> 12
     }
 
     /// Whether this is the bottom of the stack.
+    #[inline]
     #[must_use]
     pub fn bottom_of_stack(&self) -> bool {
         self.0[2] & 0x01 != 0
@@ -56,12 +58,14 @@ impl<'a> PppoeSession<'a> {
     }
 
     /// The PPPoE session id.
+    #[inline]
     #[must_use]
     pub fn session_id(&self) -> u16 {
         be16(self.0, 2)
     }
 
     /// The PPP protocol carried.
+    #[inline]
     #[must_use]
     pub fn ppp_protocol(&self) -> u16 {
         be16(self.0, 6)

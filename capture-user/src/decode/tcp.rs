@@ -45,54 +45,63 @@ impl<'a> TcpHeader<'a> {
     }
 
     /// Source port.
+    #[inline]
     #[must_use]
     pub fn src_port(&self) -> u16 {
         be16(self.0, 0)
     }
 
     /// Destination port.
+    #[inline]
     #[must_use]
     pub fn dst_port(&self) -> u16 {
         be16(self.0, 2)
     }
 
     /// Sequence number.
+    #[inline]
     #[must_use]
     pub fn seq(&self) -> u32 {
         be32(self.0, 4)
     }
 
     /// Acknowledgment number.
+    #[inline]
     #[must_use]
     pub fn ack(&self) -> u32 {
         be32(self.0, 8)
     }
 
     /// Header length in bytes.
+    #[inline]
     #[must_use]
     pub fn header_len(&self) -> usize {
         usize::from(self.0[12] >> 4) * 4
     }
 
     /// The nine flag bits (NS, CWR, ECE, URG, ACK, PSH, RST, SYN, FIN).
+    #[inline]
     #[must_use]
     pub fn flags(&self) -> u16 {
         be16(self.0, 12) & 0x01ff
     }
 
     /// Advertised window (unscaled).
+    #[inline]
     #[must_use]
     pub fn window(&self) -> u16 {
         be16(self.0, 14)
     }
 
     /// Urgent pointer.
+    #[inline]
     #[must_use]
     pub fn urgent_ptr(&self) -> u16 {
         be16(self.0, 18)
     }
 
     /// The raw options bytes.
+    #[inline]
     #[must_use]
     pub fn options(&self) -> &'a [u8] {
         &self.0[Self::MIN_LEN..self.header_len()]

@@ -38,24 +38,28 @@ impl<'a> GreHeader<'a> {
     }
 
     /// GRE version (0, or 1 for PPTP).
+    #[inline]
     #[must_use]
     pub fn version(&self) -> u16 {
         self.flag_bits() & 0x7
     }
 
     /// Whether the checksum field is present.
+    #[inline]
     #[must_use]
     pub fn has_checksum(&self) -> bool {
         self.flag_bits() & 0x8000 != 0
     }
 
     /// Whether the key field is present.
+    #[inline]
     #[must_use]
     pub fn has_key(&self) -> bool {
         self.flag_bits() & 0x2000 != 0
     }
 
     /// Whether the sequence-number field is present.
+    #[inline]
     #[must_use]
     pub fn has_sequence(&self) -> bool {
         self.flag_bits() & 0x1000 != 0
@@ -66,6 +70,7 @@ impl<'a> GreHeader<'a> {
     }
 
     /// Protocol type of the payload (an EtherType).
+    #[inline]
     #[must_use]
     pub fn protocol(&self) -> u16 {
         be16(self.0, 2)
@@ -82,6 +87,7 @@ impl<'a> GreHeader<'a> {
     }
 
     /// The key, when present.
+    #[inline]
     #[must_use]
     pub fn key(&self) -> Option<u32> {
         self.has_key()
@@ -125,12 +131,14 @@ impl<'a> ErspanHeader<'a> {
     }
 
     /// The 10-bit session id.
+    #[inline]
     #[must_use]
     pub fn session_id(&self) -> u16 {
         be16(self.buf, 2) & 0x03ff
     }
 
     /// The original VLAN of the mirrored frame.
+    #[inline]
     #[must_use]
     pub fn vlan(&self) -> u16 {
         be16(self.buf, 0) & 0x0fff
@@ -169,6 +177,7 @@ impl<'a> VxlanHeader<'a> {
     }
 
     /// The 24-bit VXLAN network identifier.
+    #[inline]
     #[must_use]
     pub fn vni(&self) -> u32 {
         be32(self.0, 4) >> 8
@@ -196,18 +205,21 @@ impl<'a> GeneveHeader<'a> {
     }
 
     /// Header length with options.
+    #[inline]
     #[must_use]
     pub fn header_len(&self) -> usize {
         8 + usize::from(self.0[0] & 0x3f) * 4
     }
 
     /// Protocol type of the payload (an EtherType; 0x6558 for Ethernet).
+    #[inline]
     #[must_use]
     pub fn protocol(&self) -> u16 {
         be16(self.0, 2)
     }
 
     /// The 24-bit virtual network identifier.
+    #[inline]
     #[must_use]
     pub fn vni(&self) -> u32 {
         be32(self.0, 4) >> 8

@@ -17,18 +17,21 @@ impl<'a> UdpHeader<'a> {
     }
 
     /// Source port.
+    #[inline]
     #[must_use]
     pub fn src_port(&self) -> u16 {
         be16(self.0, 0)
     }
 
     /// Destination port.
+    #[inline]
     #[must_use]
     pub fn dst_port(&self) -> u16 {
         be16(self.0, 2)
     }
 
     /// The length field (header included).
+    #[inline]
     #[must_use]
     pub fn length(&self) -> u16 {
         be16(self.0, 4)
