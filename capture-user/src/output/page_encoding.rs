@@ -157,8 +157,8 @@ pub(super) fn byte_stream_split(out: &mut Vec<u8>, values: &[u64]) {
     let whole = n - n % 8;
     let (blocks, _) = values.as_chunks::<8>();
     // Each stream's groups of eight bytes, one per block: eight slices of the blocks' count,
-    // in an array, so that the loop below writes through them without checking their number
-    // or length.
+    // in an array, so that the loop below writes through them without checking how many
+    // there are (each write's index is always inside its slice).
     let mut streams_left = streams.chunks_exact_mut(n.max(1));
     let mut lanes: [&mut [[u8; 8]]; 8] = std::array::from_fn(|_| {
         let stream = streams_left.next().unwrap_or_default();
