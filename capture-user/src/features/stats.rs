@@ -634,6 +634,7 @@ mod tests {
             proptest::prop_assert_eq!(counts.dominant(), want);
             proptest::prop_assert_eq!(counts.distinct(), reference.len());
             proptest::prop_assert!(counts.counts().eq(reference.iter().map(|&(_, n)| n)));
+            proptest::prop_assert_eq!(&counts.seen, &reference);
         }
     }
 
