@@ -46,10 +46,10 @@ impl Extractor for Padding {
     const GROUP: Group = Group::Padding;
 
     #[inline]
-    fn update(&mut self, pkt: &Packet<'_>, _dir: Dir) {
+    fn update(&mut self, pkt: &Packet<'_>, dir: Dir) {
         let len = pkt.ip.total_len;
         self.sizes.push(f64::from(len));
-        self.size_counts.add(len);
+        self.size_counts.add(len, dir);
         self.tor_cells += u64::from(tor_cell_sized(len));
         let payload = u64::from(pkt.payload_len());
         self.overhead += u64::from(len).saturating_sub(payload);

@@ -7,12 +7,16 @@ use crate::decode::Packet;
 #[derive(Debug, Default)]
 pub(super) struct Size {
     len: [Moments; 2],
-    len_q: [Quantiles; 2],
     payload: [Moments; 2],
     with_payload: [u64; 2],
     l7_min: [u32; 2],
     l7_max: [u32; 2],
+    /// Packets per IP length and direction: the dominant length, and the length percentiles
+    /// exactly.
     size_counts: LengthCounts,
+    /// The length percentiles of a flow with more distinct lengths than `size_counts` keeps:
+    /// every packet from the first one turned away on, the earlier ones from their counts.
+    sketched: Option<Box<[Quantiles; 2]>>,
 }
 
 impl Extractor for Size {
@@ -23,7 +27,6 @@ impl Extractor for Size {
         let d = dir as usize;
         let len = pkt.ip.total_len;
         self.len[d].push(f64::from(len));
-        self.len_q[d].push(f64::from(len));
         let payload = pkt.payload_len();
         self.payload[d].push(f64::from(payload));
         if payload > 0 {
@@ -35,14 +38,40 @@ impl Extractor for Size {
             };
             self.l7_max[d] = self.l7_max[d].max(payload);
         }
-        self.size_counts.add(len);
+        let counted = self.size_counts.add(len, dir);
+        match &mut self.sketched {
+            Some(sketched) => sketched[d].push(f64::from(len)),
+            None if !counted => {
+                let counts = &self.size_counts;
+                let mut sketched = Box::new([Dir::Fwd, Dir::Bwd].map(|side| {
+                    let s = side as usize;
+                    Quantiles::sketch_of(counts.iter().map(|(size, n)| (f64::from(size), n[s])))
+                }));
+                sketched[d].push(f64::from(len));
+                self.sketched = Some(sketched);
+            }
+            None => {}
+        }
     }
 
     fn finish(&mut self, _flow: &FlowIdentity, out: &mut Row) {
         let all = Moments::merge(&self.len[0], &self.len[1]);
-        let [fwd_q, bwd_q] = &mut self.len_q;
-        let mut all_q = Quantiles::merged(fwd_q, bwd_q);
-        let [p25, median, p75, p90] = all_q.percentiles([25.0, 50.0, 75.0, 90.0]);
+        const BOTH: [f64; 4] = [25.0, 50.0, 75.0, 90.0];
+        let ([p25, median, p75, p90], medians) = match &mut self.sketched {
+            None => {
+                let sorted = self.size_counts.sorted();
+                let [fwd] = sorted.percentiles(Some(Dir::Fwd), [50.0]);
+                let [bwd] = sorted.percentiles(Some(Dir::Bwd), [50.0]);
+                (sorted.percentiles(None, BOTH), [fwd, bwd])
+            }
+            Some(sketched) => {
+                let [fwd_q, bwd_q] = &mut **sketched;
+                let both = Quantiles::merged(fwd_q, bwd_q).percentiles(BOTH);
+                let [fwd] = fwd_q.percentiles([50.0]);
+                let [bwd] = bwd_q.percentiles([50.0]);
+                (both, [fwd, bwd])
+            }
+        };
         out.float(all.min());
         out.float(all.max());
         out.float(all.mean());
@@ -51,9 +80,7 @@ impl Extractor for Size {
         out.float(p25);
         out.float(p75);
         out.float(p90);
-        for d in 0..2 {
-            let m = &self.len[d];
-            let [med] = self.len_q[d].percentiles([50.0]);
+        for (m, med) in self.len.iter().zip(medians) {
             out.float(m.min());
             out.float(m.max());
             out.float(m.mean());
@@ -106,6 +133,10 @@ impl Extractor for Size {
     }
 
     fn heap_bytes(&self) -> usize {
-        self.len_q.iter().map(Quantiles::heap_bytes).sum::<usize>() + self.size_counts.heap_bytes()
+        self.size_counts.heap_bytes()
+            + self
+                .sketched
+                .as_ref()
+                .map_or(0, |q| q.iter().map(Quantiles::heap_bytes).sum())
     }
 }

@@ -8,6 +8,8 @@
 
 use rustc_hash::FxHashMap;
 
+use super::Dir;
+
 /// Values kept exactly before a `Quantiles` switches to the sketch.
 pub const EXACT_CAP: usize = 2048;
 /// Relative accuracy of the sketch.
@@ -217,6 +219,20 @@ impl Quantiles {
         self.sketch = Some(s);
     }
 
+    /// A sketch of `n` copies of each `(x, n)`, however large the counts.
+    #[must_use]
+    pub fn sketch_of(weighted: impl IntoIterator<Item = (f64, u64)>) -> Self {
+        let mut sketch = Box::new(Sketch::default());
+        for (x, n) in weighted {
+            sketch.push_n(x, n);
+        }
+        Self {
+            exact: Vec::new(),
+            sorted: false,
+            sketch: Some(sketch),
+        }
+    }
+
     /// Whether the values are still held exactly.
     #[must_use]
     pub fn is_exact(&self) -> bool {
@@ -359,13 +375,18 @@ impl Sketch {
     }
 
     fn push(&mut self, x: f64) {
-        self.count += 1;
+        self.push_n(x, 1);
+    }
+
+    /// Adds `n` copies of `x`.
+    fn push_n(&mut self, x: f64, n: u64) {
+        self.count += n;
         if x <= 0.0 || !x.is_finite() {
-            self.zeros += 1;
+            self.zeros += n;
             return;
         }
         let idx = (x.ln() / Self::gamma_ln()).ceil() as i32;
-        *self.buckets.entry(idx).or_insert(0) += 1;
+        *self.buckets.entry(idx).or_insert(0) += n;
         if self.buckets.len() > SKETCH_MAX_BUCKETS {
             self.collapse_lowest();
         }
@@ -424,35 +445,41 @@ pub const MAX_DISTINCT_LENGTHS: usize = 4096;
 /// costs less than hashing.
 const SEARCHED_LENGTHS: usize = 32;
 
-/// Packets per length (of IP packets), in order of first appearance, up to
-/// [`MAX_DISTINCT_LENGTHS`] distinct lengths.
+/// Packets per length (of IP packets) and direction, in order of first appearance, up to
+/// [`MAX_DISTINCT_LENGTHS`] distinct lengths. IP lengths repeat: a flow has a handful of
+/// distinct ones however many packets it has, so this is also how their percentiles are
+/// answered exactly.
 #[derive(Debug, Default)]
 pub struct LengthCounts {
-    /// (length, packets), in order of first appearance.
-    seen: Vec<(u32, u64)>,
+    /// (length, packets from each direction), in order of first appearance.
+    seen: Vec<(u32, [u64; 2])>,
     /// Where each length sits in `seen`, once there are too many to look through.
     index: Option<FxHashMap<u32, u32>>,
 }
 
 impl LengthCounts {
-    /// Counts one packet of `len`.
+    /// Counts one packet of `len` from `dir`; false when the length was turned away because
+    /// [`MAX_DISTINCT_LENGTHS`] others came first.
     #[inline]
-    pub fn add(&mut self, len: u32) {
+    pub fn add(&mut self, len: u32, dir: Dir) -> bool {
+        let d = dir as usize;
         let at = match &self.index {
             None => self.seen.iter().position(|&(size, _)| size == len),
             Some(index) => index.get(&len).map(|&i| i as usize),
         };
         if let Some(i) = at {
-            self.seen[i].1 += 1;
-            return;
+            self.seen[i].1[d] += 1;
+            return true;
         }
         if self.seen.len() >= MAX_DISTINCT_LENGTHS {
-            return;
+            return false;
         }
         if let Some(index) = &mut self.index {
             index.insert(len, self.seen.len() as u32);
         }
-        self.seen.push((len, 1));
+        let mut packets = [0; 2];
+        packets[d] = 1;
+        self.seen.push((len, packets));
         if self.index.is_none() && self.seen.len() > SEARCHED_LENGTHS {
             self.index = Some(
                 self.seen
@@ -462,6 +489,7 @@ impl LengthCounts {
                     .collect(),
             );
         }
+        true
     }
 
     /// The most frequent length and its count; of equally frequent ones, the first seen;
@@ -470,7 +498,13 @@ impl LengthCounts {
     pub fn dominant(&self) -> (u32, u64) {
         self.seen.iter().fold(
             (0, 0),
-            |best, &(size, n)| if n > best.1 { (size, n) } else { best },
+            |best, &(size, [f, b])| {
+                if f + b > best.1 {
+                    (size, f + b)
+                } else {
+                    best
+                }
+            },
         )
     }
 
@@ -482,13 +516,69 @@ impl LengthCounts {
 
     /// The packets of each length, in order of first appearance.
     pub fn counts(&self) -> impl Iterator<Item = u64> + '_ {
-        self.seen.iter().map(|&(_, n)| n)
+        self.seen.iter().map(|&(_, [f, b])| f + b)
+    }
+
+    /// The lengths counted and their packets, in increasing order of length.
+    #[must_use]
+    pub fn sorted(&self) -> SortedLengths {
+        let mut by_length = self.seen.clone();
+        by_length.sort_unstable_by_key(|&(size, _)| size);
+        SortedLengths(by_length)
+    }
+
+    /// (length, packets from each direction), in order of first appearance.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, [u64; 2])> + '_ {
+        self.seen.iter().copied()
     }
 
     /// Bytes held on the heap.
     #[must_use]
     pub fn heap_bytes(&self) -> usize {
-        self.seen.capacity() * 16 + self.index.as_ref().map_or(0, |i| i.capacity() * 8)
+        self.seen.capacity() * 24 + self.index.as_ref().map_or(0, |i| i.capacity() * 8)
+    }
+}
+
+/// [`LengthCounts`] in increasing order of length.
+#[derive(Debug)]
+pub struct SortedLengths(Vec<(u32, [u64; 2])>);
+
+impl SortedLengths {
+    /// numpy's linear-interpolation percentiles (each in 0..=100) of the lengths of the packets
+    /// from `dir`, or from both directions for `None`; 0 when there are none. The same values as
+    /// [`Quantiles::percentiles`] over every packet's length.
+    #[must_use]
+    pub fn percentiles<const N: usize>(&self, dir: Option<Dir>, ps: [f64; N]) -> [f64; N] {
+        let packets = |&(_, [f, b]): &(u32, [u64; 2])| match dir {
+            Some(Dir::Fwd) => f,
+            Some(Dir::Bwd) => b,
+            None => f + b,
+        };
+        let n: u64 = self.0.iter().map(packets).sum();
+        if n == 0 {
+            return [0.0; N];
+        }
+        // The length of the packet at `rank` (from 0) in increasing order of length.
+        let at = |rank: u64| {
+            let mut before = 0;
+            for entry in &self.0 {
+                before += packets(entry);
+                if before > rank {
+                    return f64::from(entry.0);
+                }
+            }
+            self.0.last().map_or(0.0, |&(size, _)| f64::from(size))
+        };
+        ps.map(|p| {
+            let (lo, t) = rank(n as usize, p);
+            let hi = (lo + 1).min(n as usize - 1);
+            let a = at(lo as u64);
+            if t == 0.0 {
+                a
+            } else {
+                lerp(a, at(hi as u64), t)
+            }
+        })
     }
 }
 
@@ -610,32 +700,84 @@ mod tests {
         /// below and past the point where lengths are indexed, up to the cap.
         #[test]
         fn length_counts_agree_with_a_plain_list(
-            lens in proptest::collection::vec(
-                proptest::prop_oneof![0u32..8, 0u32..200, 0u32..6000],
+            packets in proptest::collection::vec(
+                (proptest::prop_oneof![0u32..8, 0u32..200, 0u32..6000], proptest::bool::ANY),
                 0..6000,
             ),
         ) {
             let mut counts = LengthCounts::default();
-            let mut reference: Vec<(u32, u64)> = Vec::new();
-            for &len in &lens {
-                counts.add(len);
+            let mut reference: Vec<(u32, [u64; 2])> = Vec::new();
+            for &(len, backward) in &packets {
+                let (dir, d) = if backward { (Dir::Bwd, 1) } else { (Dir::Fwd, 0) };
+                let counted = counts.add(len, dir);
                 if let Some(entry) = reference.iter_mut().find(|(size, _)| *size == len) {
-                    entry.1 += 1;
+                    entry.1[d] += 1;
+                    proptest::prop_assert!(counted);
                 } else if reference.len() < MAX_DISTINCT_LENGTHS {
-                    reference.push((len, 1));
+                    let mut n = [0; 2];
+                    n[d] = 1;
+                    reference.push((len, n));
+                    proptest::prop_assert!(counted);
+                } else {
+                    proptest::prop_assert!(!counted);
                 }
             }
             let mut want = (0, 0);
-            for &(size, n) in &reference {
-                if n > want.1 {
-                    want = (size, n);
+            for &(size, [f, b]) in &reference {
+                if f + b > want.1 {
+                    want = (size, f + b);
                 }
             }
             proptest::prop_assert_eq!(counts.dominant(), want);
             proptest::prop_assert_eq!(counts.distinct(), reference.len());
-            proptest::prop_assert!(counts.counts().eq(reference.iter().map(|&(_, n)| n)));
+            proptest::prop_assert!(counts.counts().eq(reference.iter().map(|&(_, [f, b])| f + b)));
             proptest::prop_assert_eq!(&counts.seen, &reference);
         }
+
+        /// Percentiles from the counts equal numpy's over the list of every packet's length, for
+        /// each direction and for both.
+        #[test]
+        fn length_percentiles_equal_those_of_every_length(
+            packets in proptest::collection::vec(
+                (proptest::prop_oneof![40u32..44, 0u32..1600, 0u32..66_000], proptest::bool::ANY),
+                0..3000,
+            ),
+            ps in proptest::array::uniform5(0.0f64..=100.0),
+        ) {
+            let mut counts = LengthCounts::default();
+            let mut lists: [Vec<f64>; 3] = Default::default();
+            for &(len, backward) in &packets {
+                let dir = if backward { Dir::Bwd } else { Dir::Fwd };
+                proptest::prop_assert!(counts.add(len, dir));
+                lists[dir as usize].push(f64::from(len));
+                lists[2].push(f64::from(len));
+            }
+            let sorted = counts.sorted();
+            let ps = [ps[0], ps[1], 0.0, ps[2], 50.0, ps[3], 100.0, ps[4]];
+            for (list, dir) in lists.iter_mut().zip([Some(Dir::Fwd), Some(Dir::Bwd), None]) {
+                list.sort_by(f64::total_cmp);
+                let want = if list.is_empty() {
+                    [0.0; 8]
+                } else {
+                    ps.map(|p| linear_percentile(list, p))
+                };
+                proptest::prop_assert_eq!(sorted.percentiles(dir, ps), want, "{:?}", dir);
+            }
+        }
+    }
+
+    #[test]
+    fn weighted_sketch_equals_repeated_pushes() {
+        let mut repeated = Quantiles::default();
+        for i in 0..5000u32 {
+            repeated.push(f64::from(i % 7 * 100));
+        }
+        let mut weighted = Quantiles::sketch_of((0..7u32).map(|k| {
+            let n = (0..5000u32).filter(|i| i % 7 == k).count() as u64;
+            (f64::from(k * 100), n)
+        }));
+        let ps = [0.0, 10.0, 50.0, 90.0, 100.0];
+        assert_eq!(weighted.percentiles(ps), repeated.percentiles(ps));
     }
 
     #[test]

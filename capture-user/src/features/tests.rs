@@ -228,6 +228,51 @@ fn timing_of_a_single_packet_is_zero() {
     assert_eq!(int(&row, "burst_count"), 0);
 }
 
+/// Length percentiles of a flow of `n` packets whose lengths cycle through `distinct` values
+/// (forward on even packets), against numpy's over the list of every length.
+fn long_flow_length_percentiles(n: u32, distinct: u32) -> (Row, [f64; 3]) {
+    let pkts: Vec<_> = (0..n)
+        .map(|i| {
+            let dir = if i % 2 == 0 { Dir::Fwd } else { Dir::Bwd };
+            let len = 40 + (i * 7919) % distinct;
+            (packet(i64::from(i), dir, len, b"", None), dir)
+        })
+        .collect();
+    let median = |keep: &dyn Fn(u32) -> bool| {
+        let mut lens: Vec<u32> = (0..n)
+            .filter(|&i| keep(i))
+            .map(|i| 40 + (i * 7919) % distinct)
+            .collect();
+        lens.sort_unstable();
+        let mid = (lens.len() - 1) as f64 / 2.0;
+        let (lo, hi) = (lens[mid.floor() as usize], lens[mid.ceil() as usize]);
+        f64::from(lo) + f64::from(hi - lo) * (mid - mid.floor())
+    };
+    let want = [
+        median(&|_| true),
+        median(&|i| i % 2 == 0),
+        median(&|i| i % 2 == 1),
+    ];
+    (row_of(&pkts, ipproto::UDP), want)
+}
+
+#[test]
+fn length_percentiles_of_long_flows() {
+    // Many packets, few lengths: exact whatever the packet count.
+    let (row, [all, fwd, bwd]) = long_flow_length_percentiles(20_001, 300);
+    assert_eq!(float(&row, "pkt_len_median"), all);
+    assert_eq!(float(&row, "pkt_len_fwd_median"), fwd);
+    assert_eq!(float(&row, "pkt_len_bwd_median"), bwd);
+    // More distinct lengths than are counted: the sketch's 0.5 % accuracy.
+    let (row, want) = long_flow_length_percentiles(20_001, 9_000);
+    let got =
+        ["pkt_len_median", "pkt_len_fwd_median", "pkt_len_bwd_median"].map(|c| float(&row, c));
+    for (got, want) in got.into_iter().zip(want) {
+        assert!((got - want).abs() <= want * 0.011, "{got} against {want}");
+    }
+    assert!(float(&row, "pkt_len_p90") > float(&row, "pkt_len_p75"));
+}
+
 #[test]
 fn sizes_overall_and_per_direction() {
     let row = row_of(&sample(), ipproto::UDP);
