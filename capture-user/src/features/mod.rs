@@ -37,6 +37,62 @@ use crate::decode::Packet;
 pub use connection::{ConnectionWindow, DEFAULT_WINDOW_SECS as DEFAULT_CONNECTION_WINDOW_SECS};
 pub use registry::{FeatureDef, Group, Kind, Tier, FEATURES};
 
+/// Appends `v4` as a dotted quad.
+fn push_ipv4(text: &mut String, v4: std::net::Ipv4Addr) {
+    for (i, octet) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            text.push('.');
+        }
+        if octet >= 100 {
+            text.push(char::from(b'0' + octet / 100));
+        }
+        if octet >= 10 {
+            text.push(char::from(b'0' + octet / 10 % 10));
+        }
+        text.push(char::from(b'0' + octet % 10));
+    }
+}
+
+/// Appends `v6` in RFC 5952 form: lowercase hex groups without leading zeros, the longest run
+/// of two or more zero groups (the first of equally long ones) as `::`, and an IPv4-mapped
+/// address as `::ffff:` and a dotted quad.
+fn push_ipv6(text: &mut String, v6: std::net::Ipv6Addr) {
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        text.push_str("::ffff:");
+        push_ipv4(text, v4);
+        return;
+    }
+    let groups = v6.segments();
+    let (mut run_at, mut run_len) = (0, 0);
+    let mut i = 0;
+    while i < 8 {
+        let len = groups[i..].iter().take_while(|&&g| g == 0).count();
+        if len > run_len {
+            (run_at, run_len) = (i, len);
+        }
+        i += len.max(1);
+    }
+    let push_groups = |text: &mut String, groups: &[u16]| {
+        for (k, &g) in groups.iter().enumerate() {
+            if k > 0 {
+                text.push(':');
+            }
+            let digits = (16 - g.leading_zeros()).div_ceil(4).max(1);
+            for d in (0..digits).rev() {
+                let nibble = (g >> (4 * d)) & 0xf;
+                text.push(char::from(b"0123456789abcdef"[usize::from(nibble)]));
+            }
+        }
+    };
+    if run_len < 2 {
+        push_groups(text, &groups);
+        return;
+    }
+    push_groups(text, &groups[..run_at]);
+    text.push_str("::");
+    push_groups(text, &groups[run_at + run_len..]);
+}
+
 /// Direction of a packet within its flow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dir {
@@ -181,31 +237,15 @@ impl Row {
         self.put((start as u64) << 32 | (len as u64 & 0xffff_ffff));
     }
 
-    /// An address in its usual text form (dotted quad, or RFC 5952 for IPv6), written straight
-    /// into the record's text. Two per record: IPv4 is spelled out by hand, since the
-    /// formatting machinery costs several times as much.
+    /// An address in its usual text form (dotted quad, or RFC 5952 for IPv6, exactly as the
+    /// standard library's `Display` writes them), written straight into the record's text. Two
+    /// per record: both are spelled out by hand, since the formatting machinery costs several
+    /// times as much.
     #[inline]
     fn str_ip(&mut self, ip: IpAddr) {
         self.str_with(|text| match ip {
-            IpAddr::V4(v4) => {
-                for (i, octet) in v4.octets().into_iter().enumerate() {
-                    if i > 0 {
-                        text.push('.');
-                    }
-                    if octet >= 100 {
-                        text.push(char::from(b'0' + octet / 100));
-                    }
-                    if octet >= 10 {
-                        text.push(char::from(b'0' + octet / 10 % 10));
-                    }
-                    text.push(char::from(b'0' + octet % 10));
-                }
-            }
-            IpAddr::V6(v6) => {
-                use std::fmt::Write as _;
-                // Writing into a `String` cannot fail.
-                let _ = write!(text, "{v6}");
-            }
+            IpAddr::V4(v4) => push_ipv4(text, v4),
+            IpAddr::V6(v6) => push_ipv6(text, v6),
         });
     }
 

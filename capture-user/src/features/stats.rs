@@ -455,6 +455,9 @@ pub struct LengthCounts {
     seen: Vec<(u32, [u64; 2])>,
     /// Where each length sits in `seen`, once there are too many to look through.
     index: Option<FxHashMap<u32, u32>>,
+    /// Where the length of each direction's previous packet sits in `seen`: a bulk transfer
+    /// sends one length after another, and its acknowledgments another.
+    last: [u32; 2],
 }
 
 impl LengthCounts {
@@ -463,17 +466,29 @@ impl LengthCounts {
     #[inline]
     pub fn add(&mut self, len: u32, dir: Dir) -> bool {
         let d = dir as usize;
+        if let Some((size, packets)) = self.seen.get_mut(self.last[d] as usize) {
+            if *size == len {
+                packets[d] += 1;
+                return true;
+            }
+        }
+        self.add_looked_up(len, d)
+    }
+
+    fn add_looked_up(&mut self, len: u32, d: usize) -> bool {
         let at = match &self.index {
             None => self.seen.iter().position(|&(size, _)| size == len),
             Some(index) => index.get(&len).map(|&i| i as usize),
         };
         if let Some(i) = at {
             self.seen[i].1[d] += 1;
+            self.last[d] = i as u32;
             return true;
         }
         if self.seen.len() >= MAX_DISTINCT_LENGTHS {
             return false;
         }
+        self.last[d] = self.seen.len() as u32;
         if let Some(index) = &mut self.index {
             index.insert(len, self.seen.len() as u32);
         }

@@ -1398,3 +1398,40 @@ proptest::proptest! {
         }
     }
 }
+
+proptest::proptest! {
+    /// Addresses are written as the standard library writes them: zero runs of every length and
+    /// place (groups drawn mostly from 0 and 1), IPv4-mapped and -compatible forms.
+    #[test]
+    fn ipv6_text_equals_display(
+        groups in proptest::array::uniform8(proptest::prop_oneof![
+            3 => proptest::strategy::Just(0u16),
+            1 => proptest::strategy::Just(1u16),
+            1 => proptest::strategy::Just(0xffffu16),
+            2 => proptest::num::u16::ANY,
+        ]),
+    ) {
+        let v6 = std::net::Ipv6Addr::from(groups);
+        let mut text = String::from("x");
+        push_ipv6(&mut text, v6);
+        proptest::prop_assert_eq!(&text[1..], v6.to_string());
+    }
+}
+
+#[test]
+fn ipv6_text_of_special_addresses() {
+    for s in [
+        "::",
+        "::1",
+        "::ffff:10.0.0.1",
+        "::10.0.0.1",
+        "1::",
+        "2001:db8::1:0:0:1",
+        "fe80::1",
+    ] {
+        let v6: std::net::Ipv6Addr = s.parse().unwrap();
+        let mut text = String::new();
+        push_ipv6(&mut text, v6);
+        assert_eq!(text, v6.to_string(), "{s}");
+    }
+}
