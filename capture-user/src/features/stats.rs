@@ -534,11 +534,16 @@ impl LengthCounts {
         self.seen.iter().map(|&(_, [f, b])| f + b)
     }
 
-    /// The lengths counted and their packets, in increasing order of length.
+    /// The lengths counted, in increasing order, with the packets up to each.
     #[must_use]
     pub fn sorted(&self) -> SortedLengths {
         let mut by_length = self.seen.clone();
         by_length.sort_unstable_by_key(|&(size, _)| size);
+        let mut upto = [0; 2];
+        for (_, packets) in &mut by_length {
+            upto = [upto[0] + packets[0], upto[1] + packets[1]];
+            *packets = upto;
+        }
         SortedLengths(by_length)
     }
 
@@ -554,7 +559,8 @@ impl LengthCounts {
     }
 }
 
-/// [`LengthCounts`] in increasing order of length.
+/// [`LengthCounts`] in increasing order of length: each length with the packets from each
+/// direction of that length or shorter.
 #[derive(Debug)]
 pub struct SortedLengths(Vec<(u32, [u64; 2])>);
 
@@ -564,34 +570,27 @@ impl SortedLengths {
     /// [`Quantiles::percentiles`] over every packet's length.
     #[must_use]
     pub fn percentiles<const N: usize>(&self, dir: Option<Dir>, ps: [f64; N]) -> [f64; N] {
-        let packets = |&(_, [f, b]): &(u32, [u64; 2])| match dir {
+        let upto = |&(_, [f, b]): &(u32, [u64; 2])| match dir {
             Some(Dir::Fwd) => f,
             Some(Dir::Bwd) => b,
             None => f + b,
         };
-        let n: u64 = self.0.iter().map(packets).sum();
+        let n = self.0.last().map_or(0, upto);
         if n == 0 {
             return [0.0; N];
         }
         // The length of the packet at `rank` (from 0) in increasing order of length.
-        let at = |rank: u64| {
-            let mut before = 0;
-            for entry in &self.0 {
-                before += packets(entry);
-                if before > rank {
-                    return f64::from(entry.0);
-                }
-            }
-            self.0.last().map_or(0.0, |&(size, _)| f64::from(size))
+        let at = |rank: usize| {
+            let i = self.0.partition_point(|e| upto(e) <= rank as u64);
+            f64::from(self.0[i.min(self.0.len() - 1)].0)
         };
         ps.map(|p| {
             let (lo, t) = rank(n as usize, p);
-            let hi = (lo + 1).min(n as usize - 1);
-            let a = at(lo as u64);
+            let a = at(lo);
             if t == 0.0 {
                 a
             } else {
-                lerp(a, at(hi as u64), t)
+                lerp(a, at((lo + 1).min(n as usize - 1)), t)
             }
         })
     }
