@@ -37,6 +37,17 @@ pub(crate) const ROW_GROUP_ROWS: usize = 8 * 1024;
 /// spread over the sets, and the next records write into the same lines while they are cached.
 const COLUMN_STRIDE: usize = ROW_GROUP_ROWS + 24;
 
+/// Rows gathered column by column in a small staging area before they join the row group. A
+/// record writes one word into every column: into a whole row group's buffers (megabytes) each
+/// write soon lands on a line that is not cached, a fresh one in every column every eight
+/// records, more streams than the hardware prefetchers follow. The staging area's lines stay in
+/// the caches, and copying it over, a column at a time, is sequential.
+const STAGE_ROWS: usize = 256;
+
+/// Words between two columns in the staging area: three cache lines more than its rows, for
+/// the reason given at [`COLUMN_STRIDE`].
+const STAGE_STRIDE: usize = STAGE_ROWS + 24;
+
 /// One string column of a row group: the strings' bytes back to back, and where each ends.
 #[derive(Default)]
 struct StrColumn {
@@ -407,6 +418,10 @@ pub(crate) struct ParquetEncoder<W: Write + Send> {
     /// Values a record must hold: one past the last place the columns read.
     record_len: usize,
     group: GroupBuffers,
+    /// The group's latest rows, column after column, [`STAGE_STRIDE`] words apart.
+    staged: Vec<u64>,
+    /// Rows in `staged`: the last of `group.rows`.
+    staged_rows: usize,
     /// Encoding threads; none: row groups are encoded on the caller's thread.
     pool: Option<EncodePool>,
 }
@@ -486,6 +501,8 @@ impl<W: Write + Send> ParquetEncoder<W> {
             // doubling copies each of them and hands freed pages back to the system, to be
             // faulted in again.
             group: GroupBuffers::new(columns.len(), string_places.len()),
+            staged: vec![0; columns.len() * STAGE_STRIDE],
+            staged_rows: 0,
             plan,
             chunks: ChunkEncoder::new()?,
             record_len: columns.indices().iter().map(|&i| i + 1).max().unwrap_or(0),
@@ -526,6 +543,7 @@ impl<W: Write + Send> ParquetEncoder<W> {
     /// Hands the buffered records, if any, over as a row group: encoded here without a pool,
     /// else sent to the pool.
     fn submit(&mut self) -> io::Result<()> {
+        self.unstage();
         if self.group.rows == 0 {
             return Ok(());
         }
@@ -616,16 +634,16 @@ impl<W: Write + Send> ParquetEncoder<W> {
                 self.record_len
             )));
         }
-        // Each word straight into its column (a string column's word, where the string lies in
-        // the record's text, goes unused), then the strings.
-        let at = self.group.rows;
-        let columns = &mut self.group.words;
+        // Each word into its column of the staging area (a string column's word, where the
+        // string lies in the record's text, goes unused), then the strings.
+        let at = self.staged_rows;
         for &(column, place, len) in &self.runs {
-            let run = columns[column * COLUMN_STRIDE..].chunks_exact_mut(COLUMN_STRIDE);
+            let run = self.staged[column * STAGE_STRIDE..].chunks_exact_mut(STAGE_STRIDE);
             for (slots, &w) in run.zip(&words[place..place + len]) {
                 slots[at] = w;
             }
         }
+        self.staged_rows += 1;
         for (column, &place) in self.group.strings.iter_mut().zip(&self.string_places) {
             column
                 .bytes
@@ -634,6 +652,9 @@ impl<W: Write + Send> ParquetEncoder<W> {
             column.ends.push(column.bytes.len() as u32);
         }
         self.group.rows += 1;
+        if self.staged_rows == STAGE_ROWS {
+            self.unstage();
+        }
         if self.group.rows >= ROW_GROUP_ROWS {
             self.submit()?;
             // With a pool, one row group per thread may stay out; without, it is written.
@@ -641,6 +662,20 @@ impl<W: Write + Send> ParquetEncoder<W> {
             return Ok(self.append_ready(threads)? || self.pool.is_none());
         }
         Ok(false)
+    }
+
+    /// Moves the staged rows into the row group's columns.
+    fn unstage(&mut self) {
+        let rows = std::mem::take(&mut self.staged_rows);
+        if rows == 0 {
+            return;
+        }
+        let first = self.group.rows - rows;
+        let staged = self.staged.chunks_exact(STAGE_STRIDE);
+        let columns = self.group.words.chunks_exact_mut(COLUMN_STRIDE);
+        for (column, staged) in columns.zip(staged) {
+            column[first..first + rows].copy_from_slice(&staged[..rows]);
+        }
     }
 
     /// Writes the last row group and the footer; returns the output.
