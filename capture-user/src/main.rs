@@ -117,6 +117,9 @@ struct BenchWriterArgs {
     /// Threads that encode row groups beside the writer thread.
     #[arg(long, default_value_t = 0)]
     encode_threads: usize,
+    /// zstd level of the pages.
+    #[arg(long, default_value_t = capture::output::DEFAULT_ZSTD_LEVEL, allow_negative_numbers = true)]
+    zstd_level: i32,
 }
 
 #[derive(clap::Args, Debug)]
@@ -167,6 +170,12 @@ struct SpillArgs {
     /// thread does it). Raise it when the writer falls behind the flow rate and cores are free.
     #[arg(long, default_value_t = 0, value_name = "N")]
     encode_threads: usize,
+    /// zstd level of the segments' pages, -7 to 19: negative levels compress faster into larger
+    /// segments (-7: about 1.15 times the records per second of level 1, at 1.3 times the bytes).
+    #[arg(long, default_value_t = capture::output::DEFAULT_ZSTD_LEVEL, value_name = "LEVEL",
+          allow_negative_numbers = true,
+          value_parser = clap::value_parser!(i32).range(-7..=19))]
+    zstd_level: i32,
     /// Delay before every disk write, in milliseconds (for testing a slow disk).
     #[arg(long, hide = true, default_value_t = 0)]
     test_write_delay_ms: u64,
@@ -212,6 +221,7 @@ impl SpillArgs {
             overload,
             write_delay: Duration::from_millis(self.test_write_delay_ms),
             encode_threads: self.encode_threads,
+            zstd_level: self.zstd_level,
         })
     }
 }
@@ -707,6 +717,7 @@ fn run_bench_writer(args: &BenchWriterArgs) -> Result<()> {
     let mut config = capture::spill::SpillConfig::new(dir.join("segments"));
     config.direct = !args.buffered;
     config.encode_threads = args.encode_threads;
+    config.zstd_level = args.zstd_level;
     let (secs, stats) =
         capture::spill::bench::write_records(config, columns.clone(), &args.input, args.records)?;
     println!(

@@ -236,6 +236,49 @@ fn extract_into_segments_gives_the_records_of_a_single_file() {
         .flat_map(|p| self::keys(p))
         .collect();
     assert_eq!(pooled_keys, self::keys(&single));
+    // zstd's fastest level the writer takes, and its slowest: the same records, and larger
+    // segments at the fast level than at the slow one.
+    let mut sizes = Vec::new();
+    for level in ["-7", "19"] {
+        let leveled = dir.join(format!("zstd{level}"));
+        let o = capture(&[
+            "extract",
+            input.to_str().unwrap(),
+            "--output-dir",
+            leveled.to_str().unwrap(),
+            "--encode-threads",
+            "2",
+            "--zstd-level",
+            level,
+            "--timeout",
+            "0.5",
+            "--quiet",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let keys: Vec<String> = segments(&leveled)
+            .iter()
+            .flat_map(|p| self::keys(p))
+            .collect();
+        assert_eq!(keys, self::keys(&single), "--zstd-level {level}");
+        python_readers_agree(&leveled, 3000);
+        sizes.push(
+            segments(&leveled)
+                .iter()
+                .map(|p| fs::metadata(p).unwrap().len())
+                .sum::<u64>(),
+        );
+    }
+    assert!(sizes[0] > sizes[1], "{sizes:?}");
+    let o = capture(&[
+        "extract",
+        input.to_str().unwrap(),
+        "--output-dir",
+        dir.join("bad-level").to_str().unwrap(),
+        "--zstd-level",
+        "20",
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--zstd-level"), "{}", stderr(&o));
     // Hive layout.
     let hive = dir.join("hive");
     let o = capture(&[

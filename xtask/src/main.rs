@@ -1003,6 +1003,8 @@ fn bench_writer(runs: usize) -> Result<()> {
     let (mut fio, mut raw, mut records_per_s, mut writer_mb) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut pooled_per_s, mut pooled_mb) = (Vec::new(), Vec::new());
+    let (mut fast_per_s, mut fast_mb) = (Vec::new(), Vec::new());
+    let mut fast_bytes_per_record = 0.0;
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let mut last = String::new();
     let fio_args = [
@@ -1059,14 +1061,32 @@ fn bench_writer(runs: usize) -> Result<()> {
         let pooled_bytes: f64 = field(&pooled, "segment_bytes")?;
         pooled_per_s.push(field::<f64>(&pooled, "records")? / pooled_secs);
         pooled_mb.push(pooled_bytes / pooled_secs / 1e6);
+        // And with zstd's fastest level the writer takes.
+        let (fast, _) = output(
+            Command::new(&capture)
+                .arg("bench-writer")
+                .arg("--input")
+                .arg(&big)
+                .arg("--dir")
+                .arg(dir.join("ours"))
+                .args(["--raw-bytes", "4M", "--profile", "core"])
+                .args(["--encode-threads", &cores.to_string(), "--zstd-level", "-7"]),
+        )?;
+        let fast_secs: f64 = field(&fast, "records_secs")?;
+        let fast_bytes: f64 = field(&fast, "segment_bytes")?;
+        let fast_records: f64 = field(&fast, "records")?;
+        fast_per_s.push(fast_records / fast_secs);
+        fast_mb.push(fast_bytes / fast_secs / 1e6);
+        fast_bytes_per_record = fast_bytes / fast_records;
         eprintln!(
-            "xtask: run {}: fio {:.0} MB/s, io_uring path {:.0} MB/s, writer {:.0} records/s ({:.0} MB/s), with {cores} encoding threads {:.0} records/s",
+            "xtask: run {}: fio {:.0} MB/s, io_uring path {:.0} MB/s, writer {:.0} records/s ({:.0} MB/s), with {cores} encoding threads {:.0} records/s, and zstd -7 {:.0} records/s",
             run + 1,
             fio[run],
             raw[run],
             records_per_s[run],
             writer_mb[run],
-            pooled_per_s[run]
+            pooled_per_s[run],
+            fast_per_s[run]
         );
         last = out;
     }
@@ -1080,6 +1100,8 @@ fn bench_writer(runs: usize) -> Result<()> {
     let (mb_med, mb_min, mb_max) = stats(&mut writer_mb);
     let (pool_med, pool_min, pool_max) = stats(&mut pooled_per_s);
     let (pool_mb_med, pool_mb_min, pool_mb_max) = stats(&mut pooled_mb);
+    let (fast_med, fast_min, fast_max) = stats(&mut fast_per_s);
+    let (fast_mb_med, fast_mb_min, fast_mb_max) = stats(&mut fast_mb);
     let encoded: f64 = field(&last, "encoded_bytes")?;
     let compressed: f64 = field(&last, "compressed_bytes")?;
     let records: f64 = field(&last, "records")?;
@@ -1096,8 +1118,9 @@ fn bench_writer(runs: usize) -> Result<()> {
 | the writer's io_uring path, {size} in 4 MiB buffers ({raw_mode}) | {raw_med:.0} MB/s | {raw_min:.0}–{raw_max:.0} MB/s |
 | the whole writer, encoding on the writer thread (`--encode-threads 0`, the default): {records:.0} JJ-CORE records ({columns} columns; the benchmark capture's flows, built beforehand and held in memory, written over and over) gathered into column buffers, encoded, zstd-compressed, written ({mode}), synced every second, rotated at 256 MiB | {rec_med:.0} records/s ({mb_med:.1} MB/s) | {rec_min:.0}–{rec_max:.0} records/s ({mb_min:.1}–{mb_max:.1} MB/s) |
 | the same with `--encode-threads {cores}`: the writer thread gathers records, {cores} threads encode and compress whole row groups | {pool_med:.0} records/s ({pool_mb_med:.1} MB/s) | {pool_min:.0}–{pool_max:.0} records/s ({pool_mb_min:.1}–{pool_mb_max:.1} MB/s) |
+| the same with `--encode-threads {cores} --zstd-level -7`: zstd's fast level, {fast_bytes_per_record:.1} bytes per record on disk | {fast_med:.0} records/s ({fast_mb_med:.1} MB/s) | {fast_min:.0}–{fast_max:.0} records/s ({fast_mb_min:.1}–{fast_mb_max:.1} MB/s) |
 
-Writer times are wall-clock from the first record to the last segment synced and closed. The io_uring path reaches {:.0} % of fio's bandwidth (target: at least 80 %). The whole writer is bound by encoding and compression, not by the disk: {:.1} bytes per record on disk; zstd inside the Parquet pages turns {:.0} MB of encoded columns into {:.0} MB ({:.1}×).
+Writer times are wall-clock from the first record to the last segment synced and closed. The io_uring path reaches {:.0} % of fio's bandwidth (target: at least 80 %). The whole writer is bound by encoding and compression, not by the disk: {:.1} bytes per record on disk at the default level 1; zstd inside the Parquet pages turns {:.0} MB of encoded columns into {:.0} MB ({:.1}×).
 
 ",
         100.0 * raw_med / fio_med,

@@ -5,6 +5,8 @@ mod jsonl;
 mod page_encoding;
 pub(crate) mod parquet;
 
+pub use parquet::{DEFAULT_ZSTD_LEVEL, ZSTD_LEVELS};
+
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -345,6 +347,7 @@ pub(crate) fn write_int(out: &mut impl Write, v: i64) -> io::Result<()> {
 
 #[cfg(test)]
 mod tests {
+
     use super::*;
 
     #[test]

@@ -102,8 +102,12 @@ struct EncodedChunk {
     close: ColumnCloseResult,
 }
 
-/// zstd level of every page.
-const ZSTD_LEVEL: i32 = 1;
+/// zstd level of every page unless the caller picks another: the fastest of the positive
+/// levels; negative ones trade size for speed (see `docs/benchmarks.md`).
+pub const DEFAULT_ZSTD_LEVEL: i32 = 1;
+
+/// The zstd levels an encoder accepts: zstd's fast levels down to -7, and 1 to 19.
+pub const ZSTD_LEVELS: std::ops::RangeInclusive<i32> = -7..=19;
 
 /// Strings longer than this get no minimum and maximum in a chunk's statistics (the crate's
 /// default truncation length; a longer bound would bloat the footer).
@@ -146,9 +150,9 @@ struct ChunkEncoder {
 }
 
 impl ChunkEncoder {
-    fn new() -> io::Result<Self> {
+    fn new(zstd_level: i32) -> io::Result<Self> {
         Ok(Self {
-            zstd: zstd::bulk::Compressor::new(ZSTD_LEVEL)?,
+            zstd: zstd::bulk::Compressor::new(zstd_level)?,
             plain: Vec::new(),
             compressed: Vec::new(),
         })
@@ -292,8 +296,10 @@ impl ChunkEncoder {
         let mut sink = TrackedWrite::new(Vec::with_capacity(page.data().len() + 64));
         let spec = SerializedPageWriter::new(&mut sink).write_page(page)?;
         let metadata = ColumnChunkMetaData::builder(Arc::clone(descr))
+            // The codec only: a file does not record the level its pages were compressed at.
             .set_compression(Compression::ZSTD(
-                ZstdLevel::try_new(ZSTD_LEVEL).map_err(|e| ParquetError::General(e.to_string()))?,
+                ZstdLevel::try_new(DEFAULT_ZSTD_LEVEL)
+                    .map_err(|e| ParquetError::General(e.to_string()))?,
             ))
             .set_encodings_mask(EncodingMask::new_from_encodings(
                 [encoding, Encoding::RLE].iter(),
@@ -356,14 +362,19 @@ struct EncodePool {
 }
 
 impl EncodePool {
-    fn new(threads: usize, schema: &SchemaDescPtr, plan: &ColumnPlan) -> io::Result<Self> {
+    fn new(
+        threads: usize,
+        zstd_level: i32,
+        schema: &SchemaDescPtr,
+        plan: &ColumnPlan,
+    ) -> io::Result<Self> {
         let (jobs, job_rx) = crossbeam_channel::bounded::<EncodeJob>(threads);
         let (done_tx, done) = crossbeam_channel::bounded::<EncodeJob>(threads * 2);
         let mut handles = Vec::with_capacity(threads);
         for n in 0..threads {
             let (job_rx, done_tx) = (job_rx.clone(), done_tx.clone());
             let (schema, plan) = (Arc::clone(schema), plan.clone());
-            let mut encoder = ChunkEncoder::new()?;
+            let mut encoder = ChunkEncoder::new(zstd_level)?;
             handles.push(
                 std::thread::Builder::new()
                     .name(format!("parquet-enc-{n}"))
@@ -435,12 +446,28 @@ pub(crate) fn to_io(e: ParquetError) -> io::Error {
 impl<W: Write + Send> ParquetEncoder<W> {
     /// An encoder that encodes row groups on the caller's thread.
     pub(crate) fn new(out: W, columns: Columns) -> io::Result<Self> {
-        Self::with_threads(out, columns, 0)
+        Self::with_threads(out, columns, 0, DEFAULT_ZSTD_LEVEL)
     }
 
     /// An encoder that encodes full row groups on `threads` threads of its own (with 0, on the
-    /// caller's thread) while the caller gathers the next row group.
-    pub(crate) fn with_threads(out: W, columns: Columns, threads: usize) -> io::Result<Self> {
+    /// caller's thread) while the caller gathers the next row group, compressing its pages at
+    /// `zstd_level` (one of [`ZSTD_LEVELS`]).
+    pub(crate) fn with_threads(
+        out: W,
+        columns: Columns,
+        threads: usize,
+        zstd_level: i32,
+    ) -> io::Result<Self> {
+        if !ZSTD_LEVELS.contains(&zstd_level) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "zstd level {zstd_level} is outside {}..={}",
+                    ZSTD_LEVELS.start(),
+                    ZSTD_LEVELS.end()
+                ),
+            ));
+        }
         let mut fields = Vec::with_capacity(columns.len());
         for (def, name) in columns.defs().zip(columns.names()) {
             let (physical, logical) = match def.kind {
@@ -464,7 +491,7 @@ impl<W: Write + Send> ParquetEncoder<W> {
         let props = Arc::new(
             WriterProperties::builder()
                 .set_compression(Compression::ZSTD(
-                    ZstdLevel::try_new(ZSTD_LEVEL).map_err(to_io)?,
+                    ZstdLevel::try_new(DEFAULT_ZSTD_LEVEL).map_err(to_io)?,
                 ))
                 .set_created_by(format!("capture {}", env!("CARGO_PKG_VERSION")))
                 .build(),
@@ -483,7 +510,7 @@ impl<W: Write + Send> ParquetEncoder<W> {
         }
         let plan = ColumnPlan { kinds, string_slot };
         let pool = if threads > 0 {
-            Some(EncodePool::new(threads, &schema, &plan)?)
+            Some(EncodePool::new(threads, zstd_level, &schema, &plan)?)
         } else {
             None
         };
@@ -504,7 +531,7 @@ impl<W: Write + Send> ParquetEncoder<W> {
             staged: vec![0; columns.len() * STAGE_STRIDE],
             staged_rows: 0,
             plan,
-            chunks: ChunkEncoder::new()?,
+            chunks: ChunkEncoder::new(zstd_level)?,
             record_len: columns.indices().iter().map(|&i| i + 1).max().unwrap_or(0),
             runs,
             string_places,
@@ -828,9 +855,15 @@ mod tests {
                 );
             }
         }
-        for threads in [0, 2] {
+        // Every level gives the same records; the pool's and the caller's encoders too.
+        for (threads, level) in [
+            (0, DEFAULT_ZSTD_LEVEL),
+            (2, DEFAULT_ZSTD_LEVEL),
+            (2, -7),
+            (0, 19),
+        ] {
             let mut encoder =
-                ParquetEncoder::with_threads(Vec::new(), columns.clone(), threads).unwrap();
+                ParquetEncoder::with_threads(Vec::new(), columns.clone(), threads, level).unwrap();
             for row in &written {
                 encoder.push_row(row).unwrap();
             }

@@ -74,6 +74,8 @@ pub struct SpillConfig {
     /// Threads that encode and compress row groups beside the writer thread (0: the writer
     /// thread does it).
     pub encode_threads: usize,
+    /// zstd level of the segments' pages (one of [`crate::output::ZSTD_LEVELS`]).
+    pub zstd_level: i32,
 }
 
 impl SpillConfig {
@@ -93,6 +95,7 @@ impl SpillConfig {
             overload: Overload::Drop,
             write_delay: Duration::ZERO,
             encode_threads: 0,
+            zstd_level: crate::output::DEFAULT_ZSTD_LEVEL,
         }
     }
 }

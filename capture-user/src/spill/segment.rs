@@ -139,8 +139,12 @@ impl SegmentWriter {
                 return Err(e);
             }
         };
-        let encoder =
-            ParquetEncoder::with_threads(io, self.columns.clone(), self.config.encode_threads)?;
+        let encoder = ParquetEncoder::with_threads(
+            io,
+            self.columns.clone(),
+            self.config.encode_threads,
+            self.config.zstd_level,
+        )?;
         tracing::debug!(segment = %partial.display(), mode = mode.name(), "segment opened");
         self.current = Some(Segment {
             encoder,
