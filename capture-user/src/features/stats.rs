@@ -378,8 +378,11 @@ impl Sketch {
         self.push_n(x, 1);
     }
 
-    /// Adds `n` copies of `x`.
+    /// Adds `n` copies of `x` (none for 0: an empty bucket would only count towards the cap).
     fn push_n(&mut self, x: f64, n: u64) {
+        if n == 0 {
+            return;
+        }
         self.count += n;
         if x <= 0.0 || !x.is_finite() {
             self.zeros += n;
@@ -792,6 +795,9 @@ mod tests {
         }));
         let ps = [0.0, 10.0, 50.0, 90.0, 100.0];
         assert_eq!(weighted.percentiles(ps), repeated.percentiles(ps));
+        // Values of no packet (a length only the other direction sent) leave no bucket.
+        let sparse = Quantiles::sketch_of((1..=5000u32).map(|k| (f64::from(k), u64::from(k == 7))));
+        assert_eq!(sparse.sketch.as_ref().map(|s| s.buckets.len()), Some(1));
     }
 
     #[test]
