@@ -347,7 +347,6 @@ pub(crate) fn write_int(out: &mut impl Write, v: i64) -> io::Result<()> {
 
 #[cfg(test)]
 mod tests {
-
     use super::*;
 
     #[test]
