@@ -1030,54 +1030,39 @@ fn bench_writer(runs: usize) -> Result<()> {
             .as_f64()
             .context("fio bw_bytes")?;
         fio.push(bw / 1e6);
-        let (out, _) = output(
-            Command::new(&capture)
-                .arg("bench-writer")
-                .arg("--input")
-                .arg(&big)
-                .arg("--dir")
-                .arg(dir.join("ours"))
-                .args(["--raw-bytes", size, "--profile", "core"]),
-        )?;
+        // One writer run: its output, records per second, MB per second and bytes per record.
+        let writer_run = |raw_bytes: &str, extra: &[&str]| -> Result<(String, f64, f64, f64)> {
+            let (out, _) = output(
+                Command::new(&capture)
+                    .arg("bench-writer")
+                    .arg("--input")
+                    .arg(&big)
+                    .arg("--dir")
+                    .arg(dir.join("ours"))
+                    .args(["--raw-bytes", raw_bytes, "--profile", "core"])
+                    .args(extra),
+            )?;
+            let records: f64 = field(&out, "records")?;
+            let secs: f64 = field(&out, "records_secs")?;
+            let bytes: f64 = field(&out, "segment_bytes")?;
+            Ok((out, records / secs, bytes / secs / 1e6, bytes / records))
+        };
+        let (out, per_s, mb, _) = writer_run(size, &[])?;
         let raw_secs: f64 = field(&out, "raw_secs")?;
         raw.push(size_bytes as f64 / raw_secs / 1e6);
-        let records: f64 = field(&out, "records")?;
-        let secs: f64 = field(&out, "records_secs")?;
-        let bytes: f64 = field(&out, "segment_bytes")?;
-        records_per_s.push(records / secs);
-        writer_mb.push(bytes / secs / 1e6);
+        records_per_s.push(per_s);
+        writer_mb.push(mb);
         // The same with one encoding thread per core beside the writer thread.
-        let (pooled, _) = output(
-            Command::new(&capture)
-                .arg("bench-writer")
-                .arg("--input")
-                .arg(&big)
-                .arg("--dir")
-                .arg(dir.join("ours"))
-                .args(["--raw-bytes", "4M", "--profile", "core"])
-                .args(["--encode-threads", &cores.to_string()]),
-        )?;
-        let pooled_secs: f64 = field(&pooled, "records_secs")?;
-        let pooled_bytes: f64 = field(&pooled, "segment_bytes")?;
-        pooled_per_s.push(field::<f64>(&pooled, "records")? / pooled_secs);
-        pooled_mb.push(pooled_bytes / pooled_secs / 1e6);
+        let threads = cores.to_string();
+        let (_, per_s, mb, _) = writer_run("4M", &["--encode-threads", &threads])?;
+        pooled_per_s.push(per_s);
+        pooled_mb.push(mb);
         // And with zstd's fastest level the writer takes.
-        let (fast, _) = output(
-            Command::new(&capture)
-                .arg("bench-writer")
-                .arg("--input")
-                .arg(&big)
-                .arg("--dir")
-                .arg(dir.join("ours"))
-                .args(["--raw-bytes", "4M", "--profile", "core"])
-                .args(["--encode-threads", &cores.to_string(), "--zstd-level", "-7"]),
-        )?;
-        let fast_secs: f64 = field(&fast, "records_secs")?;
-        let fast_bytes: f64 = field(&fast, "segment_bytes")?;
-        let fast_records: f64 = field(&fast, "records")?;
-        fast_per_s.push(fast_records / fast_secs);
-        fast_mb.push(fast_bytes / fast_secs / 1e6);
-        fast_bytes_per_record = fast_bytes / fast_records;
+        let (_, per_s, mb, per_record) =
+            writer_run("4M", &["--encode-threads", &threads, "--zstd-level", "-7"])?;
+        fast_per_s.push(per_s);
+        fast_mb.push(mb);
+        fast_bytes_per_record = per_record;
         eprintln!(
             "xtask: run {}: fio {:.0} MB/s, io_uring path {:.0} MB/s, writer {:.0} records/s ({:.0} MB/s), with {cores} encoding threads {:.0} records/s, and zstd -7 {:.0} records/s",
             run + 1,
