@@ -27,6 +27,7 @@ use parquet::schema::types::{ColumnDescPtr, SchemaDescPtr, Type};
 
 use super::{page_encoding, Columns, RecordSink};
 use crate::features::{Kind, Row};
+use crate::sys::stream::{stream_fence, stream_line};
 
 /// Rows buffered per row group.
 pub(crate) const ROW_GROUP_ROWS: usize = 8 * 1024;
@@ -37,16 +38,12 @@ pub(crate) const ROW_GROUP_ROWS: usize = 8 * 1024;
 /// spread over the sets, and the next records write into the same lines while they are cached.
 const COLUMN_STRIDE: usize = ROW_GROUP_ROWS + 24;
 
-/// Rows gathered column by column in a small staging area before they join the row group. A
-/// record writes one word into every column: into a whole row group's buffers (megabytes) each
-/// write soon lands on a line that is not cached, a fresh one in every column every eight
-/// records, more streams than the hardware prefetchers follow. The staging area's lines stay in
-/// the caches, and copying it over, a column at a time, is sequential.
-const STAGE_ROWS: usize = 256;
-
-/// Words between two columns in the staging area: three cache lines more than its rows, for
-/// the reason given at [`COLUMN_STRIDE`].
-const STAGE_STRIDE: usize = STAGE_ROWS + 24;
+/// Rows copied whole into a small block before they join the row group, a column at a time. A
+/// record holds one word of every column: written straight into a whole row group's buffers
+/// (megabytes), each write lands on a line of its own in every column, hundreds of streams, more
+/// than the caches keep. The block stays in the first-level cache, and moving it over writes
+/// each column's words for the block's rows at once: a whole cache line with eight rows.
+const BLOCK_ROWS: usize = 8;
 
 /// One string column of a row group: the strings' bytes back to back, and where each ends.
 #[derive(Default)]
@@ -429,10 +426,10 @@ pub(crate) struct ParquetEncoder<W: Write + Send> {
     /// Values a record must hold: one past the last place the columns read.
     record_len: usize,
     group: GroupBuffers,
-    /// The group's latest rows, column after column, [`STAGE_STRIDE`] words apart.
-    staged: Vec<u64>,
-    /// Rows in `staged`: the last of `group.rows`.
-    staged_rows: usize,
+    /// The group's latest rows, row after row, each the columns' words in column order.
+    block: Vec<u64>,
+    /// Rows in `block`: the last of `group.rows`.
+    block_rows: usize,
     /// Encoding threads; none: row groups are encoded on the caller's thread.
     pool: Option<EncodePool>,
 }
@@ -528,8 +525,8 @@ impl<W: Write + Send> ParquetEncoder<W> {
             // doubling copies each of them and hands freed pages back to the system, to be
             // faulted in again.
             group: GroupBuffers::new(columns.len(), string_places.len()),
-            staged: vec![0; columns.len() * STAGE_STRIDE],
-            staged_rows: 0,
+            block: vec![0; columns.len() * BLOCK_ROWS],
+            block_rows: 0,
             plan,
             chunks: ChunkEncoder::new(zstd_level)?,
             record_len: columns.indices().iter().map(|&i| i + 1).max().unwrap_or(0),
@@ -570,7 +567,10 @@ impl<W: Write + Send> ParquetEncoder<W> {
     /// Hands the buffered records, if any, over as a row group: encoded here without a pool,
     /// else sent to the pool.
     fn submit(&mut self) -> io::Result<()> {
-        self.unstage();
+        self.unblock();
+        // The row group's words were streamed in: they must be in memory before it is read,
+        // here or on an encoding thread.
+        stream_fence();
         if self.group.rows == 0 {
             return Ok(());
         }
@@ -661,16 +661,14 @@ impl<W: Write + Send> ParquetEncoder<W> {
                 self.record_len
             )));
         }
-        // Each word into its column of the staging area (a string column's word, where the
-        // string lies in the record's text, goes unused), then the strings.
-        let at = self.staged_rows;
+        // The record's words into the block, in column order (a string column's word, where
+        // the string lies in the record's text, goes unused), then the strings.
+        let width = self.plan.kinds.len();
+        let at = self.block_rows * width;
         for &(column, place, len) in &self.runs {
-            let run = self.staged[column * STAGE_STRIDE..].chunks_exact_mut(STAGE_STRIDE);
-            for (slots, &w) in run.zip(&words[place..place + len]) {
-                slots[at] = w;
-            }
+            self.block[at + column..at + column + len].copy_from_slice(&words[place..place + len]);
         }
-        self.staged_rows += 1;
+        self.block_rows += 1;
         for (column, &place) in self.group.strings.iter_mut().zip(&self.string_places) {
             column
                 .bytes
@@ -679,8 +677,8 @@ impl<W: Write + Send> ParquetEncoder<W> {
             column.ends.push(column.bytes.len() as u32);
         }
         self.group.rows += 1;
-        if self.staged_rows == STAGE_ROWS {
-            self.unstage();
+        if self.block_rows == BLOCK_ROWS {
+            self.unblock();
         }
         if self.group.rows >= ROW_GROUP_ROWS {
             self.submit()?;
@@ -691,17 +689,30 @@ impl<W: Write + Send> ParquetEncoder<W> {
         Ok(false)
     }
 
-    /// Moves the staged rows into the row group's columns.
-    fn unstage(&mut self) {
-        let rows = std::mem::take(&mut self.staged_rows);
+    /// Moves the block's rows into the row group's columns.
+    fn unblock(&mut self) {
+        let rows = std::mem::take(&mut self.block_rows);
         if rows == 0 {
             return;
         }
+        let width = self.plan.kinds.len();
         let first = self.group.rows - rows;
-        let staged = self.staged.chunks_exact(STAGE_STRIDE);
         let columns = self.group.words.chunks_exact_mut(COLUMN_STRIDE);
-        for (column, staged) in columns.zip(staged) {
-            column[first..first + rows].copy_from_slice(&staged[..rows]);
+        if rows == BLOCK_ROWS {
+            // A full block: each column's eight words are one cache line of the row group (the
+            // buffers and `COLUMN_STRIDE` keep lines whole), streamed out without reading it.
+            for (c, column) in columns.enumerate() {
+                let out: &mut [u64; BLOCK_ROWS] = (&mut column[first..first + BLOCK_ROWS])
+                    .try_into()
+                    .expect("a block's worth of rows");
+                stream_line(out, std::array::from_fn(|r| self.block[r * width + c]));
+            }
+        } else {
+            for (c, column) in columns.enumerate() {
+                for (r, slot) in column[first..first + rows].iter_mut().enumerate() {
+                    *slot = self.block[r * width + c];
+                }
+            }
         }
     }
 

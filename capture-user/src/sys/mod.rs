@@ -83,5 +83,6 @@ pub fn free_bytes(path: &std::path::Path) -> io::Result<u64> {
 }
 
 pub mod afpacket;
+pub mod stream;
 pub mod uring;
 pub mod xsk;
