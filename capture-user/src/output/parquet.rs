@@ -33,9 +33,9 @@ use crate::sys::stream::{stream_fence, stream_line};
 pub(crate) const ROW_GROUP_ROWS: usize = 8 * 1024;
 
 /// Words between the starts of two columns in [`GroupBuffers`]: a row group's worth and three
-/// cache lines more. A record writes one word into each column; with a power-of-two distance
-/// those words would all map onto one cache set and evict each other, with this one they
-/// spread over the sets, and the next records write into the same lines while they are cached.
+/// cache lines more, a whole number of lines. A block of records writes one line into each
+/// column; with a power-of-two distance those lines would all map onto one cache set, with this
+/// one they spread over the sets.
 const COLUMN_STRIDE: usize = ROW_GROUP_ROWS + 24;
 
 /// Rows copied whole into a small block before they join the row group, a column at a time. A
@@ -699,8 +699,8 @@ impl<W: Write + Send> ParquetEncoder<W> {
         let first = self.group.rows - rows;
         let columns = self.group.words.chunks_exact_mut(COLUMN_STRIDE);
         if rows == BLOCK_ROWS {
-            // A full block: each column's eight words are one cache line of the row group (the
-            // buffers and `COLUMN_STRIDE` keep lines whole), streamed out without reading it.
+            // A full block: each column's eight words fill 64 bytes of the row group (one
+            // cache line where the allocator aligned the buffer so), streamed out unread.
             for (c, column) in columns.enumerate() {
                 let out: &mut [u64; BLOCK_ROWS] = (&mut column[first..first + BLOCK_ROWS])
                     .try_into()
