@@ -17,7 +17,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 // Flow records and per-flow state are many small allocations; mimalloc serves them from
 // thread-local pages, which glibc's allocator does measurably slower (see docs/benchmarks.md).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: capture::Allocator = capture::Allocator;
 
 /// Exit code when some input could not be read to the end (everything readable was processed).
 const EXIT_INCOMPLETE: u8 = 3;

@@ -414,6 +414,14 @@ pub struct FlowFeatures {
     higher: Option<Box<HigherTiers>>,
 }
 
+/// The JJ-CORE groups' state that higher-tier groups read when the flow ends.
+#[derive(Clone, Copy)]
+struct CoreState<'a> {
+    tls: &'a tls::Tls,
+    size: &'a size::Size,
+    timing: &'a timing::Timing,
+}
+
 /// Per-flow state of the groups above JJ-CORE.
 #[derive(Debug, Default)]
 struct HigherTiers {
@@ -478,7 +486,14 @@ impl FlowFeatures {
         finish_group(&mut self.tls, groups, flow, row);
         // The higher tiers' columns follow the core's as one block of the registry.
         let quic_hello = match self.higher.as_deref_mut() {
-            Some(higher) => higher.finish_into(groups, &self.tls, flow, row),
+            Some(higher) => {
+                let core = CoreState {
+                    tls: &self.tls,
+                    size: &self.size,
+                    timing: &self.timing,
+                };
+                higher.finish_into(groups, core, flow, row)
+            }
             None => {
                 row.skip_to(group_end(Group::Icmp));
                 None
@@ -543,10 +558,11 @@ impl HigherTiers {
     fn finish_into(
         &mut self,
         groups: GroupSet,
-        tls: &tls::Tls,
+        core: CoreState<'_>,
         flow: &FlowIdentity,
         row: &mut Row,
     ) -> Option<&crate::stream::tls::ClientHello> {
+        let tls = core.tls;
         finish_group(&mut self.quic, groups, flow, row);
         finish_group(&mut self.ssh, groups, flow, row);
         let quic_hello = groups
@@ -564,6 +580,13 @@ impl HigherTiers {
         }
         finish_group(&mut self.http2, groups, flow, row);
         finish_group(&mut self.dns, groups, flow, row);
+        if groups.contains(Group::Padding) {
+            self.padding.signals = padding::Signals::of(
+                core.size.length_moments(),
+                core.size.length_counts(),
+                core.timing.gap_moments(),
+            );
+        }
         finish_group(&mut self.padding, groups, flow, row);
         if groups.contains(Group::Fingerprint) {
             self.fingerprint.signals = fingerprint::Signals {
@@ -598,7 +621,6 @@ impl HigherTiers {
             + self.tcp_rtt.heap_bytes()
             + self.entropy.heap_bytes()
             + self.ipv6_options.heap_bytes()
-            + self.padding.heap_bytes()
             + self.quic.heap_bytes()
             + self.http2.heap_bytes()
     }

@@ -1,8 +1,12 @@
 //! `padding` (JJ-EXPERIMENTAL): how uniform a flow's packet sizes and timing are, Tor-cell-sized
 //! packets, and header overhead per burst: the signs of padded or tunnelled traffic.
+//!
+//! The size and gap statistics are the ones the size and timing groups keep anyway (the
+//! moments of every IP length and of every gap, the packets per length): the group needs
+//! those two and reads them when the flow ends, instead of keeping second copies per packet.
 
 use super::stats::{LengthCounts, Moments};
-use super::{secs, share, Dir, Extractor, FlowIdentity, Group, Row};
+use super::{share, Dir, Extractor, FlowIdentity, Group, Row};
 use crate::decode::Packet;
 
 /// A size this common makes the flow constant-size.
@@ -17,12 +21,45 @@ fn tor_cell_sized(len: u32) -> bool {
     (580..=600).contains(&len)
 }
 
+/// What the group reads of the size and timing groups when the flow ends.
+#[derive(Debug, Default)]
+pub(super) struct Signals {
+    /// Moments of every packet's IP length.
+    pub sizes: Moments,
+    /// Moments of the gaps between consecutive packets, in seconds.
+    pub gaps: Moments,
+    /// The most frequent IP length and its packets (the first seen of equally frequent ones).
+    pub mode: (u32, u64),
+    /// Distinct IP lengths.
+    pub distinct: usize,
+    /// Entropy of the packets' spread over the IP lengths, in bits.
+    pub size_entropy: f64,
+}
+
+impl Signals {
+    /// The signals from the size group's moments and per-length counts and the timing group's
+    /// gap moments.
+    pub fn of(sizes: Moments, counts: &LengthCounts, gaps: Moments) -> Self {
+        let packets = sizes.count().max(1) as f64;
+        Self {
+            sizes,
+            gaps,
+            mode: counts.dominant(),
+            distinct: counts.distinct(),
+            size_entropy: counts
+                .counts()
+                .map(|n| n as f64 / packets)
+                .map(|p| -p * p.log2())
+                .sum(),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub(super) struct Padding {
-    sizes: Moments,
-    size_counts: LengthCounts,
+    /// Set by the caller before `finish`.
+    pub signals: Signals,
     last_ts: Option<i64>,
-    gaps: Moments,
     tor_cells: u64,
     overhead: u64,
     total: u64,
@@ -46,18 +83,14 @@ impl Extractor for Padding {
     const GROUP: Group = Group::Padding;
 
     #[inline]
-    fn update(&mut self, pkt: &Packet<'_>, dir: Dir) {
+    fn update(&mut self, pkt: &Packet<'_>, _dir: Dir) {
         let len = pkt.ip.total_len;
-        self.sizes.push(f64::from(len));
-        self.size_counts.add(len, dir);
         self.tor_cells += u64::from(tor_cell_sized(len));
         let payload = u64::from(pkt.payload_len());
         self.overhead += u64::from(len).saturating_sub(payload);
         self.total += u64::from(len);
         if let Some(last) = self.last_ts {
-            let gap = pkt.ts_ns - last;
-            self.gaps.push(secs(gap));
-            if gap >= BURST_GAP_NS {
+            if pkt.ts_ns - last >= BURST_GAP_NS {
                 self.close_burst();
             }
         }
@@ -67,12 +100,12 @@ impl Extractor for Padding {
     }
 
     fn finish(&mut self, _flow: &FlowIdentity, out: &mut Row) {
-        let packets = self.sizes.count();
-        let s = &self.sizes;
+        let signals = &self.signals;
+        let packets = signals.sizes.count();
+        let s = &signals.sizes;
         out.float(s.variance());
         out.float(s.cv());
-        // The most frequent size; of equally frequent ones, the first seen.
-        let (mode_size, mode_count) = self.size_counts.dominant();
+        let (mode_size, mode_count) = signals.mode;
         let mode_share = if packets > 0 {
             mode_count as f64 / packets as f64
         } else {
@@ -82,15 +115,10 @@ impl Extractor for Padding {
         out.bool(constant_size);
         out.int(mode_size);
         out.float(mode_share);
-        let distinct = self.size_counts.distinct();
+        let distinct = signals.distinct;
         out.int(distinct);
         // Entropy of the size distribution, normalised by its maximum for that many sizes.
-        let entropy: f64 = self
-            .size_counts
-            .counts()
-            .map(|n| n as f64 / packets.max(1) as f64)
-            .map(|p| -p * p.log2())
-            .sum();
+        let entropy = signals.size_entropy;
         let max_entropy = if distinct > 1 {
             (distinct as f64).log2()
         } else {
@@ -101,7 +129,7 @@ impl Extractor for Padding {
         } else {
             0.0
         });
-        let g = &self.gaps;
+        let g = &signals.gaps;
         let constant_rate = g.count() > 0 && g.mean() > 0.0 && g.cv() <= CONSTANT_RATE_CV;
         out.float(g.variance());
         out.float(if g.mean() > 0.0 { g.cv() } else { 0.0 });
@@ -141,9 +169,5 @@ impl Extractor for Padding {
             }
         }
         out.float(score.min(1.0));
-    }
-
-    fn heap_bytes(&self) -> usize {
-        self.size_counts.heap_bytes()
     }
 }

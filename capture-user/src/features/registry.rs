@@ -123,6 +123,7 @@ impl Group {
         match self {
             Self::Fingerprint => &[Self::Tls, Self::Ssh, Self::Dns, Self::Entropy],
             Self::Http2 => &[Self::Tls, Self::Quic],
+            Self::Padding => &[Self::Size, Self::Timing],
             _ => &[],
         }
     }

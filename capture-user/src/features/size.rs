@@ -19,6 +19,18 @@ pub(super) struct Size {
     sketched: Option<Box<[Quantiles; 2]>>,
 }
 
+impl Size {
+    /// Moments of every packet's IP length, both directions.
+    pub(super) fn length_moments(&self) -> Moments {
+        Moments::merge(&self.len[0], &self.len[1])
+    }
+
+    /// Packets per IP length and direction.
+    pub(super) fn length_counts(&self) -> &LengthCounts {
+        &self.size_counts
+    }
+}
+
 impl Extractor for Size {
     const GROUP: Group = Group::Size;
 

@@ -64,6 +64,13 @@ impl Bursts {
     }
 }
 
+impl Timing {
+    /// Moments of the gaps between consecutive packets of the flow, in seconds.
+    pub(super) fn gap_moments(&self) -> Moments {
+        self.all
+    }
+}
+
 impl Extractor for Timing {
     const GROUP: Group = Group::Timing;
 

@@ -1,5 +1,5 @@
 //! The only module that talks to the OS or the processor through `unsafe`: memory-mapping
-//! capture files (here), AF_XDP sockets (`xsk`), TPACKET rings (`afpacket`), io_uring file
+//! capture files (here), the allocator (`alloc`), AF_XDP sockets (`xsk`), TPACKET rings (`afpacket`), io_uring file
 //! writes (`uring`) and the Parquet encoder's non-temporal stores (`stream`).
 #![allow(
     unsafe_code,
@@ -84,6 +84,7 @@ pub fn free_bytes(path: &std::path::Path) -> io::Result<u64> {
 }
 
 pub mod afpacket;
+pub mod alloc;
 pub mod stream;
 pub mod uring;
 pub mod xsk;
