@@ -124,10 +124,16 @@ fn order_prefix(s: &[u8]) -> u64 {
     }
 }
 
-/// Whether `a` sorts before `b`, given their prefixes.
+/// How `a` orders against `b`, given their prefixes. Equal prefixes leave only the bytes after
+/// the eighth to compare, and none when both strings are that short: the zero padding then
+/// sorts the shorter first, as its length does.
 #[inline]
-fn sorts_before(a: (u64, &[u8]), b: (u64, &[u8])) -> bool {
-    a.0 < b.0 || (a.0 == b.0 && a.1 < b.1)
+fn order_of(a: (u64, &[u8]), b: (u64, &[u8])) -> std::cmp::Ordering {
+    a.0.cmp(&b.0)
+        .then_with(|| match (a.1.get(8..), b.1.get(8..)) {
+            (Some(a_rest), Some(b_rest)) => a_rest.cmp(b_rest),
+            _ => a.1.len().cmp(&b.1.len()),
+        })
 }
 
 /// Encodes column chunks as single data pages: integers DELTA_BINARY_PACKED, doubles
@@ -249,13 +255,16 @@ impl ChunkEncoder {
                     let this = (order_prefix(value), value);
                     match &mut bounds {
                         None => bounds = Some((this, this)),
-                        Some((min, max)) => {
-                            if sorts_before(this, *min) {
-                                *min = this;
-                            } else if sorts_before(*max, this) {
-                                *max = this;
+                        // A value equal to the minimum cannot pass the maximum.
+                        Some((min, max)) => match order_of(this, *min) {
+                            std::cmp::Ordering::Less => *min = this,
+                            std::cmp::Ordering::Equal => {}
+                            std::cmp::Ordering::Greater => {
+                                if order_of(this, *max).is_gt() {
+                                    *max = this;
+                                }
                             }
-                        }
+                        },
                     }
                 }
                 let (min, max) = bounds
@@ -957,6 +966,24 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    proptest::proptest! {
+        /// Ordering by prefix and remainder is the byte-wise order Parquet's statistics use,
+        /// for strings around the eight bytes of the prefix, zero bytes included.
+        #[test]
+        fn string_order_is_bytewise(
+            a in proptest::collection::vec(proptest::prelude::prop_oneof![proptest::prelude::Just(0u8), proptest::prelude::Just(b'a'), proptest::prelude::any::<u8>()], 0..20),
+            b in proptest::collection::vec(proptest::prelude::prop_oneof![proptest::prelude::Just(0u8), proptest::prelude::Just(b'a'), proptest::prelude::any::<u8>()], 0..20),
+        ) {
+            let shared = a.len().min(b.len()) / 2;
+            // Half the cases share a head, so that equal prefixes are common.
+            let b = if a.len() % 2 == 0 { [&a[..shared], &b[shared..]].concat() } else { b };
+            proptest::prop_assert_eq!(
+                order_of((order_prefix(&a), &a), (order_prefix(&b), &b)),
+                a.as_slice().cmp(b.as_slice())
+            );
         }
     }
 }
