@@ -197,6 +197,20 @@ impl Quantiles {
     /// Adds one value.
     #[inline]
     pub fn push(&mut self, x: f64) {
+        // The common case, small enough to inline into every group's update: room in the
+        // exact list already allocated.
+        if self.sketch.is_none() && self.exact.len() < self.exact.capacity().min(EXACT_CAP) {
+            self.exact.push(x);
+            self.sorted = false;
+            return;
+        }
+        self.push_rare(x);
+    }
+
+    /// The first value, a full list, or a sketch.
+    #[cold]
+    #[inline(never)]
+    fn push_rare(&mut self, x: f64) {
         if let Some(s) = &mut self.sketch {
             s.push(x);
             return;
