@@ -969,16 +969,18 @@ mod tests {
         }
     }
 
+    /// Bytes around the eight of a prefix, zeros and one repeated letter common among them.
+    fn short_bytes() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        proptest::collection::vec(prop_oneof![Just(0u8), Just(b'a'), any::<u8>()], 0..20)
+    }
+
     proptest::proptest! {
-        /// Ordering by prefix and remainder is the byte-wise order Parquet's statistics use,
-        /// for strings around the eight bytes of the prefix, zero bytes included.
+        /// Ordering by prefix and remainder is the byte-wise order Parquet's statistics use.
         #[test]
-        fn string_order_is_bytewise(
-            a in proptest::collection::vec(proptest::prelude::prop_oneof![proptest::prelude::Just(0u8), proptest::prelude::Just(b'a'), proptest::prelude::any::<u8>()], 0..20),
-            b in proptest::collection::vec(proptest::prelude::prop_oneof![proptest::prelude::Just(0u8), proptest::prelude::Just(b'a'), proptest::prelude::any::<u8>()], 0..20),
-        ) {
-            let shared = a.len().min(b.len()) / 2;
+        fn string_order_is_bytewise(a in short_bytes(), b in short_bytes()) {
             // Half the cases share a head, so that equal prefixes are common.
+            let shared = a.len().min(b.len()) / 2;
             let b = if a.len() % 2 == 0 { [&a[..shared], &b[shared..]].concat() } else { b };
             proptest::prop_assert_eq!(
                 order_of((order_prefix(&a), &a), (order_prefix(&b), &b)),

@@ -5,9 +5,9 @@
 //! over 1 KiB whose size is not a power of two (a flow slot, the higher tiers' state, most
 //! growing buffers) that function takes its over-allocating path: a larger block, a search for
 //! the aligned address inside it, and a costlier free. Every mimalloc block is aligned to 8
-//! bytes, and to 16 when its size is a multiple of 16 (the size classes are whole words, and
-//! even numbers of words from 16 bytes up to every size a multiple of 16 falls in), which is
-//! all our types ask for: those requests take the plain `mi_malloc`, `mi_zalloc` and
+//! bytes, and to 16 when the requested size is a multiple of 16 (its size classes are whole
+//! words, and such a size always falls in a class of an even number of words), which covers
+//! every layout our types ask for: those requests take the plain `mi_malloc`, `mi_zalloc` and
 //! `mi_realloc`; anything else still goes to the aligned calls.
 
 use std::alloc::{GlobalAlloc, Layout};

@@ -1,6 +1,7 @@
 //! The only module that talks to the OS or the processor through `unsafe`: memory-mapping
-//! capture files (here), the allocator (`alloc`), AF_XDP sockets (`xsk`), TPACKET rings (`afpacket`), io_uring file
-//! writes (`uring`) and the Parquet encoder's non-temporal stores (`stream`).
+//! capture files (here), the allocator (`alloc`), AF_XDP sockets (`xsk`), TPACKET rings
+//! (`afpacket`), io_uring file writes (`uring`) and the Parquet encoder's non-temporal stores
+//! (`stream`).
 #![allow(
     unsafe_code,
     reason = "this module is where the crate's unsafe code is confined"
