@@ -8,7 +8,8 @@
 //! - its record is built by [`features::FlowFeatures::finish`] and leaves through an [`output::RecordSink`]:
 //!   a file, or Parquet segments on disk through the [`spill`] writer.
 #![deny(unsafe_code)]
-// The exceptions (memory maps, the allocator, AF_XDP and TPACKET rings, io_uring) live in `sys`, which opts back in.
+// The exceptions (memory maps, the allocator, AF_XDP and TPACKET rings, io_uring) live in `sys`,
+// which opts back in.
 
 pub mod decode;
 pub mod engine;

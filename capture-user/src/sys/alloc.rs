@@ -25,6 +25,28 @@ fn plain_fits(align: usize, size: usize) -> bool {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Allocator;
 
+/// A plain allocation call of mimalloc and its aligned counterpart.
+type Plain = unsafe extern "C" fn(usize) -> *mut c_void;
+type Aligned = unsafe extern "C" fn(usize, usize) -> *mut c_void;
+
+/// Allocates `layout` through `plain` where its blocks are aligned enough, `aligned` otherwise.
+///
+/// # Safety
+/// `layout` has a nonzero size, and the two calls are a mimalloc allocation function and its
+/// aligned form.
+#[inline]
+unsafe fn allocate(layout: Layout, plain: Plain, aligned: Aligned) -> *mut u8 {
+    // SAFETY: the caller passes mimalloc's calls and a nonzero size; the plain call only where
+    // `plain_fits` says its blocks carry the alignment.
+    unsafe {
+        if plain_fits(layout.align(), layout.size()) {
+            plain(layout.size()).cast()
+        } else {
+            aligned(layout.size(), layout.align()).cast()
+        }
+    }
+}
+
 // SAFETY: every method forwards to mimalloc, which is thread-safe and returns blocks of at least
 // the requested size. The plain calls are used only where `plain_fits` holds, which mimalloc's
 // size classes guarantee (see the module comment); any other alignment goes to the aligned
@@ -33,26 +55,14 @@ pub struct Allocator;
 unsafe impl GlobalAlloc for Allocator {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: see the impl: a nonzero size (GlobalAlloc's contract) and a fitting alignment.
-        unsafe {
-            if plain_fits(layout.align(), layout.size()) {
-                mi::mi_malloc(layout.size()).cast()
-            } else {
-                mi::mi_malloc_aligned(layout.size(), layout.align()).cast()
-            }
-        }
+        // SAFETY: a nonzero size (GlobalAlloc's contract) and mimalloc's pair of calls.
+        unsafe { allocate(layout, mi::mi_malloc, mi::mi_malloc_aligned) }
     }
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // SAFETY: as `alloc`.
-        unsafe {
-            if plain_fits(layout.align(), layout.size()) {
-                mi::mi_zalloc(layout.size()).cast()
-            } else {
-                mi::mi_zalloc_aligned(layout.size(), layout.align()).cast()
-            }
-        }
+        unsafe { allocate(layout, mi::mi_zalloc, mi::mi_zalloc_aligned) }
     }
 
     #[inline]
