@@ -145,13 +145,14 @@ fn transpose_bytes(r: &mut [u64; 8]) {
     swap(r, 6, 7, 8, BYTES);
 }
 
-/// Appends `values` (the bits of doubles) in the BYTE_STREAM_SPLIT encoding: the first bytes of
-/// every value, then the second bytes, and so on.
+/// Writes `values` (the bits of doubles) over `out` in the BYTE_STREAM_SPLIT encoding: the
+/// first bytes of every value, then the second bytes, and so on. `out` becomes exactly that
+/// long; every byte is written, so a buffer already that long is not zeroed first (a column
+/// chunk's zeroing would cost a third of its split).
 pub(super) fn byte_stream_split(out: &mut Vec<u8>, values: &[u64]) {
     let n = values.len();
-    let start = out.len();
-    out.resize(start + n * 8, 0);
-    let streams = &mut out[start..];
+    out.resize(n * 8, 0);
+    let streams = &mut out[..];
     // Eight values at a time, as an 8×8 matrix of bytes transposed in registers: row k is
     // value k, and after the transpose row b holds byte b of every value.
     let whole = n - n % 8;
@@ -269,10 +270,10 @@ mod tests {
             let values: Vec<u64> = (0..n)
                 .map(|i| 0x0102_0304_0506_0708_u64.wrapping_mul(i + 1) ^ i << 56)
                 .collect();
-            let mut out = vec![9, 9];
+            // Left over from a longer column: every byte is overwritten.
+            let mut out = vec![9; 400];
             byte_stream_split(&mut out, &values);
-            assert_eq!(&out[..2], &[9, 9]);
-            assert_eq!(out[2..], naive_split(&values), "{n} values");
+            assert_eq!(out, naive_split(&values), "{n} values");
         }
     }
 

@@ -149,6 +149,9 @@ struct ChunkEncoder {
     /// The page before and after compression, reused: a fresh buffer of a page's size for
     /// every column chunk would be fresh memory for the allocator to fault in.
     plain: Vec<u8>,
+    /// A double column's page, apart from the others': it keeps a column chunk's length from
+    /// one chunk to the next, so that its bytes need not be zeroed before they are written.
+    split: Vec<u8>,
     compressed: Vec<u8>,
 }
 
@@ -157,6 +160,7 @@ impl ChunkEncoder {
         Ok(Self {
             zstd: zstd::bulk::Compressor::new(zstd_level)?,
             plain: Vec::new(),
+            split: Vec::new(),
             compressed: Vec::new(),
         })
     }
@@ -171,6 +175,7 @@ impl ChunkEncoder {
     ) -> Result<EncodedChunk, ParquetError> {
         let plain = &mut self.plain;
         plain.clear();
+        let split = &mut self.split;
         let n = group.rows;
         let bounds = n > 0;
         let (encoding, statistics) = match plan.kinds[c] {
@@ -206,7 +211,7 @@ impl ChunkEncoder {
                         max = x;
                     }
                 }
-                page_encoding::byte_stream_split(plain, words);
+                page_encoding::byte_stream_split(split, words);
                 // The format's rules: NaN never bounds a chunk, and a zero bound is written
                 // as -0.0 for a minimum and +0.0 for a maximum.
                 let bounds = (n as u64) > nans;
@@ -282,10 +287,15 @@ impl ChunkEncoder {
                 )
             }
         };
+        let page: &[u8] = if plan.kinds[c] == Kind::Float {
+            split
+        } else {
+            plain
+        };
         let compressed = &mut self.compressed;
         compressed.clear();
-        compressed.reserve(zstd::zstd_safe::compress_bound(plain.len()));
-        self.zstd.compress_to_buffer(plain.as_slice(), compressed)?;
+        compressed.reserve(zstd::zstd_safe::compress_bound(page.len()));
+        self.zstd.compress_to_buffer(page, compressed)?;
         let num_values = u32::try_from(n)
             .map_err(|_| ParquetError::General("too many values in a column chunk".into()))?;
         let page = CompressedPage::new(
@@ -297,7 +307,7 @@ impl ChunkEncoder {
                 rep_level_encoding: Encoding::RLE,
                 statistics: None,
             },
-            plain.len(),
+            page.len(),
         );
         let mut sink = TrackedWrite::new(Vec::with_capacity(page.data().len() + 64));
         let spec = SerializedPageWriter::new(&mut sink).write_page(page)?;

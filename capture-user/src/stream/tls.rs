@@ -400,11 +400,11 @@ impl<'a> Cursor<'a> {
 }
 
 fn ascii(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .filter(|b| b.is_ascii())
-        .map(|&b| char::from(b))
-        .collect()
+    let mut text = String::with_capacity(bytes.len());
+    for &b in bytes.iter().filter(|b| b.is_ascii()) {
+        text.push(char::from(b));
+    }
+    text
 }
 
 /// Parses a ClientHello body (after the 4-byte handshake header). Returns what could be read:
@@ -421,7 +421,10 @@ pub fn parse_client_hello(body: &[u8]) -> Option<ClientHello> {
     h.session_id_len = sid;
     c.take(usize::from(sid))?;
     let cs_len = usize::from(c.u16()?);
-    let mut cs = Cursor(c.take_upto(cs_len));
+    let suites = c.take_upto(cs_len);
+    // Each list gets its room at once: an entry is two bytes.
+    h.cipher_suites.reserve_exact(suites.len() / 2);
+    let mut cs = Cursor(suites);
     while let Some(v) = cs.u16() {
         h.cipher_suites.push(v);
     }
@@ -430,7 +433,11 @@ pub fn parse_client_hello(body: &[u8]) -> Option<ClientHello> {
     let Some(ext_len) = c.u16() else {
         return Some(h);
     };
-    let mut exts = Cursor(c.take_upto(usize::from(ext_len)));
+    let all_extensions = c.take_upto(usize::from(ext_len));
+    // An extension takes four bytes at least, and a hello carries a few dozen at most.
+    h.extensions
+        .reserve_exact((all_extensions.len() / 4).min(64));
+    let mut exts = Cursor(all_extensions);
     while let (Some(ty), Some(len)) = (exts.u16(), exts.u16()) {
         h.extensions.push(ty);
         let data = exts.take_upto(usize::from(len));
@@ -446,7 +453,9 @@ pub fn parse_client_hello(body: &[u8]) -> Option<ClientHello> {
             }
             EXT_SUPPORTED_GROUPS => {
                 let n = d.u16().map_or(0, usize::from);
-                let mut g = Cursor(d.take_upto(n));
+                let list = d.take_upto(n);
+                h.groups.reserve_exact(list.len() / 2);
+                let mut g = Cursor(list);
                 while let Some(v) = g.u16() {
                     h.groups.push(v);
                 }
@@ -465,14 +474,18 @@ pub fn parse_client_hello(body: &[u8]) -> Option<ClientHello> {
             }
             EXT_SUPPORTED_VERSIONS => {
                 let n = d.u8().map_or(0, usize::from);
-                let mut v = Cursor(d.take_upto(n));
+                let list = d.take_upto(n);
+                h.supported_versions.reserve_exact(list.len() / 2);
+                let mut v = Cursor(list);
                 while let Some(x) = v.u16() {
                     h.supported_versions.push(x);
                 }
             }
             EXT_SIGNATURE_ALGORITHMS => {
                 let n = d.u16().map_or(0, usize::from);
-                let mut v = Cursor(d.take_upto(n));
+                let list = d.take_upto(n);
+                h.signature_algorithms.reserve_exact(list.len() / 2);
+                let mut v = Cursor(list);
                 while let Some(x) = v.u16() {
                     h.signature_algorithms.push(x);
                 }
