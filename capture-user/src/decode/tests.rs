@@ -514,6 +514,15 @@ mod never_panics {
             let _ = decode_frame(LinkType::from_u32(link), &bytes, &mut p);
         }
 
+        /// The shortcut for NOP, NOP, timestamps reads what the walk reads, and so do the
+        /// areas that only look like it.
+        #[test]
+        fn tcp_options_shortcut_reads_as_the_walk(tail in proptest::collection::vec(any::<u8>(), 0..12), lead in prop_oneof![Just(vec![1u8, 1, 8, 10]), proptest::collection::vec(any::<u8>(), 0..5)]) {
+            let mut area = lead;
+            area.extend(tail);
+            prop_assert_eq!(crate::decode::tcp::TcpOptions::parse(&area), crate::decode::tcp::TcpOptions::walk(&area));
+        }
+
         #[test]
         fn on_mutated_tunnel_frames(flips in proptest::collection::vec((0usize..200, any::<u8>()), 1..8)) {
             let mut frame = vxlan_frame();

@@ -77,8 +77,15 @@ impl Moments {
             self.max = x;
             self.shift = x;
         } else {
-            self.min = self.min.min(x);
-            self.max = self.max.max(x);
+            // Comparisons compile to one instruction each where `f64::min` and `f64::max` take
+            // four; the values are lengths and times, never NaN (a NaN would be passed over,
+            // as those pass over it).
+            if x < self.min {
+                self.min = x;
+            }
+            if x > self.max {
+                self.max = x;
+            }
         }
         self.count += 1;
         self.sum += x;
