@@ -78,8 +78,8 @@ impl Moments {
             self.shift = x;
         } else {
             // Comparisons compile to one instruction each where `f64::min` and `f64::max` take
-            // four; the values are lengths and times, never NaN (a NaN would be passed over,
-            // as those pass over it).
+            // four. The values are lengths and times, never NaN; a NaN after the first value
+            // would be passed over, as those pass over it.
             if x < self.min {
                 self.min = x;
             }
