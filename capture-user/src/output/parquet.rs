@@ -146,12 +146,14 @@ fn order_of(a: (u64, &[u8]), b: (u64, &[u8])) -> std::cmp::Ordering {
 /// crate still serializes the page headers, the row groups and the footer.
 struct ChunkEncoder {
     zstd: zstd::bulk::Compressor<'static>,
-    /// The page before and after compression, reused: a fresh buffer of a page's size for
-    /// every column chunk would be fresh memory for the allocator to fault in.
+    /// An integer, boolean or string column's page before compression, reused: a fresh buffer
+    /// of a page's size for every column chunk would be fresh memory for the allocator to fault
+    /// in.
     plain: Vec<u8>,
     /// A double column's page, apart from the others': it keeps a column chunk's length from
     /// one chunk to the next, so that its bytes need not be zeroed before they are written.
     split: Vec<u8>,
+    /// Every page after compression, reused alike.
     compressed: Vec<u8>,
 }
 
