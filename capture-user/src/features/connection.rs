@@ -178,8 +178,10 @@ impl<S: RecordSink> ConnectionWindow<S> {
     fn close_step(&mut self) -> io::Result<()> {
         let window: Vec<&FlowSummary> = self.previous.iter().chain(&self.current).collect();
         let graph = WindowGraph::build(&window);
-        for (mut row, flow) in self.held.drain(..).zip(&self.current) {
-            graph.write(flow, &mut row, self.columns.connection.start);
+        // The current step's flows follow the previous step's in the window.
+        let first = self.previous.len();
+        for (i, (mut row, flow)) in self.held.drain(..).zip(&self.current).enumerate() {
+            graph.write(first + i, flow, &mut row, self.columns.connection.start);
             self.inner.write_row(&row)?;
             self.spare.push(row);
         }
@@ -263,6 +265,8 @@ struct Edge {
 struct WindowGraph {
     index: HashMap<IpAddr, usize>,
     nodes: Vec<Node>,
+    /// The initiator's and responder's nodes of each flow of the window, in window order.
+    flow_nodes: Vec<(usize, usize)>,
     edges: HashMap<(usize, usize), Edge>,
     digraph: graph::Digraph,
     betweenness: Vec<f64>,
@@ -275,6 +279,7 @@ impl WindowGraph {
         let mut g = WindowGraph {
             index: HashMap::default(),
             nodes: Vec::new(),
+            flow_nodes: Vec::with_capacity(flows.len()),
             edges: HashMap::default(),
             digraph: graph::Digraph::default(),
             betweenness: Vec::new(),
@@ -285,6 +290,7 @@ impl WindowGraph {
         for f in flows {
             let src = g.node(f.src);
             let dst = g.node(f.dst);
+            g.flow_nodes.push((src, dst));
             for (id, sent) in [(src, true), (dst, false)] {
                 let n = &mut g.nodes[id];
                 if sent {
@@ -350,11 +356,10 @@ impl WindowGraph {
         })
     }
 
-    /// Writes the connection columns of `flow` into `row`, from feature `first` on, in
-    /// registry order.
-    fn write(&self, flow: &FlowSummary, row: &mut Row, first: usize) {
-        let src = self.index[&flow.src];
-        let dst = self.index[&flow.dst];
+    /// Writes the connection columns of `flow`, the window's flow number `at`, into `row`,
+    /// from feature `first` on, in registry order.
+    fn write(&self, at: usize, flow: &FlowSummary, row: &mut Row, first: usize) {
+        let (src, dst) = self.flow_nodes[at];
         let (s, d) = (&self.nodes[src], &self.nodes[dst]);
         let edge = &self.edges[&(src, dst)];
         let port_flows = edge

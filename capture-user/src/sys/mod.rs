@@ -1,7 +1,7 @@
 //! The only module that talks to the OS or the processor through `unsafe`: memory-mapping
 //! capture files (here), the allocator (`alloc`), AF_XDP sockets (`xsk`), TPACKET rings
-//! (`afpacket`), io_uring file writes (`uring`) and the Parquet encoder's non-temporal stores
-//! (`stream`).
+//! (`afpacket`), io_uring file writes (`uring`), and the Parquet encoder's non-temporal stores
+//! (`stream`) and byte transposes (`simd`).
 #![allow(
     unsafe_code,
     reason = "this module is where the crate's unsafe code is confined"
@@ -92,6 +92,8 @@ pub fn free_bytes(path: &std::path::Path) -> io::Result<u64> {
 
 pub mod afpacket;
 pub mod alloc;
+#[cfg(target_arch = "x86_64")]
+pub mod simd;
 pub mod stream;
 pub mod uring;
 pub mod xsk;

@@ -1,0 +1,62 @@
+//! A byte transpose in SSE2 registers for the Parquet encoder's BYTE_STREAM_SPLIT pages. The
+//! intrinsics are `unsafe` to call from a function not compiled for SSE2 by attribute, though
+//! every x86_64 processor has SSE2.
+
+use core::arch::x86_64::{
+    __m128i, _mm_loadu_si128, _mm_storeu_si128, _mm_unpackhi_epi8, _mm_unpacklo_epi8,
+};
+
+/// Byte `b` of each of the sixteen values, for each `b`: the transpose of the values' bytes.
+///
+/// Register `r` starts with values `2r` and `2r + 1`, so a byte's place, as the register's
+/// 3 bits then the lane's 4, reads (value bits 3–1 | value bit 0, byte bits 2–0). Interleaving
+/// the bytes of registers `i` and `i + 4` (the low halves into register `2i`, the high halves
+/// into `2i + 1`) rotates that 7-bit place left by one; four rounds rotate it by four, to
+/// (byte bits | value bits): register `b` then holds byte `b` of the sixteen values in order.
+#[inline]
+#[must_use]
+pub fn split16(block: &[u64; 16]) -> [[u8; 16]; 8] {
+    let base = block.as_ptr().cast::<__m128i>();
+    // SAFETY: SSE2 is part of x86_64, so the intrinsics run on every processor this code is
+    // built for. Register `r` loads bytes 16r..16r+16 of `block` (r < 8), inside its 128
+    // bytes; `loadu` needs no alignment.
+    let mut x: [__m128i; 8] = std::array::from_fn(|r| unsafe { _mm_loadu_si128(base.add(r)) });
+    for _ in 0..4 {
+        x = std::array::from_fn(|o| {
+            let (p, q) = (x[o / 2], x[o / 2 + 4]);
+            // SAFETY: SSE2 is part of x86_64 (as above); the unpacks only read registers.
+            unsafe {
+                if o % 2 == 0 {
+                    _mm_unpacklo_epi8(p, q)
+                } else {
+                    _mm_unpackhi_epi8(p, q)
+                }
+            }
+        });
+    }
+    let mut out = [[0u8; 16]; 8];
+    for (stream, register) in out.iter_mut().zip(x) {
+        // SAFETY: SSE2 is part of x86_64 (as above); `stream` is 16 writable bytes borrowed
+        // exclusively here, and `storeu` needs no alignment.
+        unsafe { _mm_storeu_si128(stream.as_mut_ptr().cast::<__m128i>(), register) };
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_byte_lands_in_its_stream() {
+        let block: [u64; 16] = std::array::from_fn(|k| {
+            u64::from_le_bytes(std::array::from_fn(|b| (k * 16 + b) as u8))
+        });
+        let out = split16(&block);
+        for (b, stream) in out.iter().enumerate() {
+            for (k, &byte) in stream.iter().enumerate() {
+                assert_eq!(byte, (k * 16 + b) as u8, "byte {b} of value {k}");
+            }
+        }
+    }
+}
