@@ -114,9 +114,9 @@ struct BenchWriterArgs {
     /// Never use O_DIRECT.
     #[arg(long)]
     buffered: bool,
-    /// Threads that encode row groups beside the writer thread.
-    #[arg(long, default_value_t = 0)]
-    encode_threads: usize,
+    /// Threads that encode row groups beside the writer thread (default: as for --output-dir).
+    #[arg(long)]
+    encode_threads: Option<usize>,
     /// zstd level of the pages.
     #[arg(long, default_value_t = capture::output::DEFAULT_ZSTD_LEVEL, allow_negative_numbers = true)]
     zstd_level: i32,
@@ -167,9 +167,10 @@ struct SpillArgs {
     #[arg(long, default_value_t = 16_384, value_name = "RECORDS")]
     writer_queue: usize,
     /// Threads that encode and compress row groups beside the writer thread (0: the writer
-    /// thread does it). Raise it when the writer falls behind the flow rate and cores are free.
-    #[arg(long, default_value_t = 0, value_name = "N")]
-    encode_threads: usize,
+    /// thread does it; default: 1 where the process may use two CPUs or more, else 0). Raise it
+    /// when the writer falls behind the flow rate and cores are free.
+    #[arg(long, value_name = "N")]
+    encode_threads: Option<usize>,
     /// zstd level of the segments' pages, -7 to 19: negative levels compress faster into larger
     /// segments (-7: about 1.15 times the records per second of level 1, at 1.3 times the bytes).
     #[arg(long, default_value_t = capture::output::DEFAULT_ZSTD_LEVEL, value_name = "LEVEL",
@@ -220,7 +221,9 @@ impl SpillArgs {
             queue: self.writer_queue.max(1),
             overload,
             write_delay: Duration::from_millis(self.test_write_delay_ms),
-            encode_threads: self.encode_threads,
+            encode_threads: self
+                .encode_threads
+                .unwrap_or_else(capture::spill::default_encode_threads),
             zstd_level: self.zstd_level,
         })
     }
@@ -716,12 +719,15 @@ fn run_bench_writer(args: &BenchWriterArgs) -> Result<()> {
     );
     let mut config = capture::spill::SpillConfig::new(dir.join("segments"));
     config.direct = !args.buffered;
-    config.encode_threads = args.encode_threads;
+    if let Some(threads) = args.encode_threads {
+        config.encode_threads = threads;
+    }
     config.zstd_level = args.zstd_level;
+    let encode_threads = config.encode_threads;
     let (secs, stats) =
         capture::spill::bench::write_records(config, columns.clone(), &args.input, args.records)?;
     println!(
-        "records={} columns={} records_secs={secs:.4} segment_bytes={} segments={} mode={}",
+        "records={} columns={} records_secs={secs:.4} segment_bytes={} segments={} mode={} encode_threads={encode_threads}",
         stats.written,
         columns.len(),
         stats.segment_bytes,

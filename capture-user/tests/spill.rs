@@ -332,7 +332,8 @@ fn sigkill_at_random_moments_loses_nothing_synced_and_duplicates_nothing() {
             std::thread::sleep(Duration::from_millis(random(300)));
         } else {
             // A moment after some row group of an open segment was synced and journaled,
-            // whatever the speed of the machine (unless the run ends first).
+            // whatever the speed of the machine (unless the run ends first): soon after, since
+            // these small segments close within milliseconds.
             let deadline = Instant::now() + Duration::from_secs(120);
             while Instant::now() < deadline
                 && child.try_wait().ok().flatten().is_none()
@@ -344,7 +345,7 @@ fn sigkill_at_random_moments_loses_nothing_synced_and_duplicates_nothing() {
             {
                 std::thread::sleep(Duration::from_millis(1));
             }
-            std::thread::sleep(Duration::from_millis(random(40)));
+            std::thread::sleep(Duration::from_millis(random(8)));
         }
         // The run may have ended on its own already.
         let _ = child.kill();

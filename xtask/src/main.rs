@@ -1017,6 +1017,8 @@ fn bench_writer(runs: usize) -> Result<()> {
     let (mut fio, mut raw, mut records_per_s, mut writer_mb) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut pooled_per_s, mut pooled_mb) = (Vec::new(), Vec::new());
+    let (mut inline_per_s, mut inline_mb) = (Vec::new(), Vec::new());
+    let mut default_threads = 0u64;
     let (mut fast_per_s, mut fast_mb) = (Vec::new(), Vec::new());
     let mut fast_bytes_per_record = 0.0;
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
@@ -1066,6 +1068,11 @@ fn bench_writer(runs: usize) -> Result<()> {
         raw.push(size_bytes as f64 / raw_secs / 1e6);
         records_per_s.push(per_s);
         writer_mb.push(mb);
+        default_threads = field(&out, "encode_threads")?;
+        // Everything on the writer thread: gathering, encoding, compressing.
+        let (_, per_s, mb, _) = writer_run("4M", &["--encode-threads", "0"])?;
+        inline_per_s.push(per_s);
+        inline_mb.push(mb);
         // The same with one encoding thread per core beside the writer thread.
         let threads = cores.to_string();
         let (_, per_s, mb, _) = writer_run("4M", &["--encode-threads", &threads])?;
@@ -1078,12 +1085,13 @@ fn bench_writer(runs: usize) -> Result<()> {
         fast_mb.push(mb);
         fast_bytes_per_record = per_record;
         eprintln!(
-            "xtask: run {}: fio {:.0} MB/s, io_uring path {:.0} MB/s, writer {:.0} records/s ({:.0} MB/s), with {cores} encoding threads {:.0} records/s, and zstd -7 {:.0} records/s",
+            "xtask: run {}: fio {:.0} MB/s, io_uring path {:.0} MB/s, writer {:.0} records/s ({:.0} MB/s, the default, encoding threads: {default_threads}), on the writer thread alone {:.0} records/s, with {cores} encoding threads {:.0} records/s, and zstd -7 {:.0} records/s",
             run + 1,
             fio[run],
             raw[run],
             records_per_s[run],
             writer_mb[run],
+            inline_per_s[run],
             pooled_per_s[run],
             fast_per_s[run]
         );
@@ -1097,6 +1105,8 @@ fn bench_writer(runs: usize) -> Result<()> {
     let (raw_med, raw_min, raw_max) = stats(&mut raw);
     let (rec_med, rec_min, rec_max) = stats(&mut records_per_s);
     let (mb_med, mb_min, mb_max) = stats(&mut writer_mb);
+    let (inline_med, inline_min, inline_max) = stats(&mut inline_per_s);
+    let (inline_mb_med, inline_mb_min, inline_mb_max) = stats(&mut inline_mb);
     let (pool_med, pool_min, pool_max) = stats(&mut pooled_per_s);
     let (pool_mb_med, pool_mb_min, pool_mb_max) = stats(&mut pooled_mb);
     let (fast_med, fast_min, fast_max) = stats(&mut fast_per_s);
@@ -1108,6 +1118,11 @@ fn bench_writer(runs: usize) -> Result<()> {
     let columns: u64 = field(&last, "columns")?;
     let raw_mode: String = field(&last, "raw_mode")?;
     let mode: String = field(&last, "mode")?;
+    let threads_word = if default_threads == 1 {
+        "thread"
+    } else {
+        "threads"
+    };
     let report = format!(
         "Written by `cargo xtask bench writer {runs}`: {runs} alternating runs in `{dir}`, wall-clock, each until the data is synced.
 
@@ -1115,7 +1130,8 @@ fn bench_writer(runs: usize) -> Result<()> {
 |---|---|---|
 | `fio {fio_args} --directory=…` | {fio_med:.0} MB/s | {fio_min:.0}–{fio_max:.0} MB/s |
 | the writer's io_uring path, {size} in 4 MiB buffers ({raw_mode}) | {raw_med:.0} MB/s | {raw_min:.0}–{raw_max:.0} MB/s |
-| the whole writer, encoding on the writer thread (`--encode-threads 0`, the default): {records:.0} JJ-CORE records ({columns} columns; the benchmark capture's flows, built beforehand and held in memory, written over and over) gathered into column buffers, encoded, zstd-compressed, written ({mode}), synced every second, rotated at 256 MiB | {rec_med:.0} records/s ({mb_med:.1} MB/s) | {rec_min:.0}–{rec_max:.0} records/s ({mb_min:.1}–{mb_max:.1} MB/s) |
+| the whole writer with its defaults ({default_threads} encoding {threads_word} beside the writer thread on this machine): {records:.0} JJ-CORE records ({columns} columns; the benchmark capture's flows, built beforehand and held in memory, written over and over) gathered into column buffers by the writer thread, encoded and zstd-compressed a row group at a time, written ({mode}), synced every second, rotated at 256 MiB | {rec_med:.0} records/s ({mb_med:.1} MB/s) | {rec_min:.0}–{rec_max:.0} records/s ({mb_min:.1}–{mb_max:.1} MB/s) |
+| the same with `--encode-threads 0`: the writer thread also encodes and compresses | {inline_med:.0} records/s ({inline_mb_med:.1} MB/s) | {inline_min:.0}–{inline_max:.0} records/s ({inline_mb_min:.1}–{inline_mb_max:.1} MB/s) |
 | the same with `--encode-threads {cores}`: the writer thread gathers records, {cores} threads encode and compress whole row groups | {pool_med:.0} records/s ({pool_mb_med:.1} MB/s) | {pool_min:.0}–{pool_max:.0} records/s ({pool_mb_min:.1}–{pool_mb_max:.1} MB/s) |
 | the same with `--encode-threads {cores} --zstd-level -7`: zstd's fast level, {fast_bytes_per_record:.1} bytes per record on disk | {fast_med:.0} records/s ({fast_mb_med:.1} MB/s) | {fast_min:.0}–{fast_max:.0} records/s ({fast_mb_min:.1}–{fast_mb_max:.1} MB/s) |
 

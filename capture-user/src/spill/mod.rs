@@ -72,7 +72,7 @@ pub struct SpillConfig {
     /// Delay injected before every disk write (tests of a slow disk).
     pub write_delay: Duration,
     /// Threads that encode and compress row groups beside the writer thread (0: the writer
-    /// thread does it).
+    /// thread does it). [`default_encode_threads`] unless set.
     pub encode_threads: usize,
     /// zstd level of the segments' pages (one of [`crate::output::ZSTD_LEVELS`]).
     pub zstd_level: i32,
@@ -94,9 +94,22 @@ impl SpillConfig {
             queue: 16_384,
             overload: Overload::Drop,
             write_delay: Duration::ZERO,
-            encode_threads: 0,
+            encode_threads: default_encode_threads(),
             zstd_level: crate::output::DEFAULT_ZSTD_LEVEL,
         }
+    }
+}
+
+/// Encoding threads beside the writer thread unless asked otherwise: one where the process may
+/// run on two CPUs or more, none on one. Encoding and compressing is about two thirds of the
+/// writer's work; on a thread of its own it overlaps the gathering of the next row group, and
+/// the writer thread keeps draining its queue while a row group is encoded instead of stopping
+/// for it (see docs/spill.md and docs/benchmarks.md).
+#[must_use]
+pub fn default_encode_threads() -> usize {
+    match std::thread::available_parallelism() {
+        Ok(cpus) if cpus.get() >= 2 => 1,
+        _ => 0,
     }
 }
 
