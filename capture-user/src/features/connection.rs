@@ -276,17 +276,18 @@ struct WindowGraph {
 
 impl WindowGraph {
     fn build(flows: &[&FlowSummary]) -> Self {
+        // Room for every flow's two addresses and its pair at once: the maps never grow.
         let mut g = WindowGraph {
-            index: HashMap::default(),
-            nodes: Vec::new(),
+            index: HashMap::with_capacity_and_hasher(2 * flows.len(), Default::default()),
+            nodes: Vec::with_capacity(2 * flows.len()),
             flow_nodes: Vec::with_capacity(flows.len()),
-            edges: HashMap::default(),
+            edges: HashMap::with_capacity_and_hasher(flows.len(), Default::default()),
             digraph: graph::Digraph::default(),
             betweenness: Vec::new(),
             clustering: Vec::new(),
             community: Vec::new(),
         };
-        let mut edge_order = Vec::new();
+        let mut edge_order = Vec::with_capacity(flows.len());
         for f in flows {
             let src = g.node(f.src);
             let dst = g.node(f.dst);
