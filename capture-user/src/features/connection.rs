@@ -119,6 +119,9 @@ pub struct ConnectionWindow<S> {
     held: Vec<Row>,
     /// Records already written, whose buffers the next flows reuse.
     spare: Vec<Row>,
+    /// Address nodes of graphs already used, whose lists the next graphs reuse: at most as
+    /// many as the largest window had addresses.
+    spare_nodes: Vec<Node>,
     max_step_flows: usize,
     /// Steps closed because they were full.
     steps_closed_full: u64,
@@ -137,6 +140,7 @@ impl<S: RecordSink> ConnectionWindow<S> {
             current: Vec::new(),
             held: Vec::new(),
             spare: Vec::new(),
+            spare_nodes: Vec::new(),
             max_step_flows: MAX_STEP_FLOWS,
             steps_closed_full: 0,
         }
@@ -177,7 +181,7 @@ impl<S: RecordSink> ConnectionWindow<S> {
     /// Completes and writes the current step's records; its flows become the previous step.
     fn close_step(&mut self) -> io::Result<()> {
         let window: Vec<&FlowSummary> = self.previous.iter().chain(&self.current).collect();
-        let graph = WindowGraph::build(&window);
+        let graph = WindowGraph::build(&window, std::mem::take(&mut self.spare_nodes));
         // The current step's flows follow the previous step's in the window.
         let first = self.previous.len();
         for (i, (mut row, flow)) in self.held.drain(..).zip(&self.current).enumerate() {
@@ -185,6 +189,7 @@ impl<S: RecordSink> ConnectionWindow<S> {
             self.inner.write_row(&row)?;
             self.spare.push(row);
         }
+        self.spare_nodes = graph.into_spare_nodes();
         self.previous = std::mem::take(&mut self.current);
         Ok(())
     }
@@ -235,7 +240,7 @@ impl<S: RecordSink> RecordSink for ConnectionWindow<S> {
 }
 
 /// Per-address totals over the window.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Node {
     flows_out: u64,
     flows_in: u64,
@@ -253,6 +258,40 @@ struct Node {
     longest_burst: usize,
 }
 
+impl Node {
+    fn new() -> Self {
+        Self {
+            flows_out: 0,
+            flows_in: 0,
+            packets_sent: 0,
+            bytes_sent: 0,
+            packets_received: 0,
+            bytes_received: 0,
+            dst_ports: Vec::new(),
+            first_seen: f64::INFINITY,
+            last_seen: 0.0,
+            starts: Vec::new(),
+            start_spread: 0.0,
+            longest_burst: 0,
+        }
+    }
+
+    /// As new, keeping the lists' room.
+    fn reset(&mut self) {
+        let (mut dst_ports, mut starts) = (
+            std::mem::take(&mut self.dst_ports),
+            std::mem::take(&mut self.starts),
+        );
+        dst_ports.clear();
+        starts.clear();
+        *self = Self {
+            dst_ports,
+            starts,
+            ..Self::new()
+        };
+    }
+}
+
 /// Per-(initiator, responder) totals over the window.
 #[derive(Debug, Default)]
 struct Edge {
@@ -267,6 +306,8 @@ struct WindowGraph {
     nodes: Vec<Node>,
     /// The initiator's and responder's nodes of each flow of the window, in window order.
     flow_nodes: Vec<(usize, usize)>,
+    /// Nodes of an earlier graph, taken as addresses appear.
+    spare_nodes: Vec<Node>,
     edges: HashMap<(usize, usize), Edge>,
     digraph: graph::Digraph,
     betweenness: Vec<f64>,
@@ -275,12 +316,14 @@ struct WindowGraph {
 }
 
 impl WindowGraph {
-    fn build(flows: &[&FlowSummary]) -> Self {
+    /// The graph of `flows`; `spare` holds nodes of an earlier graph, whose lists are reused.
+    fn build(flows: &[&FlowSummary], spare: Vec<Node>) -> Self {
         // Room for every flow's two addresses and its pair at once: the maps never grow.
         let mut g = WindowGraph {
             index: HashMap::with_capacity_and_hasher(2 * flows.len(), Default::default()),
             nodes: Vec::with_capacity(2 * flows.len()),
             flow_nodes: Vec::with_capacity(flows.len()),
+            spare_nodes: spare,
             edges: HashMap::with_capacity_and_hasher(flows.len(), Default::default()),
             digraph: graph::Digraph::default(),
             betweenness: Vec::new(),
@@ -349,12 +392,22 @@ impl WindowGraph {
     fn node(&mut self, address: IpAddr) -> usize {
         let next = self.nodes.len();
         *self.index.entry(address).or_insert_with(|| {
-            self.nodes.push(Node {
-                first_seen: f64::INFINITY,
-                ..Node::default()
-            });
+            let node = match self.spare_nodes.pop() {
+                Some(mut used) => {
+                    used.reset();
+                    used
+                }
+                None => Node::new(),
+            };
+            self.nodes.push(node);
             next
         })
+    }
+
+    /// The nodes, for the next graph to reuse.
+    fn into_spare_nodes(mut self) -> Vec<Node> {
+        self.spare_nodes.append(&mut self.nodes);
+        self.spare_nodes
     }
 
     /// Writes the connection columns of `flow`, the window's flow number `at`, into `row`,
