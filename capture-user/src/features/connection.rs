@@ -424,38 +424,42 @@ impl WindowGraph {
         let int = |v: u64| Value::Int(i64::try_from(v).unwrap_or(i64::MAX));
         let count = |v: usize| int(v as u64);
         let span = s.last_seen - s.first_seen;
-        let values = [
-            count(self.digraph.out[src].len()),
-            count(self.digraph.inn[dst].len()),
-            int(edge.flows),
-            int(port_flows),
-            int(s.flows_out),
-            int(d.flows_in),
-            int(s.packets_sent),
-            int(s.bytes_sent),
-            int(d.packets_received),
-            int(d.bytes_received),
-            count(s.dst_ports.len()),
-            count(self.digraph.out[src].len()),
-            count(self.digraph.inn[dst].len()),
-            Value::Float(self.betweenness[src]),
-            Value::Float(self.betweenness[dst]),
-            count(self.community[src]),
-            count(self.community[dst]),
-            Value::Int(i64::from(self.community[src] == self.community[dst])),
-            Value::Float(self.clustering[src]),
-            Value::Float(self.clustering[dst]),
-            Value::Float(if span > 0.0 {
-                s.flows_out as f64 / span
-            } else {
-                0.0
-            }),
-            Value::Float(s.start_spread),
-            count(s.longest_burst),
-        ];
-        for (i, v) in values.into_iter().enumerate() {
-            row.set(first + i, v);
-        }
+        // Each value straight into its column: gathered in an array of `Value`s first, they
+        // were copied through the stack in pieces that the next loads had to wait for.
+        let mut column = first;
+        let mut put = |v: Value<'_>| {
+            row.set(column, v);
+            column += 1;
+        };
+        put(count(self.digraph.out[src].len()));
+        put(count(self.digraph.inn[dst].len()));
+        put(int(edge.flows));
+        put(int(port_flows));
+        put(int(s.flows_out));
+        put(int(d.flows_in));
+        put(int(s.packets_sent));
+        put(int(s.bytes_sent));
+        put(int(d.packets_received));
+        put(int(d.bytes_received));
+        put(count(s.dst_ports.len()));
+        put(count(self.digraph.out[src].len()));
+        put(count(self.digraph.inn[dst].len()));
+        put(Value::Float(self.betweenness[src]));
+        put(Value::Float(self.betweenness[dst]));
+        put(count(self.community[src]));
+        put(count(self.community[dst]));
+        put(Value::Int(i64::from(
+            self.community[src] == self.community[dst],
+        )));
+        put(Value::Float(self.clustering[src]));
+        put(Value::Float(self.clustering[dst]));
+        put(Value::Float(if span > 0.0 {
+            s.flows_out as f64 / span
+        } else {
+            0.0
+        }));
+        put(Value::Float(s.start_spread));
+        put(count(s.longest_burst));
     }
 }
 
