@@ -559,8 +559,8 @@ fn bench_offline(runs: usize) -> Result<()> {
     std::fs::create_dir_all(&out)?;
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let workers = cores.to_string();
-    let mut cases = Vec::new();
-    let mut summary = String::new();
+    // (profile, extra arguments, label)
+    let mut plans: Vec<(&str, Vec<&str>, String)> = Vec::new();
     for profile in ["core", "all"] {
         for (how, extra) in [
             ("one packet thread, one writer thread", vec![]),
@@ -572,49 +572,74 @@ fn bench_offline(runs: usize) -> Result<()> {
             if profile == "all" && extra.first() == Some(&"--workers") {
                 continue;
             }
-            let (times, text) = time_capture(&capture, &big, &out, profile, &extra, runs, packets)?;
-            if profile == "core" && extra.is_empty() {
-                summary = text;
-            }
             let flags = if extra.is_empty() {
                 String::new()
             } else {
                 format!(" {}", extra.join(" "))
             };
-            cases.push((
+            plans.push((
+                profile,
+                extra,
                 format!("`capture extract --profile {profile}{flags}` ({how})"),
-                times,
             ));
         }
     }
     let python = venv("venv-nfstream", &["nfstream==6.6.0"])?;
-    let script = "import sys, time\nfrom nfstream import NFStreamer\nt=time.time()\nn=sum(1 for _ in NFStreamer(source=sys.argv[1], statistical_analysis=True, n_meters=1))\nprint(time.time()-t, n)";
+    let runs = runs.max(1);
+    let nf_runs = runs.clamp(1, 3);
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); plans.len()];
+    let mut summary = String::new();
     let mut nfstream = Vec::new();
     let mut nf_flows = String::new();
-    for i in 0..runs.clamp(1, 3) {
-        warm(&big)?;
-        let o = Command::new(&python)
-            .args(["-c", script])
-            .arg(&big)
-            .output()?;
-        if !o.status.success() {
-            bail!("nfstream failed: {}", String::from_utf8_lossy(&o.stderr));
+    // Rounds of one run of every case, with NFStream's runs spread among them: the host's speed
+    // drifts within minutes, and both tools should see the same drift.
+    for round in 0..runs {
+        for (i, (profile, extra, _)) in plans.iter().enumerate() {
+            let (secs, text) =
+                time_capture_once(&capture, &big, &out, profile, extra, round, packets)?;
+            if *profile == "core" && extra.is_empty() {
+                summary = text;
+            }
+            times[i].push(secs);
         }
-        let text = String::from_utf8_lossy(&o.stdout);
-        let mut parts = text.split_whitespace();
-        let secs: f64 = parts.next().unwrap_or("0").parse()?;
-        nf_flows = parts.next().unwrap_or("").to_string();
-        eprintln!(
-            "xtask: nfstream run {}: {:.3} s, {:.0} packets/s",
-            i + 1,
-            secs,
-            packets as f64 / secs
-        );
-        nfstream.push(secs);
+        if nfstream.len() < nf_runs && round * nf_runs / runs == nfstream.len() {
+            let (secs, flows) = time_nfstream_once(&python, &big, nfstream.len(), packets)?;
+            nf_flows = flows;
+            nfstream.push(secs);
+        }
     }
+    let cases: Vec<(String, Vec<f64>)> = plans
+        .into_iter()
+        .zip(times)
+        .map(|((_, _, label), t)| (label, t))
+        .collect();
     let report = offline_report(&big, packets, cores, &cases, &nfstream, &nf_flows, &summary);
     println!("{report}");
     write_benchmarks_section("offline", &report)
+}
+
+/// One timed NFStream run over `big`: its seconds and the flows it reported.
+fn time_nfstream_once(python: &Path, big: &Path, i: usize, packets: u64) -> Result<(f64, String)> {
+    let script = "import sys, time\nfrom nfstream import NFStreamer\nt=time.time()\nn=sum(1 for _ in NFStreamer(source=sys.argv[1], statistical_analysis=True, n_meters=1))\nprint(time.time()-t, n)";
+    warm(big)?;
+    let o = Command::new(python)
+        .args(["-c", script])
+        .arg(big)
+        .output()?;
+    if !o.status.success() {
+        bail!("nfstream failed: {}", String::from_utf8_lossy(&o.stderr));
+    }
+    let text = String::from_utf8_lossy(&o.stdout);
+    let mut parts = text.split_whitespace();
+    let secs: f64 = parts.next().unwrap_or("0").parse()?;
+    let flows = parts.next().unwrap_or("").to_string();
+    eprintln!(
+        "xtask: nfstream run {}: {:.3} s, {:.0} packets/s",
+        i + 1,
+        secs,
+        packets as f64 / secs
+    );
+    Ok((secs, flows))
 }
 
 /// Runs `cmd` and returns its standard output and standard error, failing when it fails.
@@ -1617,44 +1642,39 @@ fn bench_profiles(runs: usize) -> Result<()> {
 
 /// Runs `capture extract --profile core` on `big` `runs` times; returns the wall times and the
 /// last run's summary.
-fn time_capture(
+/// One timed `capture extract` of `big`: its wall time and its summary on standard error.
+fn time_capture_once(
     capture: &Path,
     big: &Path,
     out: &Path,
     profile: &str,
     extra: &[&str],
-    runs: usize,
+    i: usize,
     packets: u64,
-) -> Result<(Vec<f64>, String)> {
-    let mut times = Vec::new();
-    let mut summary = String::new();
-    for i in 0..runs.max(1) {
-        warm(big)?;
-        let started = Instant::now();
-        let o = Command::new(capture)
-            .arg("extract")
-            .arg(big)
-            .arg("-o")
-            .arg(out.join(format!("{profile}.parquet")))
-            .args(["--profile", profile, "--quiet"])
-            .args(extra)
-            .stderr(Stdio::piped())
-            .output()?;
-        let secs = started.elapsed().as_secs_f64();
-        if !o.status.success() {
-            bail!("capture failed: {}", String::from_utf8_lossy(&o.stderr));
-        }
-        summary = String::from_utf8_lossy(&o.stderr).into_owned();
-        eprintln!(
-            "xtask: capture --profile {profile} {} run {}: {:.3} s, {:.0} packets/s",
-            extra.join(" "),
-            i + 1,
-            secs,
-            packets as f64 / secs
-        );
-        times.push(secs);
+) -> Result<(f64, String)> {
+    warm(big)?;
+    let started = Instant::now();
+    let o = Command::new(capture)
+        .arg("extract")
+        .arg(big)
+        .arg("-o")
+        .arg(out.join(format!("{profile}.parquet")))
+        .args(["--profile", profile, "--quiet"])
+        .args(extra)
+        .stderr(Stdio::piped())
+        .output()?;
+    let secs = started.elapsed().as_secs_f64();
+    if !o.status.success() {
+        bail!("capture failed: {}", String::from_utf8_lossy(&o.stderr));
     }
-    Ok((times, summary))
+    eprintln!(
+        "xtask: capture --profile {profile} {} run {}: {:.3} s, {:.0} packets/s",
+        extra.join(" "),
+        i + 1,
+        secs,
+        packets as f64 / secs
+    );
+    Ok((secs, String::from_utf8_lossy(&o.stderr).into_owned()))
 }
 
 fn count_packets(capture: &Path, big: &Path) -> Result<u64> {

@@ -189,6 +189,10 @@ impl FlowTableStats {
 pub struct FlowTable {
     config: FlowConfig,
     index: FxHashMap<FlowKey, u32>,
+    /// The slot of the flow the last packet went to: packets come in trains of one flow, and
+    /// comparing the key with that flow's spares hashing it. A stale slot (its flow ended, or
+    /// another took its place) fails the comparison.
+    last: u32,
     slots: Vec<Slot>,
     free: Vec<u32>,
     head: u32,
@@ -204,6 +208,7 @@ impl FlowTable {
         Self {
             config,
             index: FxHashMap::default(),
+            last: NIL,
             slots: Vec::new(),
             free: Vec::new(),
             head: NIL,
@@ -244,10 +249,21 @@ impl FlowTable {
         let now = pkt.ts_ns;
         self.expire(now, ended);
         let (key, from_lo) = FlowKey::of(pkt, self.config.key_by_tunnel);
-        if let Some(&idx) = self.index.get(&key) {
+        let last_matches = self
+            .slots
+            .get(self.last as usize)
+            .and_then(|s| s.flow.as_ref())
+            .is_some_and(|f| f.key == key);
+        let found = if last_matches {
+            Some(self.last)
+        } else {
+            self.index.get(&key).copied()
+        };
+        if let Some(idx) = found {
             match self.end_before(idx, pkt) {
                 Some(reason) => self.remove(idx, reason, ended),
                 None => {
+                    self.last = idx;
                     self.update(idx, pkt, from_lo);
                     return;
                 }
@@ -257,6 +273,7 @@ impl FlowTable {
             self.remove(self.head, FlowEndReason::Evicted, ended);
         }
         let idx = self.insert(key, pkt, from_lo);
+        self.last = idx;
         self.update(idx, pkt, from_lo);
     }
 

@@ -226,3 +226,36 @@ fn memory_is_accounted() {
     run.feed(&connection(0));
     assert!(run.table.memory_bytes() > std::mem::size_of::<Flow>());
 }
+
+#[test]
+fn a_train_and_a_reused_slot_each_find_their_own_flow() {
+    let mut run = Run::new(FlowConfig {
+        max_flows: 2,
+        ..FlowConfig::default()
+    });
+    // Trains of one flow, interleaved with another; then 1→2 is evicted and its slot goes to
+    // 5→6, the last flow seen: the next packet of 1→2 must open a flow of its own, not join 5→6.
+    run.feed(&[
+        udp(0, 1, 2),
+        udp(1, 2, 1),
+        udp(2, 1, 2),
+        udp(3, 3, 4),
+        udp(4, 3, 4),
+        udp(5, 1, 2),
+        udp(6, 3, 4),
+        udp(7, 5, 6),
+        udp(8, 1, 2),
+    ]);
+    run.flush();
+    let mut got: Vec<_> = run.summary().iter().map(|s| (s.0, s.1, s.2)).collect();
+    got.sort_by_key(|s| (s.2, s.1));
+    assert_eq!(
+        got,
+        vec![
+            (FlowEndReason::EndOfInput, 1, addr(1)),
+            (FlowEndReason::Evicted, 4, addr(1)),
+            (FlowEndReason::Evicted, 3, addr(3)),
+            (FlowEndReason::EndOfInput, 1, addr(5)),
+        ]
+    );
+}

@@ -208,6 +208,7 @@ impl<'a> FrameReader<'a> {
 impl<'a> Iterator for FrameReader<'a> {
     type Item = Result<Frame<'a>, InputError>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.failed {
             return None;

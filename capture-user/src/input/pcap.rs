@@ -65,6 +65,7 @@ impl<'a> Reader<'a> {
         self.pos as u64
     }
 
+    #[inline]
     pub(super) fn next_frame(&mut self) -> Result<Option<Frame<'a>>, Failure> {
         let start = self.pos;
         if start == self.data.len() {
