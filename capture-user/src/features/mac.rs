@@ -12,16 +12,22 @@ fn insert<T: PartialEq>(set: &mut Vec<T>, v: T) {
     }
 }
 
-fn mac_text(m: [u8; 6]) -> String {
+/// Appends `m` as lowercase hex pairs separated by colons.
+fn write_mac(text: &mut String, m: [u8; 6]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(17);
     for (i, b) in m.iter().enumerate() {
         if i > 0 {
-            s.push(':');
+            text.push(':');
         }
-        s.push(char::from(HEX[usize::from(b >> 4)]));
-        s.push(char::from(HEX[usize::from(b & 0xf)]));
+        text.push(char::from(HEX[usize::from(b >> 4)]));
+        text.push(char::from(HEX[usize::from(b & 0xf)]));
     }
+}
+
+#[cfg(test)]
+fn mac_text(m: [u8; 6]) -> String {
+    let mut s = String::with_capacity(17);
+    write_mac(&mut s, m);
     s
 }
 
@@ -73,8 +79,15 @@ impl Extractor for Mac {
     }
 
     fn finish(&mut self, _flow: &FlowIdentity, out: &mut Row) {
-        out.str(self.first_src.map(mac_text).unwrap_or_default());
-        out.str(self.first_dst.map(mac_text).unwrap_or_default());
+        // Written straight into the record's text: two strings of their own per flow were two
+        // allocations.
+        for first in [self.first_src, self.first_dst] {
+            out.str_with(|text| {
+                if let Some(m) = first {
+                    write_mac(text, m);
+                }
+            });
+        }
         out.int(self.first_ethertype);
         out.int(self.vlans.iter().copied().min().unwrap_or(0));
         out.int(self.vlans.len());

@@ -24,7 +24,15 @@ const FINGERPRINT_CACHE: usize = 4096;
 impl SynParams {
     /// The fingerprint, remembered per thread: a few parameter sets cover most flows, and each
     /// costs an MD5 and two formatted strings.
+    #[cfg(test)]
     fn fingerprint(self) -> String {
+        let mut text = String::new();
+        self.write_fingerprint(&mut text);
+        text
+    }
+
+    /// Appends the fingerprint to `text`, from the per-thread cache.
+    fn write_fingerprint(self, text: &mut String) {
         thread_local! {
             static CACHE: std::cell::RefCell<rustc_hash::FxHashMap<u64, String>> =
                 std::cell::RefCell::default();
@@ -36,16 +44,15 @@ impl SynParams {
             | u64::from(self.sack) << 48
             | u64::from(self.timestamps) << 49;
         CACHE.with_borrow_mut(|cache| {
-            if let Some(known) = cache.get(&key) {
-                return known.clone();
-            }
-            if cache.len() >= FINGERPRINT_CACHE {
+            if cache.len() >= FINGERPRINT_CACHE && !cache.contains_key(&key) {
                 cache.clear();
             }
-            let text = self.compute_fingerprint();
-            cache.insert(key, text.clone());
-            text
-        })
+            text.push_str(
+                cache
+                    .entry(key)
+                    .or_insert_with(|| self.compute_fingerprint()),
+            );
+        });
     }
 
     fn compute_fingerprint(self) -> String {
@@ -116,8 +123,13 @@ impl Extractor for TcpFingerprint {
 
     fn finish(&mut self, _flow: &FlowIdentity, out: &mut Row) {
         let [f, b] = self.syn;
-        out.str(f.map(SynParams::fingerprint).unwrap_or_default());
-        out.str(b.map(SynParams::fingerprint).unwrap_or_default());
+        for s in [f, b] {
+            out.str_with(|text| {
+                if let Some(s) = s {
+                    s.write_fingerprint(text);
+                }
+            });
+        }
         out.str(f.map_or("unknown", SynParams::os_hint));
         out.str(b.map_or("unknown", SynParams::os_hint));
         // Hours since boot if the timestamp clock ticks at 100 Hz, the slowest common rate.
