@@ -296,8 +296,6 @@ impl Node {
 #[derive(Debug, Default)]
 struct Edge {
     flows: u64,
-    /// Flows per responder port.
-    ports: Vec<(u16, u64)>,
 }
 
 /// The window's address graph with every measure the records need.
@@ -309,6 +307,9 @@ struct WindowGraph {
     /// Nodes of an earlier graph, taken as addresses appear.
     spare_nodes: Vec<Node>,
     edges: HashMap<(usize, usize), Edge>,
+    /// Flows per (initiator, responder, responder port): one map for the window instead of a
+    /// list per edge, which was an allocation per edge and window.
+    port_flows: HashMap<(usize, usize, u16), u64>,
     digraph: graph::Digraph,
     betweenness: Vec<f64>,
     clustering: Vec<f64>,
@@ -325,6 +326,7 @@ impl WindowGraph {
             flow_nodes: Vec::with_capacity(flows.len()),
             spare_nodes: spare,
             edges: HashMap::with_capacity_and_hasher(flows.len(), Default::default()),
+            port_flows: HashMap::with_capacity_and_hasher(flows.len(), Default::default()),
             digraph: graph::Digraph::default(),
             betweenness: Vec::new(),
             clustering: Vec::new(),
@@ -356,10 +358,7 @@ impl WindowGraph {
                 Edge::default()
             });
             edge.flows += 1;
-            match edge.ports.iter_mut().find(|(p, _)| *p == f.dst_port) {
-                Some(slot) => slot.1 += 1,
-                None => edge.ports.push((f.dst_port, 1)),
-            }
+            *g.port_flows.entry((src, dst, f.dst_port)).or_insert(0) += 1;
         }
         for n in &mut g.nodes {
             n.dst_ports.sort_unstable();
@@ -416,11 +415,11 @@ impl WindowGraph {
         let (src, dst) = self.flow_nodes[at];
         let (s, d) = (&self.nodes[src], &self.nodes[dst]);
         let edge = &self.edges[&(src, dst)];
-        let port_flows = edge
-            .ports
-            .iter()
-            .find(|(p, _)| *p == flow.dst_port)
-            .map_or(0, |&(_, n)| n);
+        let port_flows = self
+            .port_flows
+            .get(&(src, dst, flow.dst_port))
+            .copied()
+            .unwrap_or(0);
         let int = |v: u64| Value::Int(i64::try_from(v).unwrap_or(i64::MAX));
         let count = |v: usize| int(v as u64);
         let span = s.last_seen - s.first_seen;
