@@ -22,8 +22,7 @@ struct SynParams {
 const FINGERPRINT_CACHE: usize = 4096;
 
 impl SynParams {
-    /// The fingerprint, remembered per thread: a few parameter sets cover most flows, and each
-    /// costs an MD5 and two formatted strings.
+    /// The fingerprint as a string of its own.
     #[cfg(test)]
     fn fingerprint(self) -> String {
         let mut text = String::new();
@@ -31,7 +30,8 @@ impl SynParams {
         text
     }
 
-    /// Appends the fingerprint to `text`, from the per-thread cache.
+    /// Appends the fingerprint to `text`. Fingerprints are remembered per thread: a few
+    /// parameter sets cover most flows, and each costs an MD5 and two formatted strings.
     fn write_fingerprint(self, text: &mut String) {
         thread_local! {
             static CACHE: std::cell::RefCell<rustc_hash::FxHashMap<u64, String>> =
