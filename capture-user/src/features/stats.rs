@@ -274,8 +274,9 @@ impl Quantiles {
     }
 
     /// The requested percentiles (each in 0..=100), numpy's `linear` method; 0 for an empty
-    /// stream. Short series are sorted; longer ones are only partitioned around each rank
-    /// needed (linear time each), which is all the features ask for.
+    /// stream. Short series (up to 32 values per percentile asked for) are sorted; longer ones
+    /// are only partitioned around each rank needed (linear time each), which is all the
+    /// features ask for.
     #[must_use]
     pub fn percentiles<const N: usize>(&mut self, ps: [f64; N]) -> [f64; N] {
         let mut out = [0.0; N];
@@ -289,7 +290,9 @@ impl Quantiles {
             return out;
         }
         let by_bits = self.orders_by_bits();
-        if !self.sorted && self.exact.len() <= 32 {
+        // Each rank selected costs a partition and a scan of what lies above it: for several
+        // ranks, sorting a series of up to 32 values per rank costs less.
+        if !self.sorted && self.exact.len() <= 32 * N {
             if by_bits {
                 self.exact.sort_unstable_by_key(|v| v.to_bits());
             } else {
@@ -732,6 +735,11 @@ mod tests {
             // Ranks out of order and repeated, each with its own selection.
             let ps = [ps[0], ps[1], ps[1], ps[2], ps[3], 100.0, ps[4], 0.0, ps[5]];
             proptest::prop_assert_eq!(q.percentiles(ps), ps.map(|p| linear_percentile(&sorted, p)));
+            // One rank asked for: a series this long is selected in, not sorted.
+            let mut one = Quantiles::default();
+            values.iter().for_each(|&v| one.push(v));
+            proptest::prop_assert_eq!(one.percentiles([ps[0]]), [linear_percentile(&sorted, ps[0])]);
+            proptest::prop_assert!(!one.sorted);
         }
 
         /// The counts agree with a list of every length, the first-seen length winning ties,
