@@ -1,7 +1,7 @@
 //! The only module that talks to the OS or the processor through `unsafe`: memory-mapping
-//! capture files (here), the allocator (`alloc`), AF_XDP sockets (`xsk`), TPACKET rings
-//! (`afpacket`), io_uring file writes (`uring`), and the Parquet encoder's non-temporal stores
-//! (`stream`) and byte transposes (`simd`).
+//! capture files and asking for huge pages under large buffers (here), the allocator (`alloc`),
+//! AF_XDP sockets (`xsk`), TPACKET rings (`afpacket`), io_uring file writes (`uring`), and the
+//! Parquet encoder's non-temporal stores (`stream`) and byte transposes (`simd`).
 #![allow(
     unsafe_code,
     reason = "this module is where the crate's unsafe code is confined"
@@ -56,6 +56,69 @@ impl FileBytes {
         }
     }
 }
+/// The size of a transparent huge page on x86-64 and most arm64 kernels.
+const HUGE_PAGE: usize = 2 << 20;
+
+/// Asks the kernel to back the whole 2 MiB pages inside `buf` with transparent huge pages.
+///
+/// For buffers of many megabytes that are written through once they are allocated (a row
+/// group's columns): first touching one in 4 KiB pages takes a page fault per page, thousands
+/// per buffer, each costly in a virtual machine. A no-op where the kernel refuses, and for
+/// buffers too small to hold a whole huge page.
+pub fn advise_huge_pages<T: Copy>(buf: &mut [T]) {
+    #[cfg(target_os = "linux")]
+    {
+        allow_advised_huge_pages();
+        let start = buf.as_mut_ptr() as usize;
+        let end = start + std::mem::size_of_val(buf);
+        let first = start.next_multiple_of(HUGE_PAGE);
+        let last = end & !(HUGE_PAGE - 1);
+        if last > first {
+            // SAFETY: the range lies inside `buf`, memory this process owns and may write;
+            // MADV_HUGEPAGE changes only how the kernel backs it, never its contents (pages
+            // already present keep their bytes, and a huge page is handed out zeroed only
+            // where no page was present, exactly as a 4 KiB one would be).
+            unsafe {
+                libc::madvise(
+                    first as *mut libc::c_void,
+                    last - first,
+                    libc::MADV_HUGEPAGE,
+                );
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = buf;
+}
+
+/// Lets the regions this process advises (`MADV_HUGEPAGE`) have transparent huge pages while
+/// every other region still has none.
+///
+/// The allocator turns transparent huge pages off for the whole process (its arenas would
+/// otherwise be zeroed 2 MiB at a time for a few kilobytes of use, see `Cargo.toml`), and that
+/// switch also overrides `MADV_HUGEPAGE`. Linux 6.18 can exempt advised regions; older kernels
+/// refuse the flag, and advised regions then stay in 4 KiB pages, as before.
+#[cfg(target_os = "linux")]
+fn allow_advised_huge_pages() {
+    /// `PR_THP_DISABLE_EXCEPT_ADVISED` of `linux/prctl.h` (6.18), not yet in the libc crate.
+    const EXCEPT_ADVISED: libc::c_ulong = 1 << 1;
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: PR_SET_THP_DISABLE takes integer arguments only and changes nothing but how
+        // the kernel backs this process's future anonymous memory; a kernel that does not know
+        // the flag returns EINVAL and changes nothing.
+        unsafe {
+            libc::prctl(
+                libc::PR_SET_THP_DISABLE,
+                1 as libc::c_ulong,
+                EXCEPT_ADVISED,
+                0 as libc::c_ulong,
+                0 as libc::c_ulong,
+            );
+        }
+    });
+}
+
 /// Asks for the cache lines of `bytes` ahead of their use.
 #[inline]
 pub fn prefetch_range(bytes: &[u8]) {
@@ -97,3 +160,29 @@ pub mod simd;
 pub mod stream;
 pub mod uring;
 pub mod xsk;
+
+#[cfg(test)]
+mod tests {
+    /// Advice on a buffer keeps every value already written and lets the rest be written, on
+    /// buffers smaller than a huge page, spanning several, and starting at any offset.
+    #[test]
+    fn huge_page_advice_keeps_the_buffer_as_it_was() {
+        for (len, written) in [(0, 0), (1000, 1000), (3 << 20, 1 << 10), (5 << 20, 5 << 20)] {
+            let mut buf: Vec<u64> = vec![0; len];
+            for (i, v) in buf.iter_mut().take(written).enumerate() {
+                *v = i as u64 * 7 + 1;
+            }
+            let offset = len.min(3);
+            super::advise_huge_pages(&mut buf[offset..]);
+            for (i, v) in buf.iter_mut().enumerate() {
+                let expected = if i < written { i as u64 * 7 + 1 } else { 0 };
+                assert_eq!(*v, expected, "value {i} of {len}");
+                *v = !expected;
+            }
+            assert!(buf
+                .iter()
+                .enumerate()
+                .all(|(i, &v)| v == !(if i < written { i as u64 * 7 + 1 } else { 0 })));
+        }
+    }
+}
