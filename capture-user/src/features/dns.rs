@@ -65,6 +65,7 @@ impl Dns {
 
 impl Extractor for Dns {
     const GROUP: Group = Group::Dns;
+    type Reads<'a> = &'a FlowIdentity;
 
     #[inline]
     fn update(&mut self, pkt: &Packet<'_>, dir: Dir) {

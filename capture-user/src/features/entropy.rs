@@ -204,6 +204,7 @@ impl Entropy {
 
 impl Extractor for Entropy {
     const GROUP: Group = Group::Entropy;
+    type Reads<'a> = &'a FlowIdentity;
 
     #[inline]
     fn update(&mut self, pkt: &Packet<'_>, dir: Dir) {

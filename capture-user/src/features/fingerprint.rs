@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use super::stats::Moments;
-use super::{secs, share, Dir, Extractor, FlowIdentity, Group, Row};
+use super::{share, Dir, Extractor, FlowIdentity, Group, Row};
 use crate::decode::{ipproto, Packet};
 
 /// Server names of public DNS-over-HTTPS resolvers.
@@ -26,11 +26,21 @@ const CIPHER_ENTROPY: f64 = 7.0;
 /// A payload sample at least this printable is plain text.
 const PLAIN_PRINTABLE: f64 = 0.75;
 
-/// What other groups learned about the flow, handed over when it ends.
-#[derive(Clone, Debug, Default)]
-pub(super) struct Signals {
+/// What the group reads of the other groups when the flow ends.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Reads<'a> {
+    pub flow: &'a FlowIdentity,
+    /// Packets and IP bytes from each direction (forward, backward).
+    pub packets: [u64; 2],
+    pub bytes: [u64; 2],
+    /// Seconds from the first packet to the last.
+    pub duration: f64,
+    /// Moments of every packet's IP length.
+    pub sizes: Moments,
+    /// The largest IP length the initiator sent.
+    pub largest_forward: f64,
     /// The ClientHello's server name.
-    pub sni: Option<String>,
+    pub sni: Option<&'a str>,
     /// An SSH session was seen.
     pub ssh: bool,
     /// A DNS message was read.
@@ -39,51 +49,37 @@ pub(super) struct Signals {
     pub sample: (usize, f64, f64),
 }
 
+/// Packets counted per packet; the rest of what the group needs the flow_meta, size, TLS, SSH,
+/// DNS and entropy groups keep anyway.
 #[derive(Debug, Default)]
 pub(super) struct Fingerprint {
-    first_ts: Option<i64>,
-    last_ts: i64,
-    sizes: Moments,
     tor_sized: u64,
     vpn_sized: u64,
-    packets: [u64; 2],
-    bytes: [u64; 2],
-    max_fwd: u32,
-    /// Set by `FlowFeatures` before `finish`.
-    pub signals: Signals,
 }
 
 impl Extractor for Fingerprint {
     const GROUP: Group = Group::Fingerprint;
+    type Reads<'a> = Reads<'a>;
 
     #[inline]
-    fn update(&mut self, pkt: &Packet<'_>, dir: Dir) {
+    fn update(&mut self, pkt: &Packet<'_>, _dir: Dir) {
         let len = pkt.ip.total_len;
-        self.first_ts.get_or_insert(pkt.ts_ns);
-        self.last_ts = pkt.ts_ns;
-        self.sizes.push(f64::from(len));
         self.tor_sized += u64::from((580..=600).contains(&len));
         self.vpn_sized += u64::from((1400..=1500).contains(&len));
-        let d = dir as usize;
-        self.packets[d] += 1;
-        self.bytes[d] += u64::from(len);
-        if dir == Dir::Fwd {
-            self.max_fwd = self.max_fwd.max(len);
-        }
     }
 
-    fn finish(&mut self, flow: &FlowIdentity, out: &mut Row) {
-        let packets = self.sizes.count();
+    fn finish(&mut self, reads: Reads<'_>, out: &mut Row) {
+        let packets = reads.packets[0] + reads.packets[1];
         let share = |n: u64| share(n as f64, packets as f64);
-        let duration = secs(self.last_ts - self.first_ts.unwrap_or(self.last_ts));
+        let flow = reads.flow;
         let (proto, dport, sport) = (flow.protocol, flow.responder.1, flow.initiator.1);
 
         let mut tor = 0.0;
         if share(self.tor_sized) > 0.7 {
             tor += 0.4;
         }
-        let cv = if self.sizes.mean() > 0.0 {
-            self.sizes.cv()
+        let cv = if reads.sizes.mean() > 0.0 {
+            reads.sizes.cv()
         } else {
             1.0
         };
@@ -129,7 +125,7 @@ impl Extractor for Fingerprint {
         }
         let vpn = f64::min(vpn, 1.0);
 
-        let (doh, sni_matched) = self.doh(proto, dport, duration);
+        let (doh, sni_matched) = doh(&reads, proto, dport);
         let likely_tor = tor >= 0.5;
         let likely_vpn = vpn >= 0.4;
         let likely_doh = sni_matched || doh >= 0.35;
@@ -140,7 +136,7 @@ impl Extractor for Fingerprint {
         out.str(vpn_type);
         out.bool(likely_doh);
         out.float(doh);
-        let (sample, sample_entropy, printable) = self.signals.sample;
+        let (sample, sample_entropy, printable) = reads.sample;
         let traffic = if likely_tor {
             Cow::Borrowed("tor")
         } else if likely_vpn {
@@ -151,12 +147,12 @@ impl Extractor for Fingerprint {
             }
         } else if likely_doh {
             Cow::Borrowed("doh")
-        } else if self.signals.sni.is_some()
-            || self.signals.ssh
+        } else if reads.sni.is_some()
+            || reads.ssh
             || (sample >= MIN_SAMPLE && sample_entropy >= CIPHER_ENTROPY)
         {
             Cow::Borrowed("encrypted")
-        } else if self.signals.dns || (sample > 0 && printable >= PLAIN_PRINTABLE) {
+        } else if reads.dns || (sample > 0 && printable >= PLAIN_PRINTABLE) {
             Cow::Borrowed("plain")
         } else {
             Cow::Borrowed("unknown")
@@ -165,52 +161,107 @@ impl Extractor for Fingerprint {
     }
 }
 
-impl Fingerprint {
-    /// JoyfulJay's DNS-over-HTTPS score for TCP to port 443, and whether the server name is a
-    /// known resolver's.
-    fn doh(&self, proto: u8, dport: u16, duration: f64) -> (f64, bool) {
-        if proto != ipproto::TCP || dport != 443 {
-            return (0.0, false);
-        }
-        let sni = self
-            .signals
-            .sni
-            .as_deref()
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        let matched = !sni.is_empty() && DOH_PROVIDERS.iter().any(|p| sni.contains(p));
-        let [fwd, bwd] = self.packets;
-        let total = fwd + bwd;
-        let mut score = 0.0;
-        if matched {
-            if duration < 1.0 {
-                score += 0.1;
-            }
-            if total < 20 {
-                score += 0.1;
-            }
-            return (f64::min(score + 0.6, 1.0), true);
-        }
-        // Small, short, balanced exchanges look like DNS queries.
-        if total > 15 || fwd < 2 || bwd < 2 || fwd.abs_diff(bwd) > 3 {
-            return (0.0, false);
-        }
-        let [req, resp] = self.bytes;
-        if self.max_fwd > 600 || req > 2000 || resp > 5000 {
-            return (0.0, false);
-        }
-        if req > 0 {
-            let ratio = resp as f64 / req as f64;
-            if ratio > 0.5 && ratio < 10.0 {
-                score += 0.15;
-            }
-        }
-        if duration < 0.5 {
-            score += 0.15;
-        }
-        if fwd <= 6 && bwd <= 6 {
+/// JoyfulJay's DNS-over-HTTPS score for TCP to port 443, and whether the server name is a
+/// known resolver's.
+fn doh(reads: &Reads<'_>, proto: u8, dport: u16) -> (f64, bool) {
+    if proto != ipproto::TCP || dport != 443 {
+        return (0.0, false);
+    }
+    // The names are lowercase: a case-blind search is a search in the lowercased name.
+    let sni = reads.sni.unwrap_or("").as_bytes();
+    let matched = DOH_PROVIDERS.iter().any(|p| {
+        sni.windows(p.len())
+            .any(|w| w.eq_ignore_ascii_case(p.as_bytes()))
+    });
+    let [fwd, bwd] = reads.packets;
+    let duration = reads.duration;
+    let total = fwd + bwd;
+    let mut score = 0.0;
+    if matched {
+        if duration < 1.0 {
             score += 0.1;
         }
-        (f64::min(score, 1.0), false)
+        if total < 20 {
+            score += 0.1;
+        }
+        return (f64::min(score + 0.6, 1.0), true);
+    }
+    // Small, short, balanced exchanges look like DNS queries.
+    if total > 15 || fwd < 2 || bwd < 2 || fwd.abs_diff(bwd) > 3 {
+        return (0.0, false);
+    }
+    let [req, resp] = reads.bytes;
+    if reads.largest_forward > 600.0 || req > 2000 || resp > 5000 {
+        return (0.0, false);
+    }
+    if req > 0 {
+        let ratio = resp as f64 / req as f64;
+        if ratio > 0.5 && ratio < 10.0 {
+            score += 0.15;
+        }
+    }
+    if duration < 0.5 {
+        score += 0.15;
+    }
+    if fwd <= 6 && bwd <= 6 {
+        score += 0.1;
+    }
+    (f64::min(score, 1.0), false)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use capture_common::FlowEndReason;
+
+    use super::*;
+
+    fn reads<'a>(flow: &'a FlowIdentity, sni: Option<&'a str>) -> Reads<'a> {
+        Reads {
+            flow,
+            packets: [40, 40],
+            bytes: [30_000, 90_000],
+            duration: 12.0,
+            sizes: Moments::default(),
+            largest_forward: 1200.0,
+            sni,
+            ssh: false,
+            dns: false,
+            sample: (0, 0.0, 0.0),
+        }
+    }
+
+    #[test]
+    fn resolver_names_match_in_any_case_and_only_whole() {
+        let flow = FlowIdentity {
+            initiator: (IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), 50_000),
+            responder: (IpAddr::V4(Ipv4Addr::new(1, 1, 1, 1)), 443),
+            protocol: ipproto::TCP,
+            end_reason: FlowEndReason::Fin,
+        };
+        for sni in [
+            "cloudflare-dns.com",
+            "Mozilla.Cloudflare-DNS.com",
+            "DNS.GOOGLE",
+        ] {
+            assert_eq!(
+                doh(&reads(&flow, Some(sni)), ipproto::TCP, 443),
+                (0.6, true),
+                "{sni}"
+            );
+        }
+        for sni in [
+            None,
+            Some(""),
+            Some("cloudflare-dns.co"),
+            Some("example.com"),
+        ] {
+            assert!(!doh(&reads(&flow, sni), ipproto::TCP, 443).1, "{sni:?}");
+        }
+        // Only TCP to port 443 is scored.
+        let named = reads(&flow, Some("dns.google"));
+        assert_eq!(doh(&named, ipproto::UDP, 443), (0.0, false));
+        assert_eq!(doh(&named, ipproto::TCP, 853), (0.0, false));
     }
 }

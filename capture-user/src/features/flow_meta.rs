@@ -33,6 +33,21 @@ impl FlowMeta {
         self.bytes[0] + self.bytes[1]
     }
 
+    /// Packets from each direction (forward, backward).
+    pub(super) fn directed_packets(&self) -> [u64; 2] {
+        self.packets
+    }
+
+    /// IP bytes from each direction (forward, backward).
+    pub(super) fn directed_bytes(&self) -> [u64; 2] {
+        self.bytes
+    }
+
+    /// Seconds from the first packet to the last.
+    pub(super) fn duration_secs(&self) -> f64 {
+        secs(self.last_ts - self.first_ts)
+    }
+
     /// First and last packet times, in seconds (the `start_time` and `end_time` columns).
     pub(super) fn span_secs(&self) -> (f64, f64) {
         (secs(self.first_ts), secs(self.last_ts))
@@ -55,6 +70,7 @@ impl FlowMeta {
 
 impl Extractor for FlowMeta {
     const GROUP: Group = Group::FlowMeta;
+    type Reads<'a> = &'a FlowIdentity;
 
     #[inline]
     fn update(&mut self, pkt: &Packet<'_>, dir: Dir) {

@@ -1,22 +1,22 @@
 //! `http2` (JJ-EXTENDED; JoyfulJay registers these but never computes them): HTTP/2 frames of
 //! cleartext connections, HTTP/2 negotiated inside TLS as far as it is visible, and HTTP/3.
 
-use super::{Dir, Extractor, FlowIdentity, Group, Row};
+use super::{Dir, Extractor, Group, Row};
 use crate::decode::{tcp, Packet};
 use crate::stream::http2::{frame, Http2Parser};
 use crate::stream::tcp_stream::TcpStream;
 
-/// What the TLS and QUIC groups learned, handed over when the flow ends.
-#[derive(Clone, Debug, Default)]
-pub(super) struct Signals {
+/// What the group reads of the TLS and QUIC groups when the flow ends.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Reads<'a> {
     /// ALPN the TLS server selected (visible up to TLS 1.2).
-    pub tls_server_alpn: String,
-    /// First ALPN the TLS client offered, and whether the handshake is TLS 1.3.
-    pub tls_client_alpn: String,
+    pub tls_server_alpn: &'a str,
+    /// First ALPN the TLS client offered.
+    pub tls_client_alpn: &'a str,
     /// The TLS handshake negotiated 1.3 (its server choice is encrypted).
     pub tls13: bool,
     /// First ALPN of the QUIC ClientHello.
-    pub quic_alpn: String,
+    pub quic_alpn: &'a str,
 }
 
 #[derive(Debug, Default)]
@@ -29,12 +29,11 @@ struct Side {
 pub(super) struct Http2 {
     sides: Option<Box<[Side; 2]>>,
     not_http2: bool,
-    /// Set by `FlowFeatures` before `finish`.
-    pub signals: Signals,
 }
 
 impl Extractor for Http2 {
     const GROUP: Group = Group::Http2;
+    type Reads<'a> = Reads<'a>;
 
     #[inline]
     fn update(&mut self, pkt: &Packet<'_>, dir: Dir) {
@@ -74,7 +73,7 @@ impl Extractor for Http2 {
         }
     }
 
-    fn finish(&mut self, _flow: &FlowIdentity, out: &mut Row) {
+    fn finish(&mut self, sig: Reads<'_>, out: &mut Row) {
         let sides = self.sides.as_deref();
         let count = |kind: u8| {
             sides.map_or(0, |s| {
@@ -82,7 +81,6 @@ impl Extractor for Http2 {
             })
         };
         let cleartext = sides.is_some_and(|s| s.iter().any(|d| d.parser.speaks_http2()));
-        let sig = &self.signals;
         let over_tls = sig.tls_server_alpn == "h2"
             || (sig.tls13 && sig.tls_server_alpn.is_empty() && sig.tls_client_alpn == "h2");
         let http3 = sig.quic_alpn.starts_with("h3");

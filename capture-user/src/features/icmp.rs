@@ -74,6 +74,7 @@ pub(super) struct Icmp {
 
 impl Extractor for Icmp {
     const GROUP: Group = Group::Icmp;
+    type Reads<'a> = &'a FlowIdentity;
 
     #[inline]
     fn update(&mut self, pkt: &Packet<'_>, _dir: Dir) {

@@ -43,6 +43,7 @@ pub(super) struct IpExtended {
 
 impl Extractor for IpExtended {
     const GROUP: Group = Group::IpExtended;
+    type Reads<'a> = &'a FlowIdentity;
 
     #[inline]
     fn update(&mut self, pkt: &Packet<'_>, dir: Dir) {

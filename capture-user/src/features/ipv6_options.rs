@@ -18,6 +18,7 @@ pub(super) struct Ipv6Options {
 
 impl Extractor for Ipv6Options {
     const GROUP: Group = Group::Ipv6Options;
+    type Reads<'a> = &'a FlowIdentity;
 
     #[inline]
     fn update(&mut self, pkt: &Packet<'_>, _dir: Dir) {

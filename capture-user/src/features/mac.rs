@@ -46,6 +46,7 @@ pub(super) struct Mac {
 
 impl Extractor for Mac {
     const GROUP: Group = Group::Mac;
+    type Reads<'a> = &'a FlowIdentity;
 
     #[inline]
     fn update(&mut self, pkt: &Packet<'_>, _dir: Dir) {

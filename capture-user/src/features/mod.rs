@@ -345,12 +345,17 @@ pub trait Extractor: Default {
     /// The group whose columns this extractor writes.
     const GROUP: Group;
 
+    /// What the group reads, besides its own state, when the flow ends: the flow's identity
+    /// for most groups; for a group that derives columns from what other groups keep anyway,
+    /// their state, instead of copies of it kept per packet.
+    type Reads<'a>;
+
     /// Sees one packet of the flow.
     fn update(&mut self, pkt: &Packet<'_>, dir: Dir);
 
     /// Writes this group's columns, in registry order. The flow has ended: the state may be
     /// rearranged (sorted in place) while reading it out.
-    fn finish(&mut self, flow: &FlowIdentity, out: &mut Row);
+    fn finish(&mut self, reads: Self::Reads<'_>, out: &mut Row);
 
     /// Heap bytes this state holds (for memory accounting).
     fn heap_bytes(&self) -> usize {
@@ -417,6 +422,7 @@ pub struct FlowFeatures {
 /// The JJ-CORE groups' state that higher-tier groups read when the flow ends.
 #[derive(Clone, Copy)]
 struct CoreState<'a> {
+    meta: &'a flow_meta::FlowMeta,
     tls: &'a tls::Tls,
     size: &'a size::Size,
     timing: &'a timing::Timing,
@@ -480,14 +486,15 @@ impl FlowFeatures {
         row.restart();
         self.meta.finish(flow, row);
         written_through(row, Group::FlowMeta);
-        finish_group(&mut self.timing, groups, flow, row);
-        finish_group(&mut self.size, groups, flow, row);
-        finish_group(&mut self.tcp, groups, flow, row);
-        finish_group(&mut self.tls, groups, flow, row);
+        finish_group(&mut self.timing, groups, || flow, row);
+        finish_group(&mut self.size, groups, || flow, row);
+        finish_group(&mut self.tcp, groups, || flow, row);
+        finish_group(&mut self.tls, groups, || flow, row);
         // The higher tiers' columns follow the core's as one block of the registry.
         let quic_hello = match self.higher.as_deref_mut() {
             Some(higher) => {
                 let core = CoreState {
+                    meta: &self.meta,
                     tls: &self.tls,
                     size: &self.size,
                     timing: &self.timing,
@@ -563,51 +570,67 @@ impl HigherTiers {
         row: &mut Row,
     ) -> Option<&crate::stream::tls::ClientHello> {
         let tls = core.tls;
-        finish_group(&mut self.quic, groups, flow, row);
-        finish_group(&mut self.ssh, groups, flow, row);
+        finish_group(&mut self.quic, groups, || flow, row);
+        finish_group(&mut self.ssh, groups, || flow, row);
         let quic_hello = groups
             .contains(Group::Quic)
             .then(|| self.quic.finished_client_hello())
             .flatten();
-        if groups.contains(Group::Http2) {
-            let (tls_server_alpn, tls_client_alpn, tls13) = tls.alpn_signals();
-            self.http2.signals = http2::Signals {
-                tls_server_alpn,
-                tls_client_alpn,
-                tls13,
-                quic_alpn: quic_hello.map(|h| h.alpn.clone()).unwrap_or_default(),
-            };
-        }
-        finish_group(&mut self.http2, groups, flow, row);
-        finish_group(&mut self.dns, groups, flow, row);
-        if groups.contains(Group::Padding) {
-            self.padding.signals = padding::Signals::of(
-                core.size.length_moments(),
-                core.size.length_counts(),
-                core.timing.gap_moments(),
-            );
-        }
-        finish_group(&mut self.padding, groups, flow, row);
-        if groups.contains(Group::Fingerprint) {
-            self.fingerprint.signals = fingerprint::Signals {
-                sni: tls.client_hello().map(|h| h.sni.clone()),
-                ssh: self.ssh.seen(),
-                dns: self.dns.seen(),
-                sample: self.entropy.sample(),
-            };
-        }
-        finish_group(&mut self.fingerprint, groups, flow, row);
-        finish_group(&mut self.entropy, groups, flow, row);
-        finish_group(&mut self.mac, groups, flow, row);
-        finish_group(&mut self.ip_extended, groups, flow, row);
-        finish_group(&mut self.ipv6_options, groups, flow, row);
-        finish_group(&mut self.tcp_sequence, groups, flow, row);
-        finish_group(&mut self.tcp_window, groups, flow, row);
-        finish_group(&mut self.tcp_options, groups, flow, row);
-        finish_group(&mut self.tcp_mptcp, groups, flow, row);
-        finish_group(&mut self.tcp_rtt, groups, flow, row);
-        finish_group(&mut self.tcp_fingerprint, groups, flow, row);
-        finish_group(&mut self.icmp, groups, flow, row);
+        finish_group(
+            &mut self.http2,
+            groups,
+            || {
+                let (tls_server_alpn, tls_client_alpn, tls13) = tls.alpn_signals();
+                http2::Reads {
+                    tls_server_alpn,
+                    tls_client_alpn,
+                    tls13,
+                    quic_alpn: quic_hello.map_or("", |h| h.alpn.as_str()),
+                }
+            },
+            row,
+        );
+        finish_group(&mut self.dns, groups, || flow, row);
+        finish_group(
+            &mut self.padding,
+            groups,
+            || padding::Reads {
+                sizes: core.size.length_moments(),
+                counts: core.size.length_counts(),
+                gaps: core.timing.gap_moments(),
+            },
+            row,
+        );
+        let (ssh_seen, dns_seen) = (self.ssh.seen(), self.dns.seen());
+        let entropy = &mut self.entropy;
+        finish_group(
+            &mut self.fingerprint,
+            groups,
+            || fingerprint::Reads {
+                flow,
+                packets: core.meta.directed_packets(),
+                bytes: core.meta.directed_bytes(),
+                duration: core.meta.duration_secs(),
+                sizes: core.size.length_moments(),
+                largest_forward: core.size.largest(Dir::Fwd),
+                sni: tls.client_hello().map(|h| h.sni.as_str()),
+                ssh: ssh_seen,
+                dns: dns_seen,
+                sample: entropy.sample(),
+            },
+            row,
+        );
+        finish_group(&mut self.entropy, groups, || flow, row);
+        finish_group(&mut self.mac, groups, || flow, row);
+        finish_group(&mut self.ip_extended, groups, || flow, row);
+        finish_group(&mut self.ipv6_options, groups, || flow, row);
+        finish_group(&mut self.tcp_sequence, groups, || flow, row);
+        finish_group(&mut self.tcp_window, groups, || flow, row);
+        finish_group(&mut self.tcp_options, groups, || flow, row);
+        finish_group(&mut self.tcp_mptcp, groups, || flow, row);
+        finish_group(&mut self.tcp_rtt, groups, || flow, row);
+        finish_group(&mut self.tcp_fingerprint, groups, || flow, row);
+        finish_group(&mut self.icmp, groups, || flow, row);
         quic_hello
     }
 
@@ -649,10 +672,16 @@ fn update_group<E: Extractor>(state: &mut E, groups: GroupSet, pkt: &Packet<'_>,
     }
 }
 
-/// Writes `state`'s columns when its group is computed, skips them otherwise.
-fn finish_group<E: Extractor>(state: &mut E, groups: GroupSet, flow: &FlowIdentity, row: &mut Row) {
+/// Writes `state`'s columns when its group is computed, skips them otherwise. What the group
+/// reads is gathered only when it is computed.
+fn finish_group<'r, E: Extractor>(
+    state: &mut E,
+    groups: GroupSet,
+    reads: impl FnOnce() -> E::Reads<'r>,
+    row: &mut Row,
+) {
     if groups.contains(E::GROUP) {
-        state.finish(flow, row);
+        state.finish(reads(), row);
     } else {
         row.skip_to(group_end(E::GROUP));
     }

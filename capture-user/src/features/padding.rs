@@ -6,7 +6,7 @@
 //! those two and reads them when the flow ends, instead of keeping second copies per packet.
 
 use super::stats::{LengthCounts, Moments};
-use super::{share, Dir, Extractor, FlowIdentity, Group, Row};
+use super::{share, Dir, Extractor, Group, Row};
 use crate::decode::Packet;
 
 /// A size this common makes the flow constant-size.
@@ -22,24 +22,38 @@ fn tor_cell_sized(len: u32) -> bool {
 }
 
 /// What the group reads of the size and timing groups when the flow ends.
-#[derive(Debug, Default)]
-pub(super) struct Signals {
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Reads<'a> {
     /// Moments of every packet's IP length.
     pub sizes: Moments,
+    /// Packets per IP length.
+    pub counts: &'a LengthCounts,
     /// Moments of the gaps between consecutive packets, in seconds.
     pub gaps: Moments,
+}
+
+/// What the group derives from its [`Reads`].
+struct Signals {
+    /// Moments of every packet's IP length.
+    sizes: Moments,
+    /// Moments of the gaps between consecutive packets, in seconds.
+    gaps: Moments,
     /// The most frequent IP length and its packets (the first seen of equally frequent ones).
-    pub mode: (u32, u64),
+    mode: (u32, u64),
     /// Distinct IP lengths.
-    pub distinct: usize,
+    distinct: usize,
     /// Entropy of the packets' spread over the IP lengths, in bits.
-    pub size_entropy: f64,
+    size_entropy: f64,
 }
 
 impl Signals {
-    /// The signals from the size group's moments and per-length counts and the timing group's
-    /// gap moments.
-    pub fn of(sizes: Moments, counts: &LengthCounts, gaps: Moments) -> Self {
+    fn of(
+        Reads {
+            sizes,
+            counts,
+            gaps,
+        }: Reads<'_>,
+    ) -> Self {
         let packets = sizes.count().max(1) as f64;
         Self {
             sizes,
@@ -57,8 +71,6 @@ impl Signals {
 
 #[derive(Debug, Default)]
 pub(super) struct Padding {
-    /// Set by the caller before `finish`.
-    pub signals: Signals,
     last_ts: Option<i64>,
     tor_cells: u64,
     overhead: u64,
@@ -81,6 +93,7 @@ impl Padding {
 
 impl Extractor for Padding {
     const GROUP: Group = Group::Padding;
+    type Reads<'a> = Reads<'a>;
 
     #[inline]
     fn update(&mut self, pkt: &Packet<'_>, _dir: Dir) {
@@ -99,8 +112,8 @@ impl Extractor for Padding {
         self.burst_total += u64::from(len);
     }
 
-    fn finish(&mut self, _flow: &FlowIdentity, out: &mut Row) {
-        let signals = &self.signals;
+    fn finish(&mut self, reads: Reads<'_>, out: &mut Row) {
+        let signals = &Signals::of(reads);
         let packets = signals.sizes.count();
         let s = &signals.sizes;
         out.float(s.variance());

@@ -48,6 +48,7 @@ pub(super) struct Quic {
 
 impl Extractor for Quic {
     const GROUP: Group = Group::Quic;
+    type Reads<'a> = &'a FlowIdentity;
 
     #[inline]
     fn update(&mut self, pkt: &Packet<'_>, dir: Dir) {

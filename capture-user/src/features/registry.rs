@@ -121,7 +121,7 @@ impl Group {
     #[must_use]
     pub const fn needs(self) -> &'static [Self] {
         match self {
-            Self::Fingerprint => &[Self::Tls, Self::Ssh, Self::Dns, Self::Entropy],
+            Self::Fingerprint => &[Self::Size, Self::Tls, Self::Ssh, Self::Dns, Self::Entropy],
             Self::Http2 => &[Self::Tls, Self::Quic],
             Self::Padding => &[Self::Size, Self::Timing],
             _ => &[],

@@ -25,6 +25,11 @@ impl Size {
         Moments::merge(&self.len[0], &self.len[1])
     }
 
+    /// The largest IP length from `dir` (0 when it sent nothing).
+    pub(super) fn largest(&self, dir: Dir) -> f64 {
+        self.len[dir as usize].max()
+    }
+
     /// Packets per IP length and direction.
     pub(super) fn length_counts(&self) -> &LengthCounts {
         &self.size_counts
@@ -33,6 +38,7 @@ impl Size {
 
 impl Extractor for Size {
     const GROUP: Group = Group::Size;
+    type Reads<'a> = &'a FlowIdentity;
 
     #[inline]
     fn update(&mut self, pkt: &Packet<'_>, dir: Dir) {

@@ -31,6 +31,7 @@ impl Ssh {
 
 impl Extractor for Ssh {
     const GROUP: Group = Group::Ssh;
+    type Reads<'a> = &'a FlowIdentity;
 
     #[inline]
     fn update(&mut self, pkt: &Packet<'_>, dir: Dir) {

@@ -36,6 +36,7 @@ fn is_anomalous(flags: u16) -> bool {
 
 impl Extractor for TcpFlags {
     const GROUP: Group = Group::Tcp;
+    type Reads<'a> = &'a FlowIdentity;
 
     #[inline]
     fn update(&mut self, pkt: &Packet<'_>, dir: Dir) {

@@ -97,6 +97,7 @@ pub(super) struct TcpFingerprint {
 
 impl Extractor for TcpFingerprint {
     const GROUP: Group = Group::TcpFingerprint;
+    type Reads<'a> = &'a FlowIdentity;
 
     #[inline]
     fn update(&mut self, pkt: &Packet<'_>, dir: Dir) {

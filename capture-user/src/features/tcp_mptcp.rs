@@ -14,6 +14,7 @@ pub(super) struct TcpMptcp {
 
 impl Extractor for TcpMptcp {
     const GROUP: Group = Group::TcpMptcp;
+    type Reads<'a> = &'a FlowIdentity;
 
     #[inline]
     fn update(&mut self, pkt: &Packet<'_>, dir: Dir) {

@@ -23,6 +23,7 @@ pub(super) struct TcpOptionsGroup {
 
 impl Extractor for TcpOptionsGroup {
     const GROUP: Group = Group::TcpOptions;
+    type Reads<'a> = &'a FlowIdentity;
 
     #[inline]
     fn update(&mut self, pkt: &Packet<'_>, dir: Dir) {

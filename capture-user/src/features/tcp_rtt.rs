@@ -134,6 +134,7 @@ pub(super) struct TcpRtt {
 
 impl Extractor for TcpRtt {
     const GROUP: Group = Group::TcpRtt;
+    type Reads<'a> = &'a FlowIdentity;
 
     #[inline]
     fn update(&mut self, pkt: &Packet<'_>, dir: Dir) {

@@ -82,6 +82,7 @@ pub(super) struct TcpSequence {
 
 impl Extractor for TcpSequence {
     const GROUP: Group = Group::TcpSequence;
+    type Reads<'a> = &'a FlowIdentity;
 
     #[inline]
     fn update(&mut self, pkt: &Packet<'_>, dir: Dir) {

@@ -54,6 +54,7 @@ pub(super) struct TcpWindow {
 
 impl Extractor for TcpWindow {
     const GROUP: Group = Group::TcpWindow;
+    type Reads<'a> = &'a FlowIdentity;
 
     #[inline]
     fn update(&mut self, pkt: &Packet<'_>, dir: Dir) {

@@ -1370,6 +1370,7 @@ fn fingerprint_vpn_and_traffic_types() {
 fn fingerprint_needs_the_groups_it_reads() {
     let set = GroupSet::of(&[Group::Fingerprint]);
     for g in [
+        Group::Size,
         Group::Tls,
         Group::Ssh,
         Group::Dns,

@@ -73,6 +73,7 @@ impl Timing {
 
 impl Extractor for Timing {
     const GROUP: Group = Group::Timing;
+    type Reads<'a> = &'a FlowIdentity;
 
     #[inline]
     fn update(&mut self, pkt: &Packet<'_>, dir: Dir) {

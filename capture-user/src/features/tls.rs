@@ -27,9 +27,9 @@ struct Direction {
 impl Tls {
     /// The ALPN the server selected (visible up to TLS 1.2), the client's first offer, and
     /// whether the handshake is TLS 1.3.
-    pub(super) fn alpn_signals(&self) -> (String, String, bool) {
+    pub(super) fn alpn_signals(&self) -> (&str, &str, bool) {
         let Some(streams) = self.streams.as_deref() else {
-            return (String::new(), String::new(), false);
+            return ("", "", false);
         };
         let client = self.client_hello();
         let server = streams
@@ -37,8 +37,8 @@ impl Tls {
             .find_map(|d| d.parser.findings.server_hello.as_ref());
         const SUPPORTED_VERSIONS: u16 = 43;
         (
-            server.map(|s| s.alpn.clone()).unwrap_or_default(),
-            client.map(|c| c.alpn.clone()).unwrap_or_default(),
+            server.map_or("", |s| s.alpn.as_str()),
+            client.map_or("", |c| c.alpn.as_str()),
             server.is_some_and(|s| s.extensions.contains(&SUPPORTED_VERSIONS)),
         )
     }
@@ -54,6 +54,7 @@ impl Tls {
 
 impl Extractor for Tls {
     const GROUP: Group = Group::Tls;
+    type Reads<'a> = &'a FlowIdentity;
 
     #[inline]
     fn update(&mut self, pkt: &Packet<'_>, dir: Dir) {
