@@ -48,6 +48,9 @@ pub struct Http2Parser {
     state: State,
     buffer: Vec<u8>,
     skip: u64,
+    /// The first line of the HTTP/1.1 message being read has been read (and was one that can
+    /// lead to HTTP/2).
+    first_line_read: bool,
     upgrade: bool,
     max_stream: u32,
     /// The client preface was seen.
@@ -124,6 +127,19 @@ impl Http2Parser {
                     }
                     let before = self.buffer.len();
                     self.buffer.extend_from_slice(&data[..n]);
+                    if !self.first_line_read {
+                        match self.first_line(before, server) {
+                            Some(true) => self.first_line_read = true,
+                            Some(false) => {
+                                self.stop();
+                                return;
+                            }
+                            None => {
+                                data = &data[n..];
+                                continue;
+                            }
+                        }
+                    }
                     // Only the new bytes (and the three before them) can complete the head.
                     let from = before.saturating_sub(3);
                     let Some(end) = find(&self.buffer[from..], b"\r\n\r\n").map(|i| i + from)
@@ -144,6 +160,7 @@ impl Http2Parser {
                     let consumed = end + 4 - before;
                     data = &data[consumed..];
                     self.buffer.clear();
+                    self.first_line_read = false;
                     self.state = if server && switching && self.upgrade {
                         State::Frames
                     } else if upgrades && !server {
@@ -169,8 +186,8 @@ impl Http2Parser {
                     let n = need.min(data.len());
                     self.buffer.extend_from_slice(&data[..n]);
                     data = &data[n..];
-                    if self.buffer.len() == 9 {
-                        let h = std::mem::take(&mut self.buffer);
+                    if let Ok(h) = <[u8; 9]>::try_from(self.buffer.as_slice()) {
+                        self.buffer.clear();
                         self.frame(&h, server);
                     }
                 }
@@ -178,9 +195,35 @@ impl Http2Parser {
         }
     }
 
+    /// Whether the HTTP/1.1 message in the buffer can lead to HTTP/2, from its first line, once
+    /// that is known (`None` before; `before` bytes of the buffer were looked at already). Only
+    /// a server's `101` response switches to HTTP/2, and only an HTTP/1.1 request asks for the
+    /// switch; anything else (an SSH banner, an SMTP command, a `200` response) is given up on
+    /// there instead of buffered up to its blank line.
+    fn first_line(&self, before: usize, server: bool) -> Option<bool> {
+        const SWITCHING: &[u8] = b"http/1.1 101";
+        const VERSION: &[u8] = b" HTTP/1.1";
+        let line = &self.buffer;
+        if server {
+            let seen = line.len().min(SWITCHING.len());
+            if !line[..seen].eq_ignore_ascii_case(&SWITCHING[..seen]) {
+                return Some(false);
+            }
+            return (seen == SWITCHING.len()).then_some(true);
+        }
+        let from = before.saturating_sub(1);
+        let end = find(&line[from..], b"\r\n")? + from;
+        Some(
+            line[..end]
+                .get(end.saturating_sub(VERSION.len())..)
+                .is_some_and(|v| v.eq_ignore_ascii_case(VERSION)),
+        )
+    }
+
     fn stop(&mut self) {
         self.state = State::Done;
         self.buffer = Vec::new();
+        self.first_line_read = false;
     }
 
     fn frame(&mut self, h: &[u8], server: bool) {
@@ -266,6 +309,48 @@ mod tests {
         let mut tls = Http2Parser::default();
         tls.feed(&[0x16, 3, 3, 0, 5, 2, 0, 0, 1], true);
         assert!(tls.is_done() && !tls.speaks_http2());
+    }
+
+    #[test]
+    fn upgrade_at_every_split() {
+        let mut req = b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\n\r\n".to_vec();
+        req.extend_from_slice(PREFACE);
+        req.extend(frame(frame::SETTINGS, 0, &[]));
+        let mut resp = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n".to_vec();
+        resp.extend(frame(frame::SETTINGS, 0, &[]));
+        for (stream, server, frames) in [(&req, false, 1), (&resp, true, 1)] {
+            for cut in 0..stream.len() {
+                let mut p = Http2Parser::default();
+                p.feed(&stream[..cut], server);
+                p.feed(&stream[cut..], server);
+                assert_eq!(p.frame_count(), frames, "server {server} cut {cut}");
+                assert_eq!(p.preface, !server);
+            }
+        }
+    }
+
+    #[test]
+    fn other_protocols_are_given_up_at_their_first_line() {
+        for (start, server) in [
+            (&b"SSH-2.0-OpenSSH_9.6 Ubuntu-3\r\n"[..], false),
+            (b"SSH-2.0-OpenSSH_9.6", true),
+            (b"EHLO mail.example.com\r\n", false),
+            (b"HTTP/1.1 200", true),
+            (b"GET / HTTP/1.0\r\n", false),
+        ] {
+            let mut p = Http2Parser::default();
+            p.feed(start, server);
+            assert!(p.is_done() && p.buffer.capacity() == 0, "{start:?}");
+        }
+        // An HTTP/1.0 request naming h2c is not an upgrade.
+        let mut old = Http2Parser::default();
+        old.feed(b"GET / HTTP/1.0\r\nUpgrade: h2c\r\n\r\n", false);
+        old.feed(PREFACE, false);
+        assert!(!old.speaks_http2());
+        // A request line still arriving is kept.
+        let mut partial = Http2Parser::default();
+        partial.feed(b"GET /index.html HTT", false);
+        assert!(!partial.is_done());
     }
 
     mod never_panics {
