@@ -56,20 +56,10 @@ fn entropy_from(sum_c_log2_c: f64, total: usize) -> f64 {
 }
 
 /// Printable ASCII as JoyfulJay counts it: 0x20..=0x7e, tab, line feed, carriage return.
+#[cfg(test)]
 const fn printable(byte: usize) -> bool {
     (byte >= 0x20 && byte <= 0x7e) || matches!(byte, 0x09 | 0x0a | 0x0d)
 }
-
-/// [`printable`] of every byte value, as 0 or 1.
-const PRINTABLE: [u8; 256] = {
-    let mut t = [0; 256];
-    let mut i = 0;
-    while i < 256 {
-        t[i] = printable(i) as u8;
-        i += 1;
-    }
-    t
-};
 
 /// Everything the group reports, from one pass over both histograms.
 #[derive(Debug, Default)]
@@ -86,7 +76,7 @@ struct SampleStats {
     high: u32,
 }
 
-/// The c·log2(c) sums and squared counts of a range of byte values.
+/// The c·log2(c) sums and squared counts of the bins added so far.
 #[derive(Default)]
 struct BinSums {
     fwd: f64,
@@ -95,41 +85,53 @@ struct BinSums {
     squares: usize,
 }
 
-impl BinSums {
-    /// Adds the bins of `fwd` and `bwd` (counts of the same byte values) and returns their
-    /// bytes. Runs of 16 empty bins are passed over whole: a short or textual sample leaves most
-    /// of the 256 values unseen, and an empty bin adds exactly nothing (c·log2(c) is 0), so the
-    /// sums are the same bits either way.
-    fn add(&mut self, table: &[f64; 2 * PER_DIRECTION + 1], fwd: &[u16], bwd: &[u16]) -> u32 {
-        const RUN: usize = 16;
-        let (fwd_runs, fwd_rest) = fwd.as_chunks::<RUN>();
-        let (bwd_runs, bwd_rest) = bwd.as_chunks::<RUN>();
-        let mut bytes = 0;
-        for (f, b) in fwd_runs.iter().zip(bwd_runs) {
-            if f.iter().zip(b).fold(0, |any, (&f, &b)| any | f | b) != 0 {
-                bytes += self.add_bins(table, f, b);
-            }
-        }
-        bytes + self.add_bins(table, fwd_rest, bwd_rest)
-    }
+/// Bins added one at a time, a run of 16 at a time, and the runs of both histograms.
+const RUN: usize = 16;
 
-    /// Adds every bin, without a branch for empty ones: within a run that has bytes, a sample's
-    /// bins are too evenly mixed between empty and not for the branch to be predicted.
+impl BinSums {
+    /// Adds a run of 16 bins of `fwd` and `bwd` (counts of the same byte values) and returns
+    /// their bytes. Empty bins add exactly nothing (c·log2(c) is 0), so a run with a few bytes
+    /// adds only its non-empty bins, in order, and the sums are the same bits as adding every
+    /// bin. A run mostly full (ciphertext fills most of the 256 values) is added whole, without
+    /// a branch per bin: there the branch could not be predicted.
     #[inline]
-    fn add_bins(&mut self, table: &[f64; 2 * PER_DIRECTION + 1], fwd: &[u16], bwd: &[u16]) -> u32 {
+    fn add_run(
+        &mut self,
+        table: &[f64; 2 * PER_DIRECTION + 1],
+        fwd: &[u16; RUN],
+        bwd: &[u16; RUN],
+    ) -> u32 {
+        /// Non-empty bins from which a run is added whole.
+        const DENSE: u32 = 12;
+        let mut filled = crate::sys::simd::nonzero_lanes16(fwd, bwd);
+        if filled.count_ones() >= DENSE {
+            return fwd
+                .iter()
+                .zip(bwd)
+                .map(|(&f, &b)| self.add_bin(table, f, b))
+                .sum();
+        }
         let mut bytes = 0;
-        for (&f, &b) in fwd.iter().zip(bwd) {
-            // Counts never exceed the samples; the clamp only spares bounds checks.
-            let f = usize::from(f).min(PER_DIRECTION);
-            let b = usize::from(b).min(PER_DIRECTION);
-            let both = f + b;
-            self.fwd += table[f];
-            self.bwd += table[b];
-            self.all += table[both];
-            self.squares += both * both;
-            bytes += both as u32;
+        while filled != 0 {
+            let i = filled.trailing_zeros() as usize;
+            filled &= filled - 1;
+            bytes += self.add_bin(table, fwd[i], bwd[i]);
         }
         bytes
+    }
+
+    /// Adds one bin; returns its bytes.
+    #[inline]
+    fn add_bin(&mut self, table: &[f64; 2 * PER_DIRECTION + 1], f: u16, b: u16) -> u32 {
+        // Counts never exceed the samples; the clamp only spares bounds checks.
+        let f = usize::from(f).min(PER_DIRECTION);
+        let b = usize::from(b).min(PER_DIRECTION);
+        let both = f + b;
+        self.fwd += table[f];
+        self.bwd += table[b];
+        self.all += table[both];
+        self.squares += both * both;
+        both as u32
     }
 }
 
@@ -138,20 +140,17 @@ impl SampleStats {
         let table = c_log2_c();
         let mut sums = BinSums::default();
         let (f, b) = (&fwd.counts, &bwd.counts);
-        // Byte values in runs of one class, so that counting the classes costs nothing per
-        // bin: controls (tab, line feed and carriage return printable), printable ASCII, DEL,
-        // and the high half.
-        let mut printable = 0;
-        let mut start = 0;
-        for end in [0x09, 0x0b, 0x0d, 0x0e, 0x20, 0x7f] {
-            let bytes = sums.add(table, &f[start..end], &b[start..end]);
-            if PRINTABLE[start] == 1 {
-                printable += bytes;
-            }
-            start = end;
+        // Bytes per run of 16 byte values, the runs in order (the sums' order, bin by bin).
+        let (f_runs, _) = f.as_chunks::<RUN>();
+        let (b_runs, _) = b.as_chunks::<RUN>();
+        let mut run_bytes = [0u32; 256 / RUN];
+        for ((bytes, f), b) in run_bytes.iter_mut().zip(f_runs).zip(b_runs) {
+            *bytes = sums.add_run(table, f, b);
         }
-        sums.add(table, &f[0x7f..0x80], &b[0x7f..0x80]);
-        let high = sums.add(table, &f[0x80..], &b[0x80..]);
+        let both = |byte: usize| u32::from(f[byte]) + u32::from(b[byte]);
+        // Printable: 0x20..=0x7e (runs 2 to 7 but DEL), tab, line feed, carriage return.
+        let printable =
+            run_bytes[2..8].iter().sum::<u32>() - both(0x7f) + both(0x09) + both(0x0a) + both(0x0d);
         Self {
             total: fwd.total + bwd.total,
             fwd_total: fwd.total,
@@ -161,8 +160,8 @@ impl SampleStats {
             sum_bwd: sums.bwd,
             sum_squared_counts: sums.squares as f64,
             printable,
-            nulls: u32::from(f[0]) + u32::from(b[0]),
-            high,
+            nulls: both(0),
+            high: run_bytes[8..].iter().sum(),
         }
     }
 
@@ -285,6 +284,50 @@ mod tests {
             .map(|p| -p * p.log2())
             .sum();
         assert!((entropy(&counts, n) - direct).abs() < 1e-12);
+    }
+
+    proptest::proptest! {
+        /// The run-by-run pass gives every statistic its definition's value, and the c·log2(c)
+        /// sums the same bits as adding every bin in order, for sparse and dense samples.
+        #[test]
+        fn statistics_of_any_sample_equal_their_definitions(
+            fwd_bytes in proptest::collection::vec(proptest::prop_oneof![
+                proptest::num::u8::ANY,
+                0x08u8..0x0f,
+                0x7du8..0x82,
+            ], 0..300),
+            bwd_bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..300),
+        ) {
+            let (mut fwd, mut bwd) = (Histogram::default(), Histogram::default());
+            fwd.add(&fwd_bytes);
+            bwd.add(&bwd_bytes);
+            let s = SampleStats::of(&fwd, &bwd);
+            let table = c_log2_c();
+            let count = |h: &Histogram, i: usize| usize::from(h.counts[i]);
+            let (mut sum_fwd, mut sum_bwd, mut sum_all) = (0.0, 0.0, 0.0);
+            let (mut squares, mut printable_bytes, mut high) = (0, 0, 0);
+            for i in 0..256 {
+                let (f, b) = (count(&fwd, i), count(&bwd, i));
+                sum_fwd += table[f];
+                sum_bwd += table[b];
+                sum_all += table[f + b];
+                squares += (f + b) * (f + b);
+                if printable(i) {
+                    printable_bytes += f + b;
+                }
+                if i >= 0x80 {
+                    high += f + b;
+                }
+            }
+            proptest::prop_assert_eq!(s.sum_fwd.to_bits(), sum_fwd.to_bits());
+            proptest::prop_assert_eq!(s.sum_bwd.to_bits(), sum_bwd.to_bits());
+            proptest::prop_assert_eq!(s.sum_all.to_bits(), sum_all.to_bits());
+            proptest::prop_assert_eq!(s.sum_squared_counts, squares as f64);
+            proptest::prop_assert_eq!(s.printable as usize, printable_bytes);
+            proptest::prop_assert_eq!(s.high as usize, high);
+            proptest::prop_assert_eq!(s.nulls as usize, count(&fwd, 0) + count(&bwd, 0));
+            proptest::prop_assert_eq!(s.total, fwd.total + bwd.total);
+        }
     }
 
     #[test]

@@ -1,10 +1,30 @@
-//! A byte transpose in SSE2 registers for the Parquet encoder's BYTE_STREAM_SPLIT pages. The
-//! intrinsics are `unsafe` to call from a function not compiled for SSE2 by attribute, though
-//! every x86_64 processor has SSE2.
+//! A byte transpose in SSE2 registers for the Parquet encoder's BYTE_STREAM_SPLIT pages, and the
+//! non-empty bins of two histograms for the entropy group. The intrinsics are `unsafe` to call
+//! from a function not compiled for SSE2 by attribute, though every x86_64 processor has SSE2.
 
 use core::arch::x86_64::{
-    __m128i, _mm_loadu_si128, _mm_storeu_si128, _mm_unpackhi_epi8, _mm_unpacklo_epi8,
+    __m128i, _mm_cmpeq_epi16, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_packs_epi16,
+    _mm_setzero_si128, _mm_storeu_si128, _mm_unpackhi_epi8, _mm_unpacklo_epi8,
 };
+
+/// Bit `i` set where `a[i]` or `b[i]` is not zero.
+#[inline]
+#[must_use]
+pub fn nonzero_lanes16(a: &[u16; 16], b: &[u16; 16]) -> u32 {
+    let (a, b) = (a.as_ptr().cast::<__m128i>(), b.as_ptr().cast::<__m128i>());
+    // SAFETY: SSE2 is part of x86_64, so the intrinsics run on every processor this code is
+    // built for. Each array is 32 bytes: the loads read bytes 0..16 and 16..32 of each, and
+    // `loadu` needs no alignment.
+    let zero_lanes = unsafe {
+        let zero = _mm_setzero_si128();
+        let low = _mm_or_si128(_mm_loadu_si128(a), _mm_loadu_si128(b));
+        let high = _mm_or_si128(_mm_loadu_si128(a.add(1)), _mm_loadu_si128(b.add(1)));
+        // Lanes equal to zero become -1, the rest 0; packing keeps -1 and 0 as bytes.
+        let bytes = _mm_packs_epi16(_mm_cmpeq_epi16(low, zero), _mm_cmpeq_epi16(high, zero));
+        _mm_movemask_epi8(bytes) as u32
+    };
+    !zero_lanes & 0xffff
+}
 
 /// Byte `b` of each of the sixteen values, for each `b`: the transpose of the values' bytes.
 ///
@@ -46,6 +66,22 @@ pub fn split16(block: &[u64; 16]) -> [[u8; 16]; 8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nonzero_lanes_of_every_single_lane_and_extremes() {
+        let zero = [0u16; 16];
+        assert_eq!(nonzero_lanes16(&zero, &zero), 0);
+        for i in 0..16 {
+            for v in [1, 0x7fff, 0x8000, 0xffff] {
+                let mut one = zero;
+                one[i] = v;
+                assert_eq!(nonzero_lanes16(&one, &zero), 1 << i);
+                assert_eq!(nonzero_lanes16(&zero, &one), 1 << i);
+            }
+        }
+        let full = [0xffff; 16];
+        assert_eq!(nonzero_lanes16(&full, &zero), 0xffff);
+    }
 
     #[test]
     fn every_byte_lands_in_its_stream() {
