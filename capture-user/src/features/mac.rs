@@ -7,6 +7,10 @@ use crate::decode::{Layer, Packet};
 const MAX_DISTINCT: usize = 256;
 
 fn insert<T: PartialEq>(set: &mut Vec<T>, v: T) {
+    // A flow's packets mostly repeat the value the set last took in.
+    if set.last() == Some(&v) {
+        return;
+    }
     if set.len() < MAX_DISTINCT && !set.contains(&v) {
         set.push(v);
     }

@@ -105,12 +105,19 @@ impl SshParser {
                         return;
                     }
                     let total = 4 + length as usize;
+                    // Room for the whole packet at once, not a regrowth per segment.
+                    self.buffer.reserve_exact(total - self.buffer.len());
                     let n = (total - self.buffer.len()).min(data.len());
                     self.buffer.extend_from_slice(&data[..n]);
                     data = &data[n..];
                     if self.buffer.len() == total {
-                        let packet = std::mem::take(&mut self.buffer);
+                        let mut packet = std::mem::take(&mut self.buffer);
                         self.packet(&packet);
+                        if self.state != State::Done {
+                            // The next packet reuses the room.
+                            packet.clear();
+                            self.buffer = packet;
+                        }
                     }
                 }
             }
