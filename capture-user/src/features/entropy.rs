@@ -85,7 +85,7 @@ struct BinSums {
     squares: usize,
 }
 
-/// Bins added one at a time, a run of 16 at a time, and the runs of both histograms.
+/// Bins the pass looks at together: 256 values make 16 runs.
 const RUN: usize = 16;
 
 impl BinSums {

@@ -64,7 +64,7 @@ impl Extractor for Fingerprint {
     #[inline]
     fn update(&mut self, pkt: &Packet<'_>, _dir: Dir) {
         let len = pkt.ip.total_len;
-        self.tor_sized += u64::from((580..=600).contains(&len));
+        self.tor_sized += u64::from(super::padding::tor_cell_sized(len));
         self.vpn_sized += u64::from((1400..=1500).contains(&len));
     }
 

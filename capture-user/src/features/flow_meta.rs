@@ -105,7 +105,7 @@ impl Extractor for FlowMeta {
         let [pf, pb] = self.packets;
         let [bf, bb] = self.bytes;
         let (packets, bytes) = (pf + pb, bf + bb);
-        let duration = secs(self.last_ts - self.first_ts);
+        let duration = self.duration_secs();
         let (class, class_num) = port_class(flow.responder.1);
         out.str_ip(flow.initiator.0);
         out.str_ip(flow.responder.0);

@@ -7,7 +7,7 @@ use crate::stream::http2::{frame, Http2Parser};
 use crate::stream::tcp_stream::TcpStream;
 
 /// What the group reads of the TLS and QUIC groups when the flow ends.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub(super) struct Reads<'a> {
     /// ALPN the TLS server selected (visible up to TLS 1.2).
     pub tls_server_alpn: &'a str,

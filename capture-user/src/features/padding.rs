@@ -17,7 +17,7 @@ const CONSTANT_RATE_CV: f64 = 0.1;
 const BURST_GAP_NS: i64 = 50_000_000;
 
 /// IP lengths of a Tor cell (512 bytes) in TLS, as JoyfulJay matches them.
-fn tor_cell_sized(len: u32) -> bool {
+pub(super) fn tor_cell_sized(len: u32) -> bool {
     (580..=600).contains(&len)
 }
 
@@ -30,43 +30,6 @@ pub(super) struct Reads<'a> {
     pub counts: &'a LengthCounts,
     /// Moments of the gaps between consecutive packets, in seconds.
     pub gaps: Moments,
-}
-
-/// What the group derives from its [`Reads`].
-struct Signals {
-    /// Moments of every packet's IP length.
-    sizes: Moments,
-    /// Moments of the gaps between consecutive packets, in seconds.
-    gaps: Moments,
-    /// The most frequent IP length and its packets (the first seen of equally frequent ones).
-    mode: (u32, u64),
-    /// Distinct IP lengths.
-    distinct: usize,
-    /// Entropy of the packets' spread over the IP lengths, in bits.
-    size_entropy: f64,
-}
-
-impl Signals {
-    fn of(
-        Reads {
-            sizes,
-            counts,
-            gaps,
-        }: Reads<'_>,
-    ) -> Self {
-        let packets = sizes.count().max(1) as f64;
-        Self {
-            sizes,
-            gaps,
-            mode: counts.dominant(),
-            distinct: counts.distinct(),
-            size_entropy: counts
-                .counts()
-                .map(|n| n as f64 / packets)
-                .map(|p| -p * p.log2())
-                .sum(),
-        }
-    }
 }
 
 #[derive(Debug, Default)]
@@ -113,12 +76,16 @@ impl Extractor for Padding {
     }
 
     fn finish(&mut self, reads: Reads<'_>, out: &mut Row) {
-        let signals = &Signals::of(reads);
-        let packets = signals.sizes.count();
-        let s = &signals.sizes;
+        let Reads {
+            sizes: s,
+            counts,
+            gaps: g,
+        } = reads;
+        let packets = s.count();
         out.float(s.variance());
         out.float(s.cv());
-        let (mode_size, mode_count) = signals.mode;
+        // The most frequent IP length and its packets (the first seen of equally frequent ones).
+        let (mode_size, mode_count) = counts.dominant();
         let mode_share = if packets > 0 {
             mode_count as f64 / packets as f64
         } else {
@@ -128,10 +95,14 @@ impl Extractor for Padding {
         out.bool(constant_size);
         out.int(mode_size);
         out.float(mode_share);
-        let distinct = signals.distinct;
+        let distinct = counts.distinct();
         out.int(distinct);
         // Entropy of the size distribution, normalised by its maximum for that many sizes.
-        let entropy = signals.size_entropy;
+        let entropy: f64 = counts
+            .counts()
+            .map(|n| n as f64 / packets.max(1) as f64)
+            .map(|p| -p * p.log2())
+            .sum();
         let max_entropy = if distinct > 1 {
             (distinct as f64).log2()
         } else {
@@ -142,7 +113,6 @@ impl Extractor for Padding {
         } else {
             0.0
         });
-        let g = &signals.gaps;
         let constant_rate = g.count() > 0 && g.mean() > 0.0 && g.cv() <= CONSTANT_RATE_CV;
         out.float(g.variance());
         out.float(if g.mean() > 0.0 { g.cv() } else { 0.0 });
