@@ -119,9 +119,8 @@ pub struct ConnectionWindow<S> {
     held: Vec<Row>,
     /// Records already written, whose buffers the next flows reuse.
     spare: Vec<Row>,
-    /// Address nodes of graphs already used, whose lists the next graphs reuse: at most as
-    /// many as the largest window had addresses.
-    spare_nodes: Vec<Node>,
+    /// The graph of the last step closed, whose buffers the next step's graph is built in.
+    graph: WindowGraph,
     max_step_flows: usize,
     /// Steps closed because they were full.
     steps_closed_full: u64,
@@ -140,7 +139,7 @@ impl<S: RecordSink> ConnectionWindow<S> {
             current: Vec::new(),
             held: Vec::new(),
             spare: Vec::new(),
-            spare_nodes: Vec::new(),
+            graph: WindowGraph::default(),
             max_step_flows: MAX_STEP_FLOWS,
             steps_closed_full: 0,
         }
@@ -180,16 +179,15 @@ impl<S: RecordSink> ConnectionWindow<S> {
 
     /// Completes and writes the current step's records; its flows become the previous step.
     fn close_step(&mut self) -> io::Result<()> {
-        let window: Vec<&FlowSummary> = self.previous.iter().chain(&self.current).collect();
-        let graph = WindowGraph::build(&window, std::mem::take(&mut self.spare_nodes));
+        self.graph.build(&self.previous, &self.current);
         // The current step's flows follow the previous step's in the window.
         let first = self.previous.len();
         for (i, (mut row, flow)) in self.held.drain(..).zip(&self.current).enumerate() {
-            graph.write(first + i, flow, &mut row, self.columns.connection.start);
+            self.graph
+                .write(first + i, flow, &mut row, self.columns.connection.start);
             self.inner.write_row(&row)?;
             self.spare.push(row);
         }
-        self.spare_nodes = graph.into_spare_nodes();
         self.previous = std::mem::take(&mut self.current);
         Ok(())
     }
@@ -298,7 +296,9 @@ struct Edge {
     flows: u64,
 }
 
-/// The window's address graph with every measure the records need.
+/// The window's address graph with every measure the records need. One is kept for the whole
+/// run and rebuilt at every step, keeping its maps' and lists' room.
+#[derive(Debug, Default)]
 struct WindowGraph {
     index: HashMap<IpAddr, usize>,
     nodes: Vec<Node>,
@@ -307,38 +307,43 @@ struct WindowGraph {
     /// Nodes of an earlier graph, taken as addresses appear.
     spare_nodes: Vec<Node>,
     edges: HashMap<(usize, usize), Edge>,
+    /// The window's (initiator, responder) pairs in order of first flow.
+    edge_order: Vec<(usize, usize)>,
     /// Flows per (initiator, responder, responder port): one map for the window instead of a
     /// list per edge, which was an allocation per edge and window.
     port_flows: HashMap<(usize, usize, u16), u64>,
     digraph: graph::Digraph,
+    undirected: graph::Undirected,
+    brandes: graph::Brandes,
+    louvain: graph::Louvain,
     betweenness: Vec<f64>,
     clustering: Vec<f64>,
     community: Vec<usize>,
 }
 
 impl WindowGraph {
-    /// The graph of `flows`; `spare` holds nodes of an earlier graph, whose lists are reused.
-    fn build(flows: &[&FlowSummary], spare: Vec<Node>) -> Self {
-        // Room for every flow's two addresses and its pair at once: the maps never grow.
-        let mut g = WindowGraph {
-            index: HashMap::with_capacity_and_hasher(2 * flows.len(), Default::default()),
-            nodes: Vec::with_capacity(2 * flows.len()),
-            flow_nodes: Vec::with_capacity(flows.len()),
-            spare_nodes: spare,
-            edges: HashMap::with_capacity_and_hasher(flows.len(), Default::default()),
-            port_flows: HashMap::with_capacity_and_hasher(flows.len(), Default::default()),
-            digraph: graph::Digraph::default(),
-            betweenness: Vec::new(),
-            clustering: Vec::new(),
-            community: Vec::new(),
-        };
-        let mut edge_order = Vec::with_capacity(flows.len());
-        for f in flows {
-            let src = g.node(f.src);
-            let dst = g.node(f.dst);
-            g.flow_nodes.push((src, dst));
+    /// Rebuilds the graph from the flows of the step before and of this step, in that order.
+    fn build(&mut self, previous: &[FlowSummary], current: &[FlowSummary]) {
+        let flows = previous.len() + current.len();
+        // Room for every flow's two addresses and its pair at once: the maps never grow
+        // within a step.
+        self.spare_nodes.append(&mut self.nodes);
+        self.index.clear();
+        self.index.reserve(2 * flows);
+        self.nodes.reserve(2 * flows);
+        self.flow_nodes.clear();
+        self.flow_nodes.reserve(flows);
+        self.edges.clear();
+        self.edges.reserve(flows);
+        self.edge_order.clear();
+        self.port_flows.clear();
+        self.port_flows.reserve(flows);
+        for f in previous.iter().chain(current) {
+            let src = self.node(f.src);
+            let dst = self.node(f.dst);
+            self.flow_nodes.push((src, dst));
             for (id, sent) in [(src, true), (dst, false)] {
-                let n = &mut g.nodes[id];
+                let n = &mut self.nodes[id];
                 if sent {
                     n.flows_out += 1;
                     n.packets_sent += f.packets;
@@ -353,39 +358,45 @@ impl WindowGraph {
                 n.last_seen = n.last_seen.max(f.end);
                 n.starts.push(f.start);
             }
-            let edge = g.edges.entry((src, dst)).or_insert_with(|| {
+            let edge_order = &mut self.edge_order;
+            let edge = self.edges.entry((src, dst)).or_insert_with(|| {
                 edge_order.push((src, dst));
                 Edge::default()
             });
             edge.flows += 1;
-            *g.port_flows.entry((src, dst, f.dst_port)).or_insert(0) += 1;
+            *self.port_flows.entry((src, dst, f.dst_port)).or_insert(0) += 1;
         }
-        for n in &mut g.nodes {
+        for n in &mut self.nodes {
             n.dst_ports.sort_unstable();
             n.dst_ports.dedup();
             n.starts.sort_unstable_by(f64::total_cmp);
             n.start_spread = population_std(&n.starts);
             n.longest_burst = longest_burst(&n.starts);
         }
-        g.digraph = graph::Digraph::with_nodes(g.nodes.len());
-        for &(a, b) in &edge_order {
-            g.digraph.add_edge(a, b);
+        self.digraph.reset(self.nodes.len());
+        for &(a, b) in &self.edge_order {
+            self.digraph.add_edge(a, b);
         }
-        g.betweenness = g.digraph.betweenness();
+        self.digraph
+            .betweenness_into(&mut self.brandes, &mut self.betweenness);
         // Community edges weigh the flows between the two addresses, both ways together.
-        let undirected = g.digraph.undirected(|a, b| {
-            let flows = |k| g.edges.get(&k).map_or(0, |e: &Edge| e.flows);
-            if a == b {
-                flows((a, a)) as f64
-            } else if a < b || !g.edges.contains_key(&(b, a)) {
-                (flows((a, b)) + flows((b, a))) as f64
-            } else {
-                0.0
-            }
-        });
-        g.clustering = undirected.clustering();
-        g.community = undirected.louvain();
-        g
+        let edges = &self.edges;
+        self.digraph.undirected_into(
+            |a, b| {
+                let flows = |k| edges.get(&k).map_or(0, |e: &Edge| e.flows);
+                if a == b {
+                    flows((a, a)) as f64
+                } else if a < b || !edges.contains_key(&(b, a)) {
+                    (flows((a, b)) + flows((b, a))) as f64
+                } else {
+                    0.0
+                }
+            },
+            &mut self.undirected,
+        );
+        self.undirected.clustering_into(&mut self.clustering);
+        self.undirected
+            .louvain_into(&mut self.louvain, &mut self.community);
     }
 
     fn node(&mut self, address: IpAddr) -> usize {
@@ -401,12 +412,6 @@ impl WindowGraph {
             self.nodes.push(node);
             next
         })
-    }
-
-    /// The nodes, for the next graph to reuse.
-    fn into_spare_nodes(mut self) -> Vec<Node> {
-        self.spare_nodes.append(&mut self.nodes);
-        self.spare_nodes
     }
 
     /// Writes the connection columns of `flow`, the window's flow number `at`, into `row`,

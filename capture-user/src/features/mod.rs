@@ -251,7 +251,9 @@ impl Row {
 
     /// Replaces the value of feature `index` (the connection window fills its columns in after
     /// the record was written). A replaced string's old bytes stay in the text until the
-    /// buffer is reused.
+    /// buffer is reused. Inlined: at a call with a known kind of value only its word's store
+    /// remains (the connection window makes 23 calls per record).
+    #[inline]
     pub fn set(&mut self, index: usize, v: Value<'_>) {
         if index >= self.words.len() {
             self.words.resize(index + 1, 0);

@@ -3,12 +3,35 @@
 //! computes these features with networkx), written here because no maintained Rust crate offers
 //! all three over a graph we rebuild every window step; nodes are visited in insertion order, so
 //! results are deterministic where networkx shuffles.
+//!
+//! A window step's graph is rebuilt into the buffers of the step before: adjacency lists,
+//! search state and Louvain's levels keep their room, so that once they have grown to the
+//! window's size a step allocates nothing (a step of a hundred flows used to make a few hundred
+//! allocations, most of its graph's cost).
+
+use std::collections::VecDeque;
 
 use rustc_hash::FxHashMap as HashMap;
 
 /// Windows with more addresses than this estimate betweenness from this many source nodes.
 pub const EXACT_BETWEENNESS_NODES: usize = 4096;
 const BETWEENNESS_SAMPLES: usize = 512;
+
+/// Makes `lists` `n` empty lists, taking them from `spare` (where the old ones go, emptied)
+/// before making new ones.
+fn reset_lists<T>(lists: &mut Vec<Vec<T>>, spare: &mut Vec<Vec<T>>, n: usize) {
+    for mut list in lists.drain(..) {
+        list.clear();
+        spare.push(list);
+    }
+    lists.extend((0..n).map(|_| spare.pop().unwrap_or_default()));
+}
+
+/// `values` made `n` copies of `value`, keeping its room.
+fn refill<T: Clone>(values: &mut Vec<T>, n: usize, value: T) {
+    values.clear();
+    values.resize(n, value);
+}
 
 /// Directed graph of addresses; nodes are numbered in order of first appearance.
 #[derive(Debug, Default)]
@@ -17,15 +40,35 @@ pub struct Digraph {
     pub out: Vec<Vec<usize>>,
     /// Predecessors of each node, in order of first edge (self-loops included).
     pub inn: Vec<Vec<usize>>,
+    spare: Vec<Vec<usize>>,
+}
+
+/// Brandes' search state, kept from one graph to the next.
+#[derive(Debug, Default)]
+pub struct Brandes {
+    sources: Vec<usize>,
+    order: Vec<usize>,
+    preds: Vec<Vec<usize>>,
+    spare: Vec<Vec<usize>>,
+    sigma: Vec<f64>,
+    dist: Vec<i64>,
+    delta: Vec<f64>,
+    queue: VecDeque<usize>,
 }
 
 impl Digraph {
     /// A graph of `n` nodes and no edges.
+    #[cfg(test)]
     pub fn with_nodes(n: usize) -> Self {
-        Self {
-            out: vec![Vec::new(); n],
-            inn: vec![Vec::new(); n],
-        }
+        let mut g = Self::default();
+        g.reset(n);
+        g
+    }
+
+    /// Makes this graph one of `n` nodes and no edges, keeping the lists' room.
+    pub fn reset(&mut self, n: usize) {
+        reset_lists(&mut self.out, &mut self.spare, n);
+        reset_lists(&mut self.inn, &mut self.spare, n);
     }
 
     /// Adds the edge `from -> to`, known to be new.
@@ -38,27 +81,45 @@ impl Digraph {
         self.out.len()
     }
 
-    /// Normalised betweenness centrality of every node: the share of shortest directed paths
-    /// between other pairs that pass through it, scaled by 1/((n-1)(n-2)) as networkx does.
-    /// Above [`EXACT_BETWEENNESS_NODES`] nodes, sources are sampled at an even stride and the
-    /// sum scaled by n/k (networkx's `k` estimate, with a deterministic choice of sources).
+    /// [`Self::betweenness_into`] with state of its own.
+    #[cfg(test)]
     pub fn betweenness(&self) -> Vec<f64> {
+        let mut centrality = Vec::new();
+        self.betweenness_into(&mut Brandes::default(), &mut centrality);
+        centrality
+    }
+
+    /// Normalised betweenness centrality of every node, into `centrality`: the share of
+    /// shortest directed paths between other pairs that pass through it, scaled by
+    /// 1/((n-1)(n-2)) as networkx does. Above [`EXACT_BETWEENNESS_NODES`] nodes, sources are
+    /// sampled at an even stride and the sum scaled by n/k (networkx's `k` estimate, with a
+    /// deterministic choice of sources).
+    pub fn betweenness_into(&self, state: &mut Brandes, centrality: &mut Vec<f64>) {
         let n = self.len();
-        let mut centrality = vec![0.0; n];
-        let sources: Vec<usize> = if n > EXACT_BETWEENNESS_NODES {
-            (0..BETWEENNESS_SAMPLES)
-                .map(|i| i * n / BETWEENNESS_SAMPLES)
-                .collect()
+        refill(centrality, n, 0.0);
+        let Brandes {
+            sources,
+            order,
+            preds,
+            spare,
+            sigma,
+            dist,
+            delta,
+            queue,
+        } = state;
+        sources.clear();
+        if n > EXACT_BETWEENNESS_NODES {
+            sources.extend((0..BETWEENNESS_SAMPLES).map(|i| i * n / BETWEENNESS_SAMPLES));
         } else {
-            (0..n).collect()
-        };
-        let mut order: Vec<usize> = Vec::with_capacity(n);
-        let mut preds: Vec<Vec<usize>> = vec![Vec::new(); n];
-        let mut sigma = vec![0.0f64; n];
-        let mut dist = vec![-1i64; n];
-        let mut delta = vec![0.0f64; n];
-        let mut queue = std::collections::VecDeque::with_capacity(n);
-        for &s in &sources {
+            sources.extend(0..n);
+        }
+        order.clear();
+        reset_lists(preds, spare, n);
+        refill(sigma, n, 0.0);
+        refill(dist, n, -1);
+        refill(delta, n, 0.0);
+        queue.clear();
+        for &s in sources.iter() {
             // A source without successors reaches no other node: it adds to no one's
             // centrality. Most addresses of a window are such leaves (servers that never open
             // a flow), so passing over them saves most of the searches.
@@ -66,7 +127,7 @@ impl Digraph {
                 continue;
             }
             // Only the nodes the last search reached hold anything to reset.
-            for &v in &order {
+            for &v in order.iter() {
                 preds[v].clear();
                 sigma[v] = 0.0;
                 dist[v] = -1;
@@ -104,30 +165,32 @@ impl Digraph {
             if sources.len() < n {
                 scale *= n as f64 / sources.len() as f64;
             }
-            for c in &mut centrality {
+            for c in centrality.iter_mut() {
                 *c *= scale;
             }
         }
-        centrality
     }
 
-    /// The undirected graph: neighbours in the order networkx's `to_undirected` inserts them
-    /// (nodes in order, each node's successors in order), self-loops kept apart.
+    /// The undirected graph with state of its own (see [`Self::undirected_into`]).
+    #[cfg(test)]
     pub fn undirected(&self, weight: impl Fn(usize, usize) -> f64) -> Undirected {
-        let n = self.len();
+        let mut g = Undirected::default();
+        self.undirected_into(weight, &mut g);
+        g
+    }
+
+    /// The undirected graph, into `g`: neighbours in the order networkx's `to_undirected`
+    /// inserts them (nodes in order, each node's successors in order), self-loops kept apart.
+    pub fn undirected_into(&self, weight: impl Fn(usize, usize) -> f64, g: &mut Undirected) {
+        g.reset(self.len());
         // Each directed edge makes at most one undirected one, listed from both ends.
         let edges: usize = self.out.iter().map(Vec::len).sum();
-        let mut g = Undirected {
-            adj: vec![Vec::new(); n],
-            self_loop: vec![0.0; n],
-            index: HashMap::with_capacity_and_hasher(2 * edges, Default::default()),
-        };
-        for u in 0..n {
-            for &v in &self.out[u] {
+        g.index.reserve(2 * edges);
+        for (u, successors) in self.out.iter().enumerate() {
+            for &v in successors {
                 g.add_weight(u, v, weight(u, v));
             }
         }
-        g
     }
 }
 
@@ -136,19 +199,54 @@ impl Digraph {
 pub struct Undirected {
     /// Neighbours other than the node itself, with edge weights, in insertion order.
     adj: Vec<Vec<(usize, f64)>>,
+    spare: Vec<Vec<(usize, f64)>>,
     /// Weight of each node's self-loop (0 without one).
     self_loop: Vec<f64>,
     /// Position of `v` in `adj[u]`, keyed by (u, v).
     index: HashMap<(usize, usize), usize>,
 }
 
+/// Louvain's working state, kept from one graph to the next. Communities are numbered densely,
+/// in the order networkx lists them; a partition is the community number of every node.
+#[derive(Debug, Default)]
+pub struct Louvain {
+    /// The aggregated graphs of two levels: the one being moved and the one built from it.
+    levels: [Undirected; 2],
+    /// The communities of the level moved last, and of the one being moved.
+    inner: Vec<usize>,
+    next_inner: Vec<usize>,
+    /// The communities of the original nodes, as of the level moved last and the one being
+    /// moved.
+    partition: Vec<usize>,
+    next_partition: Vec<usize>,
+    /// Local moves: each node's community label (the node it started as), weighted degrees,
+    /// community totals, the weights to neighbouring communities and where each one's entry
+    /// is, and the dense number of each label.
+    labels: Vec<usize>,
+    degrees: Vec<f64>,
+    total: Vec<f64>,
+    weights: Vec<(usize, f64)>,
+    slot: Vec<usize>,
+    dense: Vec<usize>,
+    /// The members of each community in node order, back to back, and where each one's end,
+    /// for modularity.
+    members: Vec<usize>,
+    ends: Vec<usize>,
+}
+
 impl Undirected {
+    #[cfg(test)]
     fn with_nodes(n: usize) -> Self {
-        Self {
-            adj: vec![Vec::new(); n],
-            self_loop: vec![0.0; n],
-            index: HashMap::default(),
-        }
+        let mut g = Self::default();
+        g.reset(n);
+        g
+    }
+
+    /// Makes this graph one of `n` nodes and no edges, keeping the lists' and the index's room.
+    fn reset(&mut self, n: usize) {
+        reset_lists(&mut self.adj, &mut self.spare, n);
+        refill(&mut self.self_loop, n, 0.0);
+        self.index.clear();
     }
 
     /// Adds `w` to the weight of the edge {u, v}, creating it when new.
@@ -181,59 +279,79 @@ impl Undirected {
         self.adj[u].iter().map(|&(_, w)| w).sum::<f64>() + 2.0 * self.self_loop[u]
     }
 
-    /// Unweighted clustering coefficient of every node: linked pairs among its neighbours over
-    /// all pairs of them (self-loops ignored).
+    #[cfg(test)]
     pub fn clustering(&self) -> Vec<f64> {
-        let n = self.len();
-        (0..n)
-            .map(|v| {
-                let d = self.adj[v].len();
-                if d < 2 {
-                    return 0.0;
-                }
-                // Each triangle through v is met twice, once from each of its other corners.
-                let mut twice_triangles = 0usize;
-                for &(u, _) in &self.adj[v] {
-                    let (small, large) = if self.adj[u].len() < d {
-                        (u, v)
-                    } else {
-                        (v, u)
-                    };
-                    twice_triangles += self.adj[small]
-                        .iter()
-                        .filter(|&&(x, _)| x != large && self.index.contains_key(&(large, x)))
-                        .count();
-                }
-                twice_triangles as f64 / (d * (d - 1)) as f64
-            })
-            .collect()
+        let mut out = Vec::new();
+        self.clustering_into(&mut out);
+        out
     }
 
-    /// Modularity of `communities` (lists of nodes) at resolution 1.
-    fn modularity(&self, communities: &[Vec<usize>]) -> f64 {
-        let degrees: Vec<f64> = (0..self.len()).map(|u| self.degree(u)).collect();
-        let degree_sum: f64 = degrees.iter().sum();
-        let m = degree_sum / 2.0;
-        let mut community_of = vec![usize::MAX; self.len()];
-        for (c, members) in communities.iter().enumerate() {
-            for &u in members {
-                community_of[u] = c;
+    /// Unweighted clustering coefficient of every node, into `out`: linked pairs among its
+    /// neighbours over all pairs of them (self-loops ignored).
+    pub fn clustering_into(&self, out: &mut Vec<f64>) {
+        out.clear();
+        out.extend((0..self.len()).map(|v| {
+            let d = self.adj[v].len();
+            if d < 2 {
+                return 0.0;
             }
+            // Each triangle through v is met twice, once from each of its other corners.
+            let mut twice_triangles = 0usize;
+            for &(u, _) in &self.adj[v] {
+                let (small, large) = if self.adj[u].len() < d {
+                    (u, v)
+                } else {
+                    (v, u)
+                };
+                twice_triangles += self.adj[small]
+                    .iter()
+                    .filter(|&&(x, _)| x != large && self.index.contains_key(&(large, x)))
+                    .count();
+            }
+            twice_triangles as f64 / (d * (d - 1)) as f64
+        }));
+    }
+
+    /// Modularity at resolution 1 of the partition that puts node `u` in community
+    /// `community[u]`, of `count` communities numbered densely. Sums run in the order of
+    /// networkx's: communities in order, each one's members in node order.
+    fn modularity(
+        &self,
+        community: &[usize],
+        count: usize,
+        members: &mut Vec<usize>,
+        ends: &mut Vec<usize>,
+    ) -> f64 {
+        let degree_sum: f64 = (0..self.len()).map(|u| self.degree(u)).sum();
+        let m = degree_sum / 2.0;
+        // The members of each community, in node order (a counting sort): community `c`'s
+        // start is counted into `ends[c]`, which then serves as its cursor and ends at its end.
+        refill(ends, count + 1, 0);
+        for &c in community {
+            ends[c + 1] += 1;
         }
-        communities
-            .iter()
-            .enumerate()
-            .map(|(c, members)| {
+        for c in 0..count {
+            ends[c + 1] += ends[c];
+        }
+        refill(members, community.len(), 0);
+        for (u, &c) in community.iter().enumerate() {
+            members[ends[c]] = u;
+            ends[c] += 1;
+        }
+        (0..count)
+            .map(|c| {
+                let start = c.checked_sub(1).map_or(0, |b| ends[b]);
+                let members = &members[start..ends[c]];
                 let mut inside = 0.0;
                 for &u in members {
                     inside += self.self_loop[u];
                     inside += self.adj[u]
                         .iter()
-                        .filter(|&&(v, _)| v > u && community_of[v] == c)
+                        .filter(|&&(v, _)| v > u && community[v] == c)
                         .map(|&(_, w)| w)
                         .sum::<f64>();
                 }
-                let degree: f64 = members.iter().map(|&u| degrees[u]).sum();
+                let degree: f64 = members.iter().map(|&u| self.degree(u)).sum();
                 inside / m - degree * degree / (degree_sum * degree_sum)
             })
             .sum()
@@ -242,82 +360,112 @@ impl Undirected {
     /// [`Self::modularity`] of every node in a community of its own, the same sums without
     /// building the communities: inside a singleton lies only its self-loop.
     fn singleton_modularity(&self) -> f64 {
-        let degrees: Vec<f64> = (0..self.len()).map(|u| self.degree(u)).collect();
-        let degree_sum: f64 = degrees.iter().sum();
+        let degree_sum: f64 = (0..self.len()).map(|u| self.degree(u)).sum();
         let m = degree_sum / 2.0;
         (0..self.len())
             .map(|u| {
-                let degree = degrees[u];
+                let degree = self.degree(u);
                 self.self_loop[u] / m - degree * degree / (degree_sum * degree_sum)
             })
             .sum()
     }
 
-    /// Louvain communities (resolution 1, modularity threshold 1e-7): the community number of
-    /// every node, communities numbered as networkx's `louvain_communities` lists them when its
-    /// node shuffle keeps insertion order.
+    /// [`Self::louvain_into`] with state of its own.
+    #[cfg(test)]
     pub fn louvain(&self) -> Vec<usize> {
+        let mut community = Vec::new();
+        self.louvain_into(&mut Louvain::default(), &mut community);
+        community
+    }
+
+    /// Louvain communities (resolution 1, modularity threshold 1e-7), into `community`: the
+    /// community number of every node, communities numbered as networkx's
+    /// `louvain_communities` lists them when its node shuffle keeps insertion order.
+    pub fn louvain_into(&self, state: &mut Louvain, community: &mut Vec<usize>) {
         let n = self.len();
+        community.clear();
         let has_edges =
             self.self_loop.iter().any(|&w| w > 0.0) || self.adj.iter().any(|a| !a.is_empty());
         if !has_edges {
-            return (0..n).collect();
+            community.extend(0..n);
+            return;
         }
         let m: f64 = (0..n).map(|u| self.degree(u)).sum::<f64>() / 2.0;
         let mut modularity = self.singleton_modularity();
-        let (mut partition, mut inner, _) = one_level(self, m, None);
-        let mut level: Option<Undirected> = None;
+        let [mut level_a, mut level_b] = std::mem::take(&mut state.levels);
+        let mut count = one_level(self, m, state);
+        std::mem::swap(&mut state.inner, &mut state.next_inner);
+        // On the first level each node is itself: the partition is its communities.
+        state.partition.clone_from(&state.inner);
+        // Which level buffer holds the graph moved last, if not this one.
+        let mut level: Option<bool> = None;
         loop {
-            let graph = level.as_ref().unwrap_or(self);
-            let new_modularity = graph.modularity(&inner);
+            let (graph, aggregated): (&Undirected, &mut Undirected) = match level {
+                None => (self, &mut level_a),
+                Some(false) => (&level_a, &mut level_b),
+                Some(true) => (&level_b, &mut level_a),
+            };
+            let new_modularity =
+                graph.modularity(&state.inner, count, &mut state.members, &mut state.ends);
             if new_modularity - modularity <= 1e-7 {
                 break;
             }
             modularity = new_modularity;
-            let aggregated = aggregate(graph, &inner);
-            let (next_partition, next_inner, improved) =
-                one_level(&aggregated, m, Some(&partition));
+            aggregate(graph, &state.inner, count, aggregated);
+            let next_count = one_level(aggregated, m, state);
             // A level where no node moves leaves the partition as it was.
-            if !improved {
+            if next_count == count {
                 break;
             }
-            partition = next_partition;
-            inner = next_inner;
-            level = Some(aggregated);
+            // Each original node's community was a node of the level just moved.
+            let Louvain {
+                partition,
+                next_partition,
+                next_inner,
+                ..
+            } = state;
+            next_partition.clear();
+            next_partition.extend(partition.iter().map(|&c| next_inner[c]));
+            std::mem::swap(&mut state.partition, &mut state.next_partition);
+            std::mem::swap(&mut state.inner, &mut state.next_inner);
+            count = next_count;
+            level = Some(level == Some(false));
         }
-        let mut community = vec![0; n];
-        for (c, members) in partition.iter().enumerate() {
-            for &u in members {
-                community[u] = c;
-            }
-        }
-        community
+        community.extend_from_slice(&state.partition);
+        state.levels = [level_a, level_b];
     }
 }
 
-/// One pass of local moves. `members` lists the original nodes of each of this level's nodes
-/// (`None` on the first level, where each node is itself). Returns the partition of original
-/// nodes, the communities of this level's nodes, and whether any node moved.
-fn one_level(
-    g: &Undirected,
-    m: f64,
-    members: Option<&[Vec<usize>]>,
-) -> (Vec<Vec<usize>>, Vec<Vec<usize>>, bool) {
+/// One pass of local moves over `g`: leaves the community of each of its nodes, numbered
+/// densely in the order of their labels, in `state.next_inner`, and returns how many
+/// communities there are (as many as nodes when no node moved).
+fn one_level(g: &Undirected, m: f64, state: &mut Louvain) -> usize {
     let n = g.len();
-    let mut node_community: Vec<usize> = (0..n).collect();
-    let degrees: Vec<f64> = (0..n).map(|u| g.degree(u)).collect();
-    let mut total = degrees.clone();
-    let mut improved = false;
+    let Louvain {
+        labels,
+        degrees,
+        total,
+        weights,
+        slot,
+        dense,
+        next_inner,
+        ..
+    } = state;
+    labels.clear();
+    labels.extend(0..n);
+    degrees.clear();
+    degrees.extend((0..n).map(|u| g.degree(u)));
+    total.clone_from(degrees);
     // Weight from the node being moved to each neighbouring community, in order of first
     // neighbour; `slot` finds a community's entry without a search.
-    let mut weights: Vec<(usize, f64)> = Vec::new();
-    let mut slot = vec![usize::MAX; n];
+    weights.clear();
+    refill(slot, n, usize::MAX);
     loop {
         let mut moves = 0;
         for u in 0..n {
-            let own = node_community[u];
+            let own = labels[u];
             for &(v, w) in &g.adj[u] {
-                let c = node_community[v];
+                let c = labels[v];
                 if slot[c] == usize::MAX {
                     slot[c] = weights.len();
                     weights.push((c, w));
@@ -334,7 +482,7 @@ fn one_level(
             let remove_cost = -weights[slot[own]].1 / m + total[own] * degree / (2.0 * m * m);
             let mut best_gain = 0.0;
             let mut best = own;
-            for &(c, w) in &weights {
+            for &(c, w) in weights.iter() {
                 let gain = remove_cost + w / m - total[c] * degree / (2.0 * m * m);
                 if gain > best_gain {
                     best_gain = gain;
@@ -342,13 +490,12 @@ fn one_level(
                 }
             }
             total[best] += degree;
-            for &(c, _) in &weights {
+            for &(c, _) in weights.iter() {
                 slot[c] = usize::MAX;
             }
             weights.clear();
             if best != own {
-                node_community[u] = best;
-                improved = true;
+                labels[u] = best;
                 moves += 1;
             }
         }
@@ -356,41 +503,36 @@ fn one_level(
             break;
         }
     }
-    let mut inner: Vec<Vec<usize>> = vec![Vec::new(); n];
-    let mut partition: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for u in 0..n {
-        inner[node_community[u]].push(u);
-        match members {
-            Some(members) => partition[node_community[u]].extend_from_slice(&members[u]),
-            None => partition[node_community[u]].push(u),
-        }
+    // Labels in use, numbered in order.
+    refill(dense, n, usize::MAX);
+    for &label in labels.iter() {
+        dense[label] = 0;
     }
-    partition.retain(|c| !c.is_empty());
-    inner.retain(|c| !c.is_empty());
-    (partition, inner, improved)
+    let mut count = 0;
+    for d in dense.iter_mut().filter(|d| **d == 0) {
+        *d = count;
+        count += 1;
+    }
+    next_inner.clear();
+    next_inner.extend(labels.iter().map(|&label| dense[label]));
+    count
 }
 
-/// The graph of communities: one node per community, edge weights summed, edges inside a
-/// community becoming its self-loop.
-fn aggregate(g: &Undirected, communities: &[Vec<usize>]) -> Undirected {
-    let mut community_of = vec![0; g.len()];
-    for (c, members) in communities.iter().enumerate() {
-        for &u in members {
-            community_of[u] = c;
-        }
-    }
-    let mut h = Undirected::with_nodes(communities.len());
+/// The graph of `g`'s communities, into `h`: one node per community, edge weights summed,
+/// edges inside a community becoming its self-loop.
+fn aggregate(g: &Undirected, community: &[usize], count: usize, h: &mut Undirected) {
+    h.reset(count);
     for u in 0..g.len() {
+        let cu = community[u];
         if g.self_loop[u] > 0.0 {
-            h.add_weight(community_of[u], community_of[u], g.self_loop[u]);
+            h.add_weight(cu, cu, g.self_loop[u]);
         }
         for &(v, w) in &g.adj[u] {
             if v > u {
-                h.add_weight(community_of[u], community_of[v], w);
+                h.add_weight(cu, community[v], w);
             }
         }
     }
-    h
 }
 
 #[cfg(test)]
@@ -500,10 +642,10 @@ mod tests {
             for (a, b, w) in pairs {
                 g.add_weight(a % n, b % n, f64::from(w));
             }
-            let singletons: Vec<Vec<usize>> = (0..n).map(|u| vec![u]).collect();
+            let singletons: Vec<usize> = (0..n).collect();
             proptest::prop_assert_eq!(
                 g.singleton_modularity().to_bits(),
-                g.modularity(&singletons).to_bits()
+                g.modularity(&singletons, n, &mut Vec::new(), &mut Vec::new()).to_bits()
             );
         }
     }
