@@ -70,19 +70,24 @@ impl Pending {
     }
 }
 
+/// A round-trip sample in seconds, or none where it cannot be one (not after its send, or a
+/// minute or more).
+fn sample(rtt_ns: i64) -> Option<f64> {
+    (rtt_ns > 0 && rtt_ns < MAX_RTT_NS).then(|| secs(rtt_ns))
+}
+
+/// Round trips from echoed timestamps, with the changes from one to the next (the group's
+/// jitter).
 #[derive(Debug, Default)]
-struct Samples {
+struct EchoSamples {
     moments: Moments,
     last: Option<f64>,
     jitter: Moments,
 }
 
-impl Samples {
+impl EchoSamples {
     fn push(&mut self, rtt_ns: i64) {
-        if rtt_ns <= 0 || rtt_ns >= MAX_RTT_NS {
-            return;
-        }
-        let rtt = secs(rtt_ns);
+        let Some(rtt) = sample(rtt_ns) else { return };
         if let Some(last) = self.last {
             self.jitter.push((rtt - last).abs());
         }
@@ -127,9 +132,10 @@ pub(super) struct TcpRtt {
     synack: Option<i64>,
     ack: Option<i64>,
     sent_tsval: SentTsval,
-    echo: Samples,
+    echo: EchoSamples,
     unacked: Pending,
-    acked: Samples,
+    /// Round trips from acknowledgments of data (no jitter is reported for these).
+    acked: Moments,
 }
 
 impl Extractor for TcpRtt {
@@ -164,8 +170,12 @@ impl Extractor for TcpRtt {
             self.unacked
                 .insert((forward, t.seq.wrapping_add(payload)), now);
         }
-        if let Some(sent) = self.unacked.remove((!forward, t.ack)) {
-            self.acked.push(now - sent);
+        if let Some(rtt) = self
+            .unacked
+            .remove((!forward, t.ack))
+            .and_then(|sent| sample(now - sent))
+        {
+            self.acked.push(rtt);
         }
     }
 
@@ -184,7 +194,7 @@ impl Extractor for TcpRtt {
         out.int(e.count());
         out.float(if e.count() >= 2 { e.std() } else { 0.0 });
         out.float(self.echo.jitter.mean());
-        let a = &self.acked.moments;
+        let a = &self.acked;
         out.float(a.min());
         out.float(a.max());
         out.float(a.mean());
