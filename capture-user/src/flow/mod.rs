@@ -149,6 +149,7 @@ impl FinishedFlow {
     pub fn write_into(mut self, row: &mut Row) {
         let identity = self.flow.identity(self.reason);
         self.flow.features.finish_into(self.groups, &identity, row);
+        self.flow.features.recycle();
     }
 }
 
