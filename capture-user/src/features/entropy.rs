@@ -176,9 +176,11 @@ impl SampleStats {
 
 #[derive(Debug, Default)]
 pub(super) struct Entropy {
+    /// Both directions' histograms while the sample is being taken.
     sample: Option<Box<[Histogram; 2]>>,
-    /// The sample's statistics, computed once when the flow ends (the fingerprint group reads
-    /// them too).
+    /// The sample's statistics, computed once: as soon as both directions' samples are full
+    /// (the histograms, still in cache, are then freed, and later packets need not look at
+    /// them), else when the flow ends. The fingerprint group reads them too.
     stats: Option<SampleStats>,
 }
 
@@ -196,8 +198,11 @@ impl Entropy {
     }
 
     fn stats(&mut self) -> Option<&SampleStats> {
-        let [fwd, bwd] = self.sample.as_deref()?;
-        Some(self.stats.get_or_insert_with(|| SampleStats::of(fwd, bwd)))
+        if self.stats.is_none() {
+            let [fwd, bwd] = self.sample.as_deref()?;
+            self.stats = Some(SampleStats::of(fwd, bwd));
+        }
+        self.stats.as_ref()
     }
 }
 
@@ -207,12 +212,21 @@ impl Extractor for Entropy {
 
     #[inline]
     fn update(&mut self, pkt: &Packet<'_>, dir: Dir) {
-        if pkt.payload.is_empty() || !matches!(pkt.ip.protocol, ipproto::TCP | ipproto::UDP) {
+        if self.stats.is_some()
+            || pkt.payload.is_empty()
+            || !matches!(pkt.ip.protocol, ipproto::TCP | ipproto::UDP)
+        {
             return;
         }
-        let side = &mut self.sample.get_or_insert_with(Box::default)[dir as usize];
+        let sample = self.sample.get_or_insert_with(Box::default);
+        let side = &mut sample[dir as usize];
         if side.total < PER_DIRECTION {
             side.add(pkt.payload);
+            let [fwd, bwd] = &**sample;
+            if fwd.total == PER_DIRECTION && bwd.total == PER_DIRECTION {
+                self.stats = Some(SampleStats::of(fwd, bwd));
+                self.sample = None;
+            }
         }
     }
 
@@ -328,6 +342,54 @@ mod tests {
             proptest::prop_assert_eq!(s.nulls as usize, count(&fwd, 0) + count(&bwd, 0));
             proptest::prop_assert_eq!(s.total, fwd.total + bwd.total);
         }
+    }
+
+    fn udp(payload: &[u8]) -> Packet<'_> {
+        let mut p = Packet {
+            payload,
+            ..Packet::default()
+        };
+        p.ip.protocol = ipproto::UDP;
+        p
+    }
+
+    #[test]
+    fn a_full_sample_is_summed_at_once_and_freed() {
+        let (ciphertext, text): (Vec<u8>, Vec<u8>) = (
+            (0..300u32).map(|i| (i * 7 % 256) as u8).collect(),
+            b"GET / HTTP/1.1\r\n".repeat(20),
+        );
+        let mut e = Entropy::default();
+        e.update(&udp(&ciphertext[..100]), Dir::Fwd);
+        assert!(e.heap_bytes() > 0 && e.stats.is_none(), "sampling");
+        e.update(&udp(&text), Dir::Bwd);
+        assert!(e.stats.is_none(), "the forward sample is not full yet");
+        e.update(&udp(&ciphertext[100..]), Dir::Fwd);
+        assert!(e.stats.is_some(), "summed once both samples are full");
+        assert_eq!(e.heap_bytes(), 0, "the histograms are freed");
+        // Later payload changes nothing.
+        let before = e.sample();
+        e.update(&udp(&[0; 1000]), Dir::Fwd);
+        e.update(&udp(&[0xff; 1000]), Dir::Bwd);
+        assert_eq!(e.heap_bytes(), 0);
+        let after = e.sample();
+        assert_eq!(
+            (before.0, before.1.to_bits(), before.2.to_bits()),
+            (after.0, after.1.to_bits(), after.2.to_bits())
+        );
+        // The same as summing the first 256 bytes of each direction when the flow ends.
+        let (mut fwd, mut bwd) = (Histogram::default(), Histogram::default());
+        fwd.add(&ciphertext);
+        bwd.add(&text);
+        let at_end = SampleStats::of(&fwd, &bwd);
+        let early = e.stats.as_ref().unwrap();
+        assert_eq!(early.sum_all.to_bits(), at_end.sum_all.to_bits());
+        assert_eq!(early.sum_fwd.to_bits(), at_end.sum_fwd.to_bits());
+        assert_eq!(early.sum_bwd.to_bits(), at_end.sum_bwd.to_bits());
+        assert_eq!(
+            (early.total, early.printable, early.nulls, early.high),
+            (at_end.total, at_end.printable, at_end.nulls, at_end.high)
+        );
     }
 
     #[test]
