@@ -1436,3 +1436,61 @@ fn ipv6_text_of_special_addresses() {
         assert_eq!(text, v6.to_string(), "{s}");
     }
 }
+
+#[test]
+fn a_recycled_higher_tier_state_starts_like_a_new_one() {
+    let identity = FlowIdentity {
+        initiator: client(),
+        responder: server(),
+        protocol: ipproto::UDP,
+        end_reason: FlowEndReason::Fin,
+    };
+    let record = |features: &mut FlowFeatures| {
+        let mut row = Row::default();
+        features.finish_into(GroupSet::ALL, &identity, &mut row);
+        row
+    };
+    let feed = |features: &mut FlowFeatures, pkts: &[(Packet<'static>, Dir)]| {
+        for (p, d) in pkts {
+            features.update(GroupSet::ALL, p, *d);
+        }
+    };
+    // A flow that leaves state behind in many groups (payload sampled both ways, lengths,
+    // TTLs, MAC sets), recycled once its record is written.
+    let long: Vec<_> = sample().into_iter().cycle().take(70).collect();
+    let mut ended = FlowFeatures::default();
+    feed(&mut ended, &long);
+    let _ = record(&mut ended);
+    ended.recycle();
+    assert_eq!(
+        SPARE_HIGHER.with_borrow(Vec::len),
+        1,
+        "kept for the next flow"
+    );
+    // The next flow takes it, and its record is that of a flow on a new state.
+    let short = &sample()[..3];
+    let mut next = FlowFeatures::default();
+    feed(&mut next, short);
+    assert_eq!(
+        SPARE_HIGHER.with_borrow(Vec::len),
+        0,
+        "taken by the next flow"
+    );
+    let mut fresh = FlowFeatures::default();
+    feed(&mut fresh, short);
+    let (recycled, new) = (record(&mut next), record(&mut fresh));
+    assert_eq!(recycled.words, new.words);
+    assert_eq!(recycled.text, new.text);
+    // However many flows end at once, the thread keeps a bounded number.
+    let mut many: Vec<FlowFeatures> = (0..2 * MAX_SPARE_HIGHER)
+        .map(|_| {
+            let mut f = FlowFeatures::default();
+            feed(&mut f, short);
+            f
+        })
+        .collect();
+    for f in &mut many {
+        f.recycle();
+    }
+    assert_eq!(SPARE_HIGHER.with_borrow(Vec::len), MAX_SPARE_HIGHER);
+}
