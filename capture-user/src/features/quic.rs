@@ -40,6 +40,8 @@ pub(super) struct Quic {
     spin: bool,
     /// Destination Connection ID of the client's first Initial: the key for all its Initials.
     key_dcid: Option<Vec<u8>>,
+    /// The Initial keys derived from it, for the version of the Initial they were derived for.
+    initial_keys: Option<Box<quic::InitialKeys>>,
     crypto: Vec<(u64, Vec<u8>)>,
     crypto_bytes: usize,
     /// The ClientHello `finish` read out, kept for the capture group's JA4.
@@ -77,8 +79,19 @@ impl Extractor for Quic {
             }
             if kind == 0 && dir == Dir::Fwd && quic::decryptable(version) {
                 let dcid = d.get(6..6 + usize::from(d[5])).unwrap_or(&[]);
-                let key = self.key_dcid.get_or_insert_with(|| dcid.to_vec()).clone();
-                if let Some(initial) = quic::decrypt_initial(d, &key) {
+                let key_dcid = self.key_dcid.get_or_insert_with(|| dcid.to_vec());
+                if self
+                    .initial_keys
+                    .as_ref()
+                    .is_none_or(|keys| keys.version() != version)
+                {
+                    self.initial_keys = quic::InitialKeys::client(version, key_dcid).map(Box::new);
+                }
+                if let Some(initial) = self
+                    .initial_keys
+                    .as_deref()
+                    .and_then(|keys| quic::decrypt_initial_with(d, keys))
+                {
                     if self.pn_length == 0 {
                         self.pn_length = initial.pn_length;
                     }
@@ -123,7 +136,12 @@ impl Extractor for Quic {
     }
 
     fn heap_bytes(&self) -> usize {
-        self.crypto_bytes + self.key_dcid.as_ref().map_or(0, Vec::capacity)
+        self.crypto_bytes
+            + self.key_dcid.as_ref().map_or(0, Vec::capacity)
+            + self
+                .initial_keys
+                .as_ref()
+                .map_or(0, |_| std::mem::size_of::<quic::InitialKeys>())
     }
 }
 

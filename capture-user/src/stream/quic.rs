@@ -83,15 +83,29 @@ fn expand_label(secret: &[u8], label: &str, len: usize) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// The client's Initial keys: AEAD key, IV and header-protection key.
-struct Keys {
+/// The client's Initial keys of one version: AEAD key, IV and header-protection key. Every
+/// client Initial of a connection uses the same keys (RFC 9001 §5.2), so a flow derives them
+/// once rather than for each packet.
+pub struct InitialKeys {
+    version: u32,
     aead: Aes128Gcm,
     iv: [u8; 12],
     hp: aes::Aes128,
 }
 
-impl Keys {
-    fn client(version: u32, dcid: &[u8]) -> Option<Self> {
+impl std::fmt::Debug for InitialKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InitialKeys")
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
+}
+
+impl InitialKeys {
+    /// The client's Initial keys for `version`, from `dcid` (the Destination Connection ID of
+    /// the client's first Initial); `None` for a version without known Initial salts.
+    #[must_use]
+    pub fn client(version: u32, dcid: &[u8]) -> Option<Self> {
         let (salt, prefix) = match version {
             V2 => (&SALT_V2, "quicv2 "),
             V1 => (&SALT_V1, "quic "),
@@ -104,10 +118,17 @@ impl Keys {
         let iv = expand_label(&client, &format!("{prefix}iv"), 12)?;
         let hp = expand_label(&client, &format!("{prefix}hp"), 16)?;
         Some(Self {
+            version,
             aead: Aes128Gcm::new_from_slice(&key).ok()?,
             iv: iv.try_into().ok()?,
             hp: aes::Aes128::new_from_slice(&hp).ok()?,
         })
+    }
+
+    /// The version these keys are for.
+    #[must_use]
+    pub fn version(&self) -> u32 {
+        self.version
     }
 }
 
@@ -125,12 +146,20 @@ pub struct Initial {
 /// decryptable Initial or authentication fails.
 #[must_use]
 pub fn decrypt_initial(datagram: &[u8], key_dcid: &[u8]) -> Option<Initial> {
+    let version = u32::from_be_bytes(datagram.get(1..5)?.try_into().ok()?);
+    decrypt_initial_with(datagram, &InitialKeys::client(version, key_dcid)?)
+}
+
+/// [`decrypt_initial`] with keys already derived: `None` also when they are for another
+/// version than the packet's.
+#[must_use]
+pub fn decrypt_initial_with(datagram: &[u8], keys: &InitialKeys) -> Option<Initial> {
     let first = *datagram.first()?;
     if first & 0xc0 != 0xc0 {
         return None;
     }
     let version = u32::from_be_bytes(datagram.get(1..5)?.try_into().ok()?);
-    if !decryptable(version) || packet_type(first, version) != 0 {
+    if !decryptable(version) || packet_type(first, version) != 0 || keys.version != version {
         return None;
     }
     let dcid_len = usize::from(*datagram.get(5)?);
@@ -140,7 +169,6 @@ pub fn decrypt_initial(datagram: &[u8], key_dcid: &[u8]) -> Option<Initial> {
     let (length, pn_at) = varint(datagram, after_token + usize::try_from(token_len).ok()?)?;
     let end = pn_at.checked_add(usize::try_from(length).ok()?)?;
     let packet = datagram.get(..end)?;
-    let keys = Keys::client(version, key_dcid)?;
     // Header protection: a mask from AES over a 16-byte sample 4 bytes after the packet number.
     let mut block = aes::Block::clone_from_slice(packet.get(pn_at + 4..pn_at + 20)?);
     keys.hp.encrypt_block(&mut block);
