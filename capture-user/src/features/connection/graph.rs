@@ -228,8 +228,15 @@ pub struct Louvain {
     weights: Vec<(usize, f64)>,
     slot: Vec<usize>,
     dense: Vec<usize>,
-    /// The members of each community in node order, back to back, and where each one's end,
-    /// for modularity.
+    modularity: ModularityScratch,
+}
+
+/// What computing a modularity needs besides the graph, kept from one call to the next.
+#[derive(Debug, Default)]
+struct ModularityScratch {
+    /// The weighted degree of each node.
+    degrees: Vec<f64>,
+    /// The members of each community in node order, back to back, and where each one ends.
     members: Vec<usize>,
     ends: Vec<usize>,
 }
@@ -319,10 +326,16 @@ impl Undirected {
         &self,
         community: &[usize],
         count: usize,
-        members: &mut Vec<usize>,
-        ends: &mut Vec<usize>,
+        scratch: &mut ModularityScratch,
     ) -> f64 {
-        let degree_sum: f64 = (0..self.len()).map(|u| self.degree(u)).sum();
+        let ModularityScratch {
+            degrees,
+            members,
+            ends,
+        } = scratch;
+        degrees.clear();
+        degrees.extend((0..self.len()).map(|u| self.degree(u)));
+        let degree_sum: f64 = degrees.iter().sum();
         let m = degree_sum / 2.0;
         // The members of each community, in node order (a counting sort): community `c`'s
         // start is counted into `ends[c]`, which then serves as its cursor and ends at its end.
@@ -351,7 +364,7 @@ impl Undirected {
                         .map(|&(_, w)| w)
                         .sum::<f64>();
                 }
-                let degree: f64 = members.iter().map(|&u| self.degree(u)).sum();
+                let degree: f64 = members.iter().map(|&u| degrees[u]).sum();
                 inside / m - degree * degree / (degree_sum * degree_sum)
             })
             .sum()
@@ -359,13 +372,16 @@ impl Undirected {
 
     /// [`Self::modularity`] of every node in a community of its own, the same sums without
     /// building the communities: inside a singleton lies only its self-loop.
-    fn singleton_modularity(&self) -> f64 {
-        let degree_sum: f64 = (0..self.len()).map(|u| self.degree(u)).sum();
+    fn singleton_modularity(&self, degrees: &mut Vec<f64>) -> f64 {
+        degrees.clear();
+        degrees.extend((0..self.len()).map(|u| self.degree(u)));
+        let degree_sum: f64 = degrees.iter().sum();
         let m = degree_sum / 2.0;
-        (0..self.len())
-            .map(|u| {
-                let degree = self.degree(u);
-                self.self_loop[u] / m - degree * degree / (degree_sum * degree_sum)
+        degrees
+            .iter()
+            .zip(&self.self_loop)
+            .map(|(&degree, &self_loop)| {
+                self_loop / m - degree * degree / (degree_sum * degree_sum)
             })
             .sum()
     }
@@ -390,29 +406,25 @@ impl Undirected {
             community.extend(0..n);
             return;
         }
-        let m: f64 = (0..n).map(|u| self.degree(u)).sum::<f64>() / 2.0;
-        let mut modularity = self.singleton_modularity();
-        let [mut level_a, mut level_b] = std::mem::take(&mut state.levels);
+        let mut modularity = self.singleton_modularity(&mut state.modularity.degrees);
+        let m = state.modularity.degrees.iter().sum::<f64>() / 2.0;
+        // `moved` holds the aggregated graph moved last (none yet: this one), `next` the one
+        // built from it.
+        let [mut moved, mut next] = std::mem::take(&mut state.levels);
+        let mut aggregated = false;
         let mut count = one_level(self, m, state);
         std::mem::swap(&mut state.inner, &mut state.next_inner);
         // On the first level each node is itself: the partition is its communities.
         state.partition.clone_from(&state.inner);
-        // Which level buffer holds the graph moved last, if not this one.
-        let mut level: Option<bool> = None;
         loop {
-            let (graph, aggregated): (&Undirected, &mut Undirected) = match level {
-                None => (self, &mut level_a),
-                Some(false) => (&level_a, &mut level_b),
-                Some(true) => (&level_b, &mut level_a),
-            };
-            let new_modularity =
-                graph.modularity(&state.inner, count, &mut state.members, &mut state.ends);
+            let graph = if aggregated { &moved } else { self };
+            let new_modularity = graph.modularity(&state.inner, count, &mut state.modularity);
             if new_modularity - modularity <= 1e-7 {
                 break;
             }
             modularity = new_modularity;
-            aggregate(graph, &state.inner, count, aggregated);
-            let next_count = one_level(aggregated, m, state);
+            aggregate(graph, &state.inner, count, &mut next);
+            let next_count = one_level(&next, m, state);
             // A level where no node moves leaves the partition as it was.
             if next_count == count {
                 break;
@@ -428,11 +440,12 @@ impl Undirected {
             next_partition.extend(partition.iter().map(|&c| next_inner[c]));
             std::mem::swap(&mut state.partition, &mut state.next_partition);
             std::mem::swap(&mut state.inner, &mut state.next_inner);
+            std::mem::swap(&mut moved, &mut next);
+            aggregated = true;
             count = next_count;
-            level = Some(level == Some(false));
         }
         community.extend_from_slice(&state.partition);
-        state.levels = [level_a, level_b];
+        state.levels = [moved, next];
     }
 }
 
@@ -644,8 +657,8 @@ mod tests {
             }
             let singletons: Vec<usize> = (0..n).collect();
             proptest::prop_assert_eq!(
-                g.singleton_modularity().to_bits(),
-                g.modularity(&singletons, n, &mut Vec::new(), &mut Vec::new()).to_bits()
+                g.singleton_modularity(&mut Vec::new()).to_bits(),
+                g.modularity(&singletons, n, &mut ModularityScratch::default()).to_bits()
             );
         }
     }
