@@ -90,7 +90,7 @@ impl Extractor for Quic {
                 if let Some(initial) = self
                     .initial_keys
                     .as_deref()
-                    .and_then(|keys| quic::decrypt_initial_with(d, keys))
+                    .and_then(|keys| quic::decrypt_initial(d, keys))
                 {
                     if self.pn_length == 0 {
                         self.pn_length = initial.pn_length;

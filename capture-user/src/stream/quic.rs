@@ -141,19 +141,11 @@ pub struct Initial {
     pub crypto: Vec<(u64, Vec<u8>)>,
 }
 
-/// Decrypts the client Initial at the start of `datagram` with keys from `key_dcid` (the
-/// Destination Connection ID of the client's first Initial). `None` when it is not a
-/// decryptable Initial or authentication fails.
+/// Decrypts the client Initial at the start of `datagram` with `keys` (see
+/// [`InitialKeys::client`]). `None` when it is not a decryptable Initial, when the keys are
+/// for another version than the packet's, or when authentication fails.
 #[must_use]
-pub fn decrypt_initial(datagram: &[u8], key_dcid: &[u8]) -> Option<Initial> {
-    let version = u32::from_be_bytes(datagram.get(1..5)?.try_into().ok()?);
-    decrypt_initial_with(datagram, &InitialKeys::client(version, key_dcid)?)
-}
-
-/// [`decrypt_initial`] with keys already derived: `None` also when they are for another
-/// version than the packet's.
-#[must_use]
-pub fn decrypt_initial_with(datagram: &[u8], keys: &InitialKeys) -> Option<Initial> {
+pub fn decrypt_initial(datagram: &[u8], keys: &InitialKeys) -> Option<Initial> {
     let first = *datagram.first()?;
     if first & 0xc0 != 0xc0 {
         return None;
@@ -291,7 +283,8 @@ mod tests {
             fn on_any_datagram(mut bytes in proptest::collection::vec(any::<u8>(), 0..1300), dcid in proptest::collection::vec(any::<u8>(), 0..20)) {
                 if let Some(b) = bytes.first_mut() { *b |= 0xc0; }
                 if bytes.len() > 5 { bytes[1..5].copy_from_slice(&V1.to_be_bytes()); }
-                let _ = decrypt_initial(&bytes, &dcid);
+                let keys = InitialKeys::client(V1, &dcid).expect("v1 has Initial salts");
+                let _ = decrypt_initial(&bytes, &keys);
                 let _ = crypto_frames(&bytes);
             }
         }
