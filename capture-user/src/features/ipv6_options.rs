@@ -1,18 +1,15 @@
 //! `ipv6_options` (JJ-EXPERIMENTAL): the IP versions of a flow's packets, IPv6 flow labels and
 //! traffic classes.
 
-use super::stats::ByteSet;
+use super::stats::{ByteSet, Distinct};
 use super::{share, Dir, Extractor, FlowIdentity, Group, Row};
 use crate::decode::Packet;
-
-/// Distinct flow labels kept per flow.
-const MAX_LABELS: usize = 256;
 
 #[derive(Debug, Default)]
 pub(super) struct Ipv6Options {
     ipv6: u64,
     ipv4: u64,
-    labels: Vec<u32>,
+    labels: Distinct<u32>,
     traffic_classes: ByteSet,
 }
 
@@ -25,10 +22,7 @@ impl Extractor for Ipv6Options {
         match pkt.ip.version {
             6 => {
                 self.ipv6 += 1;
-                let label = pkt.ip.flow_label;
-                if self.labels.len() < MAX_LABELS && !self.labels.contains(&label) {
-                    self.labels.push(label);
-                }
+                self.labels.insert(pkt.ip.flow_label);
                 self.traffic_classes.insert(pkt.ip.tos);
             }
             4 => self.ipv4 += 1,
@@ -39,7 +33,7 @@ impl Extractor for Ipv6Options {
     fn finish(&mut self, _flow: &FlowIdentity, out: &mut Row) {
         out.int(self.ipv6);
         out.int(self.ipv4);
-        out.int(self.labels.iter().copied().min().unwrap_or(0));
+        out.int(self.labels.values().min().unwrap_or(0));
         out.int(self.labels.len());
         out.int(self.labels.len().saturating_sub(1));
         let tc = self.traffic_classes.min().unwrap_or(0);
@@ -53,6 +47,6 @@ impl Extractor for Ipv6Options {
     }
 
     fn heap_bytes(&self) -> usize {
-        self.labels.capacity() * 4
+        self.labels.heap_bytes()
     }
 }

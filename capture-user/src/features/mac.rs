@@ -1,20 +1,8 @@
 //! `mac` (JJ-EXPERIMENTAL): the outermost Ethernet header: addresses, EtherType, VLANs.
 
+use super::stats::Distinct;
 use super::{Dir, Extractor, FlowIdentity, Group, Row};
 use crate::decode::{Layer, Packet};
-
-/// Distinct values kept per set; a flow with more keeps counting only these.
-const MAX_DISTINCT: usize = 256;
-
-fn insert<T: PartialEq>(set: &mut Vec<T>, v: T) {
-    // A flow's packets mostly repeat the value the set last took in.
-    if set.last() == Some(&v) {
-        return;
-    }
-    if set.len() < MAX_DISTINCT && !set.contains(&v) {
-        set.push(v);
-    }
-}
 
 /// Appends `m` as lowercase hex pairs separated by colons.
 fn write_mac(text: &mut String, m: [u8; 6]) {
@@ -41,9 +29,9 @@ pub(super) struct Mac {
     first_src: Option<[u8; 6]>,
     first_dst: Option<[u8; 6]>,
     first_ethertype: u16,
-    srcs: Vec<[u8; 6]>,
-    dsts: Vec<[u8; 6]>,
-    vlans: Vec<u16>,
+    srcs: Distinct<[u8; 6]>,
+    dsts: Distinct<[u8; 6]>,
+    vlans: Distinct<u16>,
     broadcast: u64,
     multicast: u64,
 }
@@ -68,13 +56,13 @@ impl Extractor for Mac {
             self.first_ethertype = if ethernet { pkt.link.ethertype } else { 0 };
         }
         if pkt.link.vlan_count > 0 {
-            insert(&mut self.vlans, pkt.link.vlan_ids[0]);
+            self.vlans.insert(pkt.link.vlan_ids[0]);
         }
         if let Some(src) = src {
-            insert(&mut self.srcs, src);
+            self.srcs.insert(src);
         }
         if let Some(dst) = dst {
-            insert(&mut self.dsts, dst);
+            self.dsts.insert(dst);
             if dst == [0xff; 6] {
                 self.broadcast += 1;
             } else if dst[0] & 0x01 != 0 {
@@ -94,7 +82,7 @@ impl Extractor for Mac {
             });
         }
         out.int(self.first_ethertype);
-        out.int(self.vlans.iter().copied().min().unwrap_or(0));
+        out.int(self.vlans.values().min().unwrap_or(0));
         out.int(self.vlans.len());
         out.int(self.srcs.len());
         out.int(self.dsts.len());
@@ -116,7 +104,7 @@ impl Extractor for Mac {
     }
 
     fn heap_bytes(&self) -> usize {
-        self.srcs.capacity() * 6 + self.dsts.capacity() * 6 + self.vlans.capacity() * 2
+        self.srcs.heap_bytes() + self.dsts.heap_bytes() + self.vlans.heap_bytes()
     }
 }
 

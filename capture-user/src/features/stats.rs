@@ -17,6 +17,64 @@ const SKETCH_ALPHA: f64 = 0.005;
 /// Most buckets the sketch holds; the lowest are merged beyond this.
 const SKETCH_MAX_BUCKETS: usize = 4096;
 
+/// Distinct values a [`Distinct`] keeps; a flow with more keeps counting only these.
+pub const MAX_DISTINCT: usize = 256;
+
+/// Values a [`Distinct`] holds in place before it takes room on the heap: a flow's two
+/// endpoints, or its two directions' values.
+const IN_PLACE: usize = 2;
+
+/// Distinct values (MAC addresses, VLAN ids, flow labels) in the order first seen, up to
+/// [`MAX_DISTINCT`].
+#[derive(Debug, Default)]
+pub struct Distinct<T> {
+    in_place: [T; IN_PLACE],
+    more: Vec<T>,
+    len: usize,
+}
+
+impl<T: Copy + PartialEq> Distinct<T> {
+    pub fn insert(&mut self, v: T) {
+        // A flow's packets mostly repeat the value the set last took in.
+        if self.last() == Some(v) || self.len == MAX_DISTINCT || self.values().any(|x| x == v) {
+            return;
+        }
+        if self.len < IN_PLACE {
+            self.in_place[self.len] = v;
+        } else {
+            self.more.push(v);
+        }
+        self.len += 1;
+    }
+
+    fn last(&self) -> Option<T> {
+        match self.len {
+            0 => None,
+            n if n <= IN_PLACE => Some(self.in_place[n - 1]),
+            _ => self.more.last().copied(),
+        }
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = T> + '_ {
+        self.in_place[..self.len.min(IN_PLACE)]
+            .iter()
+            .chain(&self.more)
+            .copied()
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn heap_bytes(&self) -> usize {
+        self.more.capacity() * std::mem::size_of::<T>()
+    }
+}
+
 /// A set of byte values (TTLs, ToS bytes, traffic classes) in 256 bits.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ByteSet([u64; 4]);
@@ -626,6 +684,25 @@ impl SortedLengths {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A set counts each value once whether held in place or on the heap, and stops at
+    /// [`MAX_DISTINCT`], as a plain list of distinct values does.
+    #[test]
+    fn a_set_holds_distinct_values_in_place_then_on_the_heap() {
+        let mut set = Distinct::<u16>::default();
+        let mut list: Vec<u16> = Vec::new();
+        let values = (0..2_000u32).map(|i| (i * 7919 % 1000) as u16 / (1 + (i % 3) as u16));
+        for (i, v) in [5, 5, 9, 5, 9, 7].into_iter().chain(values).enumerate() {
+            set.insert(v);
+            if list.len() < MAX_DISTINCT && !list.contains(&v) {
+                list.push(v);
+            }
+            assert_eq!(set.len(), list.len(), "after {i} values");
+            assert_eq!(set.values().collect::<Vec<_>>(), list);
+        }
+        assert_eq!(set.len(), MAX_DISTINCT);
+        assert!(set.heap_bytes() >= (MAX_DISTINCT - IN_PLACE) * 2);
+    }
 
     #[test]
     fn byte_set() {

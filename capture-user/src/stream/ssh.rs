@@ -153,13 +153,7 @@ fn parse_kexinit(payload: &[u8]) -> Option<Vec<String>> {
             u32::from_be_bytes([len_bytes[0], len_bytes[1], len_bytes[2], len_bytes[3]]) as usize;
         at += 4;
         let bytes = payload.get(at..at + len)?;
-        lists.push(
-            bytes
-                .iter()
-                .filter(|b| b.is_ascii())
-                .map(|&b| char::from(b))
-                .collect(),
-        );
+        lists.push(super::ascii(bytes));
         at += len;
     }
     Some(lists)
@@ -168,11 +162,7 @@ fn parse_kexinit(payload: &[u8]) -> Option<Vec<String>> {
 /// The version and the software of a banner `SSH-<version>-<software> <comments>`.
 #[must_use]
 pub fn banner_parts(banner: &[u8]) -> (String, String) {
-    let text: String = banner
-        .iter()
-        .filter(|b| b.is_ascii())
-        .map(|&b| char::from(b))
-        .collect();
+    let text = super::ascii(banner);
     let Some(rest) = text.strip_prefix("SSH-") else {
         return (String::new(), String::new());
     };

@@ -399,14 +399,6 @@ impl<'a> Cursor<'a> {
     }
 }
 
-fn ascii(bytes: &[u8]) -> String {
-    let mut text = String::with_capacity(bytes.len());
-    for &b in bytes.iter().filter(|b| b.is_ascii()) {
-        text.push(char::from(b));
-    }
-    text
-}
-
 /// Parses a ClientHello body (after the 4-byte handshake header). Returns what could be read:
 /// a hello cut short still yields the fields before the cut.
 #[must_use]
@@ -447,7 +439,7 @@ pub fn parse_client_hello(body: &[u8]) -> Option<ClientHello> {
                 let _list_len = d.u16();
                 if d.u8() == Some(0) {
                     if let Some(n) = d.u16() {
-                        h.sni = ascii(d.take_upto(usize::from(n)));
+                        h.sni = super::ascii(d.take_upto(usize::from(n)));
                     }
                 }
             }
@@ -468,7 +460,7 @@ pub fn parse_client_hello(body: &[u8]) -> Option<ClientHello> {
                 let _list_len = d.u16();
                 if let Some(n) = d.u8() {
                     let raw = d.take_upto(usize::from(n));
-                    h.alpn = ascii(raw);
+                    h.alpn = super::ascii(raw);
                     h.alpn_raw = raw.to_vec();
                 }
             }
@@ -529,7 +521,7 @@ pub fn parse_server_hello(body: &[u8]) -> Option<ServerHello> {
             let mut d = Cursor(data);
             let _list_len = d.u16();
             if let Some(n) = d.u8() {
-                h.alpn = ascii(d.take_upto(usize::from(n)));
+                h.alpn = super::ascii(d.take_upto(usize::from(n)));
             }
         }
     }
