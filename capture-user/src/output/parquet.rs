@@ -196,16 +196,12 @@ impl ChunkEncoder {
         let bounds = n > 0;
         let (encoding, statistics) = match plan.kinds[c] {
             Kind::Int => {
-                let words = group.column(c);
-                let (min, max) = words.iter().fold((i64::MAX, i64::MIN), |(lo, hi), &w| {
-                    (lo.min(w as i64), hi.max(w as i64))
-                });
-                page_encoding::delta_binary_packed(plain, words);
+                let bounds = page_encoding::delta_binary_packed(plain, group.column(c));
                 (
                     Encoding::DELTA_BINARY_PACKED,
                     Statistics::int64(
-                        bounds.then_some(min),
-                        bounds.then_some(max),
+                        bounds.map(|(min, _)| min),
+                        bounds.map(|(_, max)| max),
                         None,
                         Some(0),
                         false,

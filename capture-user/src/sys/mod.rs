@@ -173,6 +173,28 @@ pub fn free_bytes(path: &std::path::Path) -> io::Result<u64> {
     Ok(stat.f_bavail * stat.f_frsize)
 }
 
+/// Runs `f` compiled for AVX2 where the processor has it, else as built for every x86_64.
+///
+/// For loops that the compiler vectorises only with AVX2 (64-bit compares, for one): what `f`
+/// inlines is compiled both ways, and the processor picks. The check is a load of a cached flag.
+#[inline(always)]
+pub fn with_avx2<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the processor has AVX2, checked just above, so code compiled for it runs.
+            return unsafe { run_with_avx2(f) };
+        }
+    }
+    f()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn run_with_avx2<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
+
 pub mod afpacket;
 pub mod alloc;
 #[cfg(target_arch = "x86_64")]
