@@ -7,6 +7,40 @@ use crate::decode::{ipproto, Packet};
 /// Bytes sampled per direction.
 const PER_DIRECTION: usize = 256;
 
+/// One direction's sample: its first payload bytes, as they came, counted once when the
+/// statistics are taken. The bytes take half the room of their counts: a flow holds its sample
+/// until both directions have sent 256 bytes, to its end for most UDP flows.
+#[derive(Debug)]
+struct Sample {
+    bytes: [u8; PER_DIRECTION],
+    len: usize,
+}
+
+impl Default for Sample {
+    fn default() -> Self {
+        Self {
+            bytes: [0; PER_DIRECTION],
+            len: 0,
+        }
+    }
+}
+
+impl Sample {
+    fn add(&mut self, payload: &[u8]) {
+        let take = payload.len().min(PER_DIRECTION - self.len);
+        self.bytes[self.len..self.len + take].copy_from_slice(&payload[..take]);
+        self.len += take;
+    }
+
+    fn is_full(&self) -> bool {
+        self.len == PER_DIRECTION
+    }
+
+    fn histogram(&self) -> Histogram {
+        Histogram::of(&self.bytes[..self.len])
+    }
+}
+
 /// Byte-value counts of one direction's sample (counts fit `u16`).
 #[derive(Debug)]
 struct Histogram {
@@ -14,22 +48,17 @@ struct Histogram {
     total: usize,
 }
 
-impl Default for Histogram {
-    fn default() -> Self {
-        Self {
-            counts: [0; 256],
-            total: 0,
-        }
-    }
-}
-
 impl Histogram {
-    fn add(&mut self, payload: &[u8]) {
-        let take = payload.len().min(PER_DIRECTION - self.total);
-        for &b in &payload[..take] {
-            self.counts[usize::from(b)] += 1;
+    /// Counts `bytes` (a sample: at most [`PER_DIRECTION`]).
+    fn of(bytes: &[u8]) -> Self {
+        let mut counts = [0u16; 256];
+        for &b in bytes {
+            counts[usize::from(b)] += 1;
         }
-        self.total += take;
+        Self {
+            counts,
+            total: bytes.len(),
+        }
     }
 }
 
@@ -176,8 +205,8 @@ impl SampleStats {
 
 #[derive(Debug, Default)]
 pub(super) struct Entropy {
-    /// Both directions' histograms while the sample is being taken.
-    sample: Option<Box<[Histogram; 2]>>,
+    /// Both directions' samples while they are being taken.
+    sample: Option<Box<[Sample; 2]>>,
     /// The sample's statistics, computed once: as soon as both directions' samples are full
     /// (the histograms, still in cache, are then freed, and later packets need not look at
     /// them), else when the flow ends. The fingerprint group reads them too.
@@ -200,7 +229,7 @@ impl Entropy {
     fn stats(&mut self) -> Option<&SampleStats> {
         if self.stats.is_none() {
             let [fwd, bwd] = self.sample.as_deref()?;
-            self.stats = Some(SampleStats::of(fwd, bwd));
+            self.stats = Some(SampleStats::of(&fwd.histogram(), &bwd.histogram()));
         }
         self.stats.as_ref()
     }
@@ -220,11 +249,11 @@ impl Extractor for Entropy {
         }
         let sample = self.sample.get_or_insert_with(Box::default);
         let side = &mut sample[dir as usize];
-        if side.total < PER_DIRECTION {
+        if !side.is_full() {
             side.add(pkt.payload);
             let [fwd, bwd] = &**sample;
-            if fwd.total == PER_DIRECTION && bwd.total == PER_DIRECTION {
-                self.stats = Some(SampleStats::of(fwd, bwd));
+            if fwd.is_full() && bwd.is_full() {
+                self.stats = Some(SampleStats::of(&fwd.histogram(), &bwd.histogram()));
                 self.sample = None;
             }
         }
@@ -272,13 +301,50 @@ impl Extractor for Entropy {
     fn heap_bytes(&self) -> usize {
         self.sample
             .as_ref()
-            .map_or(0, |_| std::mem::size_of::<[Histogram; 2]>())
+            .map_or(0, |_| std::mem::size_of::<[Sample; 2]>())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The histogram of a direction whose payload was `bytes`, sampled as packets are.
+    fn sampled(bytes: &[u8]) -> Histogram {
+        let mut sample = Sample::default();
+        for chunk in bytes.chunks(100) {
+            sample.add(chunk);
+        }
+        sample.histogram()
+    }
+
+    proptest::proptest! {
+        /// A sample keeps the first 256 bytes of a direction's payload, however the packets cut
+        /// it, and its histogram counts each of them once.
+        #[test]
+        fn a_sample_counts_the_first_bytes_once(
+            payload in proptest::collection::vec(proptest::prop_oneof![
+                proptest::num::u8::ANY,
+                proptest::strategy::Just(0u8),
+            ], 0..600),
+            cut in 1usize..120,
+        ) {
+            let mut sample = Sample::default();
+            for packet in payload.chunks(cut) {
+                if !sample.is_full() {
+                    sample.add(packet);
+                }
+            }
+            let kept = &payload[..payload.len().min(PER_DIRECTION)];
+            proptest::prop_assert_eq!(sample.is_full(), payload.len() >= PER_DIRECTION);
+            let h = sample.histogram();
+            proptest::prop_assert_eq!(h.total, kept.len());
+            for value in 0..=255u8 {
+                let expected = kept.iter().filter(|&&b| b == value).count();
+                proptest::prop_assert_eq!(usize::from(h.counts[usize::from(value)]), expected);
+            }
+        }
+    }
 
     fn entropy(counts: &[usize], total: usize) -> f64 {
         entropy_from(counts.iter().map(|&c| c_log2_c()[c]).sum(), total)
@@ -312,9 +378,7 @@ mod tests {
             ], 0..300),
             bwd_bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..300),
         ) {
-            let (mut fwd, mut bwd) = (Histogram::default(), Histogram::default());
-            fwd.add(&fwd_bytes);
-            bwd.add(&bwd_bytes);
+            let (fwd, bwd) = (sampled(&fwd_bytes), sampled(&bwd_bytes));
             let s = SampleStats::of(&fwd, &bwd);
             let table = c_log2_c();
             let count = |h: &Histogram, i: usize| usize::from(h.counts[i]);
@@ -378,10 +442,7 @@ mod tests {
             (after.0, after.1.to_bits(), after.2.to_bits())
         );
         // The same as summing the first 256 bytes of each direction when the flow ends.
-        let (mut fwd, mut bwd) = (Histogram::default(), Histogram::default());
-        fwd.add(&ciphertext);
-        bwd.add(&text);
-        let at_end = SampleStats::of(&fwd, &bwd);
+        let at_end = SampleStats::of(&sampled(&ciphertext), &sampled(&text));
         let early = e.stats.as_ref().unwrap();
         assert_eq!(early.sum_all.to_bits(), at_end.sum_all.to_bits());
         assert_eq!(early.sum_fwd.to_bits(), at_end.sum_fwd.to_bits());
@@ -394,10 +455,9 @@ mod tests {
 
     #[test]
     fn one_pass_statistics_match_their_definitions() {
-        let (mut fwd, mut bwd) = (Histogram::default(), Histogram::default());
         let payload: Vec<u8> = (0..256u32).map(|i| (i * i % 251) as u8).collect();
-        fwd.add(&payload);
-        bwd.add(b"\0\0GET / HTTP/1.1\r\n\xff\xfe");
+        let fwd = sampled(&payload);
+        let bwd = sampled(b"\0\0GET / HTTP/1.1\r\n\xff\xfe");
         let s = SampleStats::of(&fwd, &bwd);
         let both: Vec<f64> = (0..256)
             .map(|i| f64::from(fwd.counts[i]) + f64::from(bwd.counts[i]))
