@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::engine::{Engine, EngineStats};
-use crate::flow::FinishedFlow;
+use crate::flow::{FinishedFlow, RECORD_BATCH};
 use crate::flow::{FlowConfig, FlowTableStats};
 use crate::input::Frame;
 use crate::input::{expand_inputs, CaptureFile, InputError};
@@ -107,12 +107,7 @@ pub fn extract(
         .map(|m| m.len())
         .sum();
     let mut engine = Engine::new(flow, ReassemblyLimits::default());
-    let mut out = Emitter {
-        sink,
-        scratch: crate::features::Row::default(),
-        records: 0,
-        error: None,
-    };
+    let mut out = Emitter::new(sink);
     let mut done_bytes = 0u64;
     let mut memory = MemorySampler::new();
     let mut packets = 0u64;
@@ -161,6 +156,7 @@ pub fn extract(
     summary.peak_flow_memory = memory.peak;
     summary.flows_at_peak_memory = memory.flows_at_peak;
     engine.finish(&mut |f| out.emit(f));
+    out.flush();
     if let Some(e) = out.error {
         return Err(e);
     }
@@ -171,21 +167,47 @@ pub fn extract(
     Ok(summary)
 }
 
-/// Hands finished flows to the sink; after the first write error it stops writing and keeps the error.
+/// Hands finished flows to the sink, [`RECORD_BATCH`] at a time so that their records are built
+/// together; after the first write error it stops writing and keeps the error.
 struct Emitter<'s> {
     sink: &'s mut dyn RecordSink,
-    scratch: crate::features::Row,
+    /// Flows that ended and wait for the rest of their batch.
+    pending: Vec<FinishedFlow>,
+    scratch: Vec<crate::features::Row>,
     records: u64,
     error: Option<std::io::Error>,
 }
 
-impl Emitter<'_> {
-    fn emit(&mut self, finished: crate::flow::FinishedFlow) {
+impl<'s> Emitter<'s> {
+    fn new(sink: &'s mut dyn RecordSink) -> Self {
+        Self {
+            sink,
+            pending: Vec::with_capacity(RECORD_BATCH),
+            scratch: Vec::new(),
+            records: 0,
+            error: None,
+        }
+    }
+
+    fn emit(&mut self, finished: FinishedFlow) {
         if self.error.is_some() {
             return;
         }
-        match self.sink.write_flow(finished, &mut self.scratch) {
-            Ok(()) => self.records += 1,
+        self.pending.push(finished);
+        if self.pending.len() >= RECORD_BATCH {
+            self.flush();
+        }
+    }
+
+    /// Writes the flows waiting, if any.
+    fn flush(&mut self) {
+        if self.error.is_some() || self.pending.is_empty() {
+            self.pending.clear();
+            return;
+        }
+        let n = self.pending.len() as u64;
+        match self.sink.write_flows(&mut self.pending, &mut self.scratch) {
+            Ok(()) => self.records += n,
             Err(e) => self.error = Some(e),
         }
     }
@@ -234,12 +256,7 @@ pub fn extract_parallel(
     let done_bytes = std::sync::atomic::AtomicU64::new(0);
     let stop = std::sync::atomic::AtomicBool::new(false);
     let cores = core_affinity::get_core_ids().unwrap_or_default();
-    let mut out = Emitter {
-        sink,
-        scratch: crate::features::Row::default(),
-        records: 0,
-        error: None,
-    };
+    let mut out = Emitter::new(sink);
     let (ends, read) = std::thread::scope(|scope| {
         let (records, finished) = crossbeam_channel::bounded::<FinishedFlow>(8192);
         let mut queues = Vec::with_capacity(workers);
@@ -361,6 +378,7 @@ pub fn extract_parallel(
                     }
                 }
                 Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                    out.flush();
                     progress(
                         done_bytes.load(std::sync::atomic::Ordering::Relaxed),
                         total_bytes,
@@ -369,6 +387,7 @@ pub fn extract_parallel(
                 Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
             }
         }
+        out.flush();
         let read = reader.join().unwrap_or_default();
         let ends: Vec<WorkerEnd> = handles.into_iter().filter_map(|h| h.join().ok()).collect();
         (ends, read)

@@ -813,16 +813,13 @@ impl LiveCapture {
     /// Writes the records of flows that ended, waiting up to `wait` for the first one; returns
     /// how many were written.
     pub fn drain(&self, sink: &mut dyn RecordSink, wait: Duration) -> io::Result<u64> {
-        let mut scratch = crate::features::Row::default();
-        let mut n = 0;
+        let mut flows = Vec::new();
         if let Ok(flow) = self.records.recv_timeout(wait) {
-            sink.write_flow(flow, &mut scratch)?;
-            n += 1;
+            flows.push(flow);
+            flows.extend(self.records.try_iter());
         }
-        while let Ok(flow) = self.records.try_recv() {
-            sink.write_flow(flow, &mut scratch)?;
-            n += 1;
-        }
+        let n = flows.len() as u64;
+        sink.write_flows(&mut flows, &mut Vec::new())?;
         Ok(n)
     }
 
@@ -875,11 +872,9 @@ impl LiveCapture {
             xdp: xdp_before_detach,
             ..LiveStats::default()
         };
-        let mut scratch = crate::features::Row::default();
-        while let Ok(flow) = records.try_recv() {
-            sink.write_flow(flow, &mut scratch)?;
-            stats.records += 1;
-        }
+        let mut flows: Vec<_> = records.try_iter().collect();
+        stats.records += flows.len() as u64;
+        sink.write_flows(&mut flows, &mut Vec::new())?;
         for end in ends {
             stats.frames_read += end.frames;
             stats.bytes_read += end.bytes;

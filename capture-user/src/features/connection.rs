@@ -20,7 +20,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use super::registry::{index_of, Group};
 use super::{group_end, Row, Value};
-use crate::flow::FinishedFlow;
+use crate::flow::{FinishedFlow, RECORD_BATCH};
 use crate::output::RecordSink;
 
 /// The default window, in seconds.
@@ -42,6 +42,25 @@ struct FlowSummary {
     end: f64,
     packets: u64,
     bytes: u64,
+}
+
+impl FlowSummary {
+    /// What the graph needs of a finished flow (its record written or not: building the record
+    /// leaves the flow's counters as they were).
+    fn of(finished: &FinishedFlow) -> Self {
+        let flow = &finished.flow;
+        let meta = &flow.features.meta;
+        let (start, end) = meta.span_secs();
+        Self {
+            src: flow.initiator.0,
+            dst: flow.responder.0,
+            dst_port: flow.responder.1,
+            start,
+            end,
+            packets: meta.packets(),
+            bytes: meta.bytes(),
+        }
+    }
 }
 
 /// Where the identity columns the window reads sit in a record.
@@ -119,6 +138,8 @@ pub struct ConnectionWindow<S> {
     held: Vec<Row>,
     /// Records already written, whose buffers the next flows reuse.
     spare: Vec<Row>,
+    /// The rows a batch of records is being built in.
+    batch: Vec<Row>,
     /// The graph of the last step closed, whose buffers the next step's graph is built in.
     graph: WindowGraph,
     max_step_flows: usize,
@@ -139,6 +160,7 @@ impl<S: RecordSink> ConnectionWindow<S> {
             current: Vec::new(),
             held: Vec::new(),
             spare: Vec::new(),
+            batch: Vec::new(),
             graph: WindowGraph::default(),
             max_step_flows: MAX_STEP_FLOWS,
             steps_closed_full: 0,
@@ -202,23 +224,33 @@ impl<S: RecordSink> RecordSink for ConnectionWindow<S> {
     }
 
     fn write_flow(&mut self, finished: FinishedFlow, _scratch: &mut Row) -> io::Result<()> {
-        let flow = &finished.flow;
-        let meta = &flow.features.meta;
-        let (start, end) = meta.span_secs();
-        let summary = FlowSummary {
-            src: flow.initiator.0,
-            dst: flow.responder.0,
-            dst_port: flow.responder.1,
-            start,
-            end,
-            packets: meta.packets(),
-            bytes: meta.bytes(),
-        };
+        let summary = FlowSummary::of(&finished);
         // The record is built while the flow's state is still in cache, and the state freed:
         // a record is a few kilobytes, the state of every group several more.
         let mut held = self.spare.pop().unwrap_or_default();
         finished.write_into(&mut held);
         self.add(summary, held)
+    }
+
+    fn write_flows(
+        &mut self,
+        flows: &mut Vec<FinishedFlow>,
+        _scratch: &mut Vec<Row>,
+    ) -> io::Result<()> {
+        // The records are built together straight into rows the window holds.
+        let mut rows = std::mem::take(&mut self.batch);
+        let written = flows.chunks_mut(RECORD_BATCH).try_for_each(|batch| {
+            rows.clear();
+            rows.extend(batch.iter().map(|_| self.spare.pop().unwrap_or_default()));
+            FinishedFlow::write_all(batch, &mut rows);
+            batch
+                .iter()
+                .zip(rows.drain(..))
+                .try_for_each(|(finished, held)| self.add(FlowSummary::of(finished), held))
+        });
+        flows.clear();
+        self.batch = rows;
+        written
     }
 
     fn tick(&mut self) -> io::Result<()> {

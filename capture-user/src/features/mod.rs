@@ -430,6 +430,55 @@ struct CoreState<'a> {
     timing: &'a timing::Timing,
 }
 
+/// A finished flow's record to build.
+#[derive(Debug)]
+pub struct RecordJob<'a> {
+    /// The flow's state.
+    pub features: &'a mut FlowFeatures,
+    /// Who the flow was between, and how it ended.
+    pub flow: FlowIdentity,
+    /// The groups computed for it.
+    pub groups: GroupSet,
+    /// Where its record goes (the buffer is reused).
+    pub row: &'a mut Row,
+}
+
+/// Runs `finish` for each job whose flow holds higher-tier state, with the core groups' state it
+/// may read. One call per group, so that the loop holds only that group's code.
+#[inline]
+fn each_higher(
+    jobs: &mut [RecordJob<'_>],
+    mut finish: impl FnMut(&mut HigherTiers, CoreState<'_>, &FlowIdentity, GroupSet, &mut Row),
+) {
+    for j in jobs {
+        let FlowFeatures {
+            meta,
+            timing,
+            size,
+            tls,
+            higher,
+            ..
+        } = &mut *j.features;
+        if let Some(higher) = higher.as_deref_mut() {
+            let core = CoreState {
+                meta,
+                tls,
+                size,
+                timing,
+            };
+            finish(higher, core, &j.flow, j.groups, j.row);
+        }
+    }
+}
+
+/// The ClientHello of a flow's QUIC Initials, once the quic group has read it out.
+fn quic_hello(quic: &quic::Quic, groups: GroupSet) -> Option<&crate::stream::tls::ClientHello> {
+    groups
+        .contains(Group::Quic)
+        .then(|| quic.finished_client_hello())
+        .flatten()
+}
+
 /// Higher-tier states a thread keeps for its next flows, at most.
 const MAX_SPARE_HIGHER: usize = 64;
 
@@ -511,47 +560,71 @@ impl FlowFeatures {
     /// Writes the whole record into `row`, replacing what it held (its buffer is reused).
     /// Groups outside `groups` were never fed and are never emitted: their columns are skipped.
     pub fn finish_into(&mut self, groups: GroupSet, flow: &FlowIdentity, row: &mut Row) {
-        row.restart();
-        self.meta.finish(flow, row);
-        written_through(row, Group::FlowMeta);
-        finish_group(&mut self.timing, groups, || flow, row);
-        finish_group(&mut self.size, groups, || flow, row);
-        finish_group(&mut self.tcp, groups, || flow, row);
-        finish_group(&mut self.tls, groups, || flow, row);
-        // The higher tiers' columns follow the core's as one block of the registry.
-        let quic_hello = match self.higher.as_deref_mut() {
-            Some(higher) => {
-                let core = CoreState {
-                    meta: &self.meta,
-                    tls: &self.tls,
-                    size: &self.size,
-                    timing: &self.timing,
-                };
-                higher.finish_into(groups, core, flow, row)
+        Self::finish_all(&mut [RecordJob {
+            features: self,
+            flow: *flow,
+            groups,
+            row,
+        }]);
+    }
+
+    /// Writes the records of several finished flows, each the one [`Self::finish_into`] writes,
+    /// group by group: each group's code runs for every flow in turn. The code of every group
+    /// together is larger than the first-level instruction cache, and building one record after
+    /// another would fetch all of it again for each.
+    pub fn finish_all(jobs: &mut [RecordJob<'_>]) {
+        for j in jobs.iter_mut() {
+            j.row.restart();
+            j.features.meta.finish(&j.flow, j.row);
+            written_through(j.row, Group::FlowMeta);
+        }
+        for j in jobs.iter_mut() {
+            finish_group(&mut j.features.timing, j.groups, || &j.flow, j.row);
+        }
+        for j in jobs.iter_mut() {
+            finish_group(&mut j.features.size, j.groups, || &j.flow, j.row);
+        }
+        for j in jobs.iter_mut() {
+            finish_group(&mut j.features.tcp, j.groups, || &j.flow, j.row);
+        }
+        for j in jobs.iter_mut() {
+            finish_group(&mut j.features.tls, j.groups, || &j.flow, j.row);
+            // The higher tiers' columns follow the core's as one block of the registry.
+            if j.features.higher.is_none() {
+                j.row.skip_to(group_end(Group::Icmp));
             }
-            None => {
-                row.skip_to(group_end(Group::Icmp));
-                None
-            }
-        };
-        // Connection columns describe the flows around this one: a `ConnectionWindow` fills
-        // them in once the flows of its window have ended.
-        row.skip_to(group_end(Group::Connection));
-        self.meta.finish_capture(flow, row);
-        let (ja4, ech) = match groups
-            .contains(Group::Tls)
-            .then(|| self.tls.client_hello())
-            .flatten()
-        {
-            Some(hello) => (hello.ja4(false), hello.offers_ech()),
-            None => quic_hello
-                .map(|h| (h.ja4(true), h.offers_ech()))
-                .unwrap_or_default(),
-        };
-        row.str(ja4);
-        row.int(i64::from(ech));
-        debug_assert_eq!(row.next, FEATURES.len());
-        row.words.truncate(row.next);
+        }
+        HigherTiers::finish_all(jobs);
+        for j in jobs.iter_mut() {
+            let RecordJob {
+                features,
+                flow,
+                groups,
+                row,
+            } = j;
+            // Connection columns describe the flows around this one: a `ConnectionWindow` fills
+            // them in once the flows of its window have ended.
+            row.skip_to(group_end(Group::Connection));
+            features.meta.finish_capture(flow, row);
+            let quic_hello = features
+                .higher
+                .as_deref()
+                .and_then(|h| quic_hello(&h.quic, *groups));
+            let (ja4, ech) = match groups
+                .contains(Group::Tls)
+                .then(|| features.tls.client_hello())
+                .flatten()
+            {
+                Some(hello) => (hello.ja4(false), hello.offers_ech()),
+                None => quic_hello
+                    .map(|h| (h.ja4(true), h.offers_ech()))
+                    .unwrap_or_default(),
+            };
+            row.str(ja4);
+            row.int(i64::from(ech));
+            debug_assert_eq!(row.next, FEATURES.len());
+            row.words.truncate(row.next);
+        }
     }
 
     /// Heap bytes held by this flow's feature state.
@@ -593,78 +666,101 @@ impl HigherTiers {
         update_group(&mut self.icmp, groups, pkt, dir);
     }
 
-    /// Writes the higher tiers' columns; returns the ClientHello of the QUIC Initials, when the
-    /// quic group found one, for the capture group's JA4.
-    fn finish_into(
-        &mut self,
-        groups: GroupSet,
-        core: CoreState<'_>,
-        flow: &FlowIdentity,
-        row: &mut Row,
-    ) -> Option<&crate::stream::tls::ClientHello> {
-        let tls = core.tls;
-        finish_group(&mut self.quic, groups, || flow, row);
-        finish_group(&mut self.ssh, groups, || flow, row);
-        let quic_hello = groups
-            .contains(Group::Quic)
-            .then(|| self.quic.finished_client_hello())
-            .flatten();
-        finish_group(
-            &mut self.http2,
-            groups,
-            || {
-                let (tls_server_alpn, tls_client_alpn, tls13) = tls.alpn_signals();
-                http2::Reads {
-                    tls_server_alpn,
-                    tls_client_alpn,
-                    tls13,
-                    quic_alpn: quic_hello.map_or("", |h| h.alpn.as_str()),
-                }
-            },
-            row,
-        );
-        finish_group(&mut self.dns, groups, || flow, row);
-        finish_group(
-            &mut self.padding,
-            groups,
-            || padding::Reads {
-                sizes: core.size.length_moments(),
-                counts: core.size.length_counts(),
-                gaps: core.timing.gap_moments(),
-            },
-            row,
-        );
-        let (ssh_seen, dns_seen) = (self.ssh.seen(), self.dns.seen());
-        let entropy = &mut self.entropy;
-        finish_group(
-            &mut self.fingerprint,
-            groups,
-            || fingerprint::Reads {
-                flow,
-                packets: core.meta.directed_packets(),
-                bytes: core.meta.directed_bytes(),
-                duration: core.meta.duration_secs(),
-                sizes: core.size.length_moments(),
-                largest_forward: core.size.largest(Dir::Fwd),
-                sni: tls.client_hello().map(|h| h.sni.as_str()),
-                ssh: ssh_seen,
-                dns: dns_seen,
-                sample: entropy.sample(),
-            },
-            row,
-        );
-        finish_group(&mut self.entropy, groups, || flow, row);
-        finish_group(&mut self.mac, groups, || flow, row);
-        finish_group(&mut self.ip_extended, groups, || flow, row);
-        finish_group(&mut self.ipv6_options, groups, || flow, row);
-        finish_group(&mut self.tcp_sequence, groups, || flow, row);
-        finish_group(&mut self.tcp_window, groups, || flow, row);
-        finish_group(&mut self.tcp_options, groups, || flow, row);
-        finish_group(&mut self.tcp_mptcp, groups, || flow, row);
-        finish_group(&mut self.tcp_rtt, groups, || flow, row);
-        finish_group(&mut self.tcp_fingerprint, groups, || flow, row);
-        finish_group(&mut self.icmp, groups, || flow, row);
-        quic_hello
+    /// Writes the higher tiers' columns of the jobs whose flows hold them, one group at a time
+    /// (see [`FlowFeatures::finish_all`]).
+    fn finish_all(jobs: &mut [RecordJob<'_>]) {
+        each_higher(jobs, |h, _, flow, groups, row| {
+            finish_group(&mut h.quic, groups, || flow, row);
+        });
+        each_higher(jobs, |h, _, flow, groups, row| {
+            finish_group(&mut h.ssh, groups, || flow, row);
+        });
+        each_higher(jobs, |h, core, _, groups, row| {
+            let quic_hello = quic_hello(&h.quic, groups);
+            finish_group(
+                &mut h.http2,
+                groups,
+                || {
+                    let (tls_server_alpn, tls_client_alpn, tls13) = core.tls.alpn_signals();
+                    http2::Reads {
+                        tls_server_alpn,
+                        tls_client_alpn,
+                        tls13,
+                        quic_alpn: quic_hello.map_or("", |h| h.alpn.as_str()),
+                    }
+                },
+                row,
+            );
+        });
+        each_higher(jobs, |h, _, flow, groups, row| {
+            finish_group(&mut h.dns, groups, || flow, row);
+        });
+        each_higher(jobs, |h, core, _, groups, row| {
+            finish_group(
+                &mut h.padding,
+                groups,
+                || padding::Reads {
+                    sizes: core.size.length_moments(),
+                    counts: core.size.length_counts(),
+                    gaps: core.timing.gap_moments(),
+                },
+                row,
+            );
+        });
+        each_higher(jobs, |h, core, flow, groups, row| {
+            let (ssh_seen, dns_seen) = (h.ssh.seen(), h.dns.seen());
+            let entropy = &mut h.entropy;
+            finish_group(
+                &mut h.fingerprint,
+                groups,
+                || fingerprint::Reads {
+                    flow,
+                    packets: core.meta.directed_packets(),
+                    bytes: core.meta.directed_bytes(),
+                    duration: core.meta.duration_secs(),
+                    sizes: core.size.length_moments(),
+                    largest_forward: core.size.largest(Dir::Fwd),
+                    sni: core.tls.client_hello().map(|h| h.sni.as_str()),
+                    ssh: ssh_seen,
+                    dns: dns_seen,
+                    sample: entropy.sample(),
+                },
+                row,
+            );
+        });
+        each_higher(jobs, |h, _, flow, groups, row| {
+            finish_group(&mut h.entropy, groups, || flow, row);
+        });
+        each_higher(jobs, |h, _, flow, groups, row| {
+            finish_group(&mut h.mac, groups, || flow, row);
+        });
+        each_higher(jobs, |h, _, flow, groups, row| {
+            finish_group(&mut h.ip_extended, groups, || flow, row);
+        });
+        each_higher(jobs, |h, _, flow, groups, row| {
+            finish_group(&mut h.ipv6_options, groups, || flow, row);
+        });
+        each_higher(jobs, |h, _, flow, groups, row| {
+            finish_group(&mut h.tcp_sequence, groups, || flow, row);
+        });
+        each_higher(jobs, |h, _, flow, groups, row| {
+            finish_group(&mut h.tcp_window, groups, || flow, row);
+        });
+        each_higher(jobs, |h, _, flow, groups, row| {
+            finish_group(&mut h.tcp_options, groups, || flow, row);
+        });
+        each_higher(jobs, |h, _, flow, groups, row| {
+            finish_group(&mut h.tcp_mptcp, groups, || flow, row);
+        });
+        each_higher(jobs, |h, _, flow, groups, row| {
+            finish_group(&mut h.tcp_rtt, groups, || flow, row);
+        });
+        each_higher(jobs, |h, _, flow, groups, row| {
+            finish_group(&mut h.tcp_fingerprint, groups, || flow, row);
+        });
+        each_higher(jobs, |h, _, flow, groups, row| {
+            finish_group(&mut h.icmp, groups, || flow, row);
+        });
     }
 
     fn heap_bytes(&self) -> usize {

@@ -1494,3 +1494,91 @@ fn a_recycled_higher_tier_state_starts_like_a_new_one() {
     }
     assert_eq!(SPARE_HIGHER.with_borrow(Vec::len), MAX_SPARE_HIGHER);
 }
+
+/// Records built together, group by group, are the records built one by one: for flows of
+/// either transport, long and short, with and without the higher tiers, in one batch.
+#[test]
+fn records_built_together_equal_records_built_one_by_one() {
+    let core = GroupSet::of(&[
+        Group::FlowMeta,
+        Group::Timing,
+        Group::Size,
+        Group::Tcp,
+        Group::Tls,
+    ]);
+    let handshake = vec![
+        (packet(0, Dir::Fwd, 60, b"", Some(tcp::SYN)), Dir::Fwd),
+        (
+            packet(1, Dir::Bwd, 60, b"", Some(tcp::SYN | tcp::ACK)),
+            Dir::Bwd,
+        ),
+        (packet(2, Dir::Fwd, 52, b"", Some(tcp::ACK)), Dir::Fwd),
+        (
+            packet(
+                3,
+                Dir::Fwd,
+                80,
+                b"GET / HTTP/1.1\r\n",
+                Some(tcp::ACK | tcp::PSH),
+            ),
+            Dir::Fwd,
+        ),
+        (
+            packet(9, Dir::Bwd, 52, b"", Some(tcp::ACK | tcp::FIN)),
+            Dir::Bwd,
+        ),
+    ];
+    let flows = [
+        (sample(), GroupSet::ALL, ipproto::UDP),
+        (handshake.clone(), GroupSet::ALL, ipproto::TCP),
+        (
+            sample().into_iter().cycle().take(70).collect(),
+            GroupSet::ALL,
+            ipproto::UDP,
+        ),
+        (handshake, core, ipproto::TCP),
+        (sample()[..1].to_vec(), GroupSet::ALL, ipproto::UDP),
+        (sample(), core, ipproto::UDP),
+    ];
+    let identity = |protocol| FlowIdentity {
+        initiator: client(),
+        responder: server(),
+        protocol,
+        end_reason: FlowEndReason::Fin,
+    };
+    let fed = |groups: GroupSet, pkts: &[(Packet<'static>, Dir)]| {
+        let mut features = FlowFeatures::default();
+        for (p, d) in pkts {
+            features.update(groups, p, *d);
+        }
+        features
+    };
+    let one_by_one: Vec<Row> = flows
+        .iter()
+        .map(|(pkts, groups, protocol)| {
+            let mut row = Row::default();
+            fed(*groups, pkts).finish_into(*groups, &identity(*protocol), &mut row);
+            row
+        })
+        .collect();
+    let mut states: Vec<FlowFeatures> = flows.iter().map(|(p, g, _)| fed(*g, p)).collect();
+    let mut rows: Vec<Row> = flows.iter().map(|_| Row::default()).collect();
+    let mut jobs: Vec<RecordJob<'_>> = states
+        .iter_mut()
+        .zip(rows.iter_mut())
+        .zip(&flows)
+        .map(|((features, row), (_, groups, protocol))| RecordJob {
+            features,
+            flow: identity(*protocol),
+            groups: *groups,
+            row,
+        })
+        .collect();
+    FlowFeatures::finish_all(&mut jobs);
+    drop(jobs);
+    for (i, (alone, together)) in one_by_one.iter().zip(&rows).enumerate() {
+        assert_eq!(alone.words, together.words, "flow {i}");
+        assert_eq!(alone.text, together.text, "flow {i}");
+    }
+    assert_ne!(rows[0].words, rows[5].words, "the flows differ");
+}

@@ -15,7 +15,7 @@ use capture_common::FlowEndReason;
 use rustc_hash::FxHashMap;
 
 use crate::decode::{tcp, Packet};
-use crate::features::{Dir, FlowFeatures, FlowIdentity, GroupSet, Row};
+use crate::features::{Dir, FlowFeatures, FlowIdentity, GroupSet, RecordJob, Row};
 pub use key::FlowKey;
 
 /// How flows are cut.
@@ -151,7 +151,37 @@ impl FinishedFlow {
         self.flow.features.finish_into(self.groups, &identity, row);
         self.flow.features.recycle();
     }
+
+    /// Writes the records of `flows` into the first `flows.len()` of `rows` (grown to that if
+    /// shorter), in order. The records are built group by group
+    /// ([`crate::features::FlowFeatures::finish_all`]): for a batch of flows, far fewer
+    /// instruction fetches than one record after another. Batches of [`RECORD_BATCH`] flows keep
+    /// their state and records in the second-level cache.
+    pub fn write_all(flows: &mut [FinishedFlow], rows: &mut Vec<Row>) {
+        if rows.len() < flows.len() {
+            rows.resize_with(flows.len(), Row::default);
+        }
+        let mut jobs: Vec<RecordJob<'_>> = flows
+            .iter_mut()
+            .zip(rows.iter_mut())
+            .map(|(f, row)| RecordJob {
+                flow: f.flow.identity(f.reason),
+                features: &mut f.flow.features,
+                groups: f.groups,
+                row,
+            })
+            .collect();
+        FlowFeatures::finish_all(&mut jobs);
+        for job in jobs {
+            job.features.recycle();
+        }
+    }
 }
+
+/// Records built together ([`FinishedFlow::write_all`]): enough for each group's code to be
+/// fetched once for many records, few enough that the flows' state and the records stay in the
+/// second-level cache.
+pub const RECORD_BATCH: usize = 32;
 
 const NIL: u32 = u32::MAX;
 

@@ -12,7 +12,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use crate::features::{FeatureDef, Group, Row, Tier, FEATURES};
-use crate::flow::FinishedFlow;
+use crate::flow::{FinishedFlow, RECORD_BATCH};
 
 /// Output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -200,6 +200,24 @@ pub trait RecordSink {
         self.write_row(scratch)
     }
 
+    /// Writes the records of finished flows, in order, and empties `flows`. By default the
+    /// records are built [`RECORD_BATCH`] at a time ([`FinishedFlow::write_all`]), in
+    /// `scratch`, then written; a threaded sink hands the flows to its writer thread.
+    fn write_flows(
+        &mut self,
+        flows: &mut Vec<FinishedFlow>,
+        scratch: &mut Vec<Row>,
+    ) -> io::Result<()> {
+        let written = flows.chunks_mut(RECORD_BATCH).try_for_each(|batch| {
+            FinishedFlow::write_all(batch, scratch);
+            scratch[..batch.len()]
+                .iter()
+                .try_for_each(|row| self.write_row(row))
+        });
+        flows.clear();
+        written
+    }
+
     /// Time-driven work (syncs, rotation by age), called about every 100 ms by a writer thread
     /// whether records arrive or not.
     fn tick(&mut self) -> io::Result<()> {
@@ -217,6 +235,14 @@ impl<S: RecordSink + ?Sized> RecordSink for Box<S> {
 
     fn write_flow(&mut self, flow: FinishedFlow, scratch: &mut Row) -> io::Result<()> {
         (**self).write_flow(flow, scratch)
+    }
+
+    fn write_flows(
+        &mut self,
+        flows: &mut Vec<FinishedFlow>,
+        scratch: &mut Vec<Row>,
+    ) -> io::Result<()> {
+        (**self).write_flows(flows, scratch)
     }
 
     fn tick(&mut self) -> io::Result<()> {
@@ -282,9 +308,12 @@ impl ThreadedSink {
         let writer = std::thread::Builder::new()
             .name("capture-writer".into())
             .spawn(move || {
-                let mut scratch = Row::default();
-                for flow in receiver {
-                    inner.write_flow(flow, &mut scratch)?;
+                let (mut flows, mut scratch) = (Vec::new(), Vec::new());
+                // Whatever else is queued goes with each flow received, up to a batch.
+                while let Ok(flow) = receiver.recv() {
+                    flows.push(flow);
+                    flows.extend(receiver.try_iter().take(RECORD_BATCH - 1));
+                    inner.write_flows(&mut flows, &mut scratch)?;
                 }
                 inner.finish()
             })?;
@@ -321,6 +350,17 @@ impl RecordSink for ThreadedSink {
                 .err()
                 .unwrap_or_else(|| io::Error::other("the writer thread stopped"))),
         }
+    }
+
+    fn write_flows(
+        &mut self,
+        flows: &mut Vec<FinishedFlow>,
+        _scratch: &mut Vec<Row>,
+    ) -> io::Result<()> {
+        // The writer thread builds the records, in batches of what it finds queued.
+        flows
+            .drain(..)
+            .try_for_each(|flow| self.write_flow(flow, &mut Row::default()))
     }
 
     fn finish(mut self: Box<Self>) -> io::Result<()> {

@@ -331,16 +331,15 @@ impl SpillSink {
         let writer = std::thread::Builder::new()
             .name("capture-spill".into())
             .spawn(move || {
-                let mut scratch = Row::default();
+                let (mut flows, mut scratch) = (Vec::new(), Vec::new());
                 let mut last_tick = Instant::now();
                 loop {
                     match receiver.recv_timeout(TICK) {
                         Ok(flow) => {
-                            inner.write_flow(flow, &mut scratch)?;
                             // What else is queued already, without a clock read for each.
-                            for flow in receiver.try_iter().take(RECORDS_PER_CLOCK_READ - 1) {
-                                inner.write_flow(flow, &mut scratch)?;
-                            }
+                            flows.push(flow);
+                            flows.extend(receiver.try_iter().take(RECORDS_PER_CLOCK_READ - 1));
+                            inner.write_flows(&mut flows, &mut scratch)?;
                         }
                         Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
                         Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
@@ -403,6 +402,17 @@ impl RecordSink for SpillSink {
         Err(io::Error::other(
             "the spill writer takes finished flows, not rows",
         ))
+    }
+
+    fn write_flows(
+        &mut self,
+        flows: &mut Vec<FinishedFlow>,
+        _scratch: &mut Vec<Row>,
+    ) -> io::Result<()> {
+        // The writer thread builds the records, in batches of what it finds queued.
+        flows
+            .drain(..)
+            .try_for_each(|flow| self.write_flow(flow, &mut Row::default()))
     }
 
     fn write_flow(&mut self, flow: FinishedFlow, _scratch: &mut Row) -> io::Result<()> {
