@@ -669,12 +669,15 @@ impl HigherTiers {
     /// Writes the higher tiers' columns of the jobs whose flows hold them, one group at a time
     /// (see [`FlowFeatures::finish_all`]).
     fn finish_all(jobs: &mut [RecordJob<'_>]) {
-        each_higher(jobs, |h, _, flow, groups, row| {
-            finish_group(&mut h.quic, groups, || flow, row);
-        });
-        each_higher(jobs, |h, _, flow, groups, row| {
-            finish_group(&mut h.ssh, groups, || flow, row);
-        });
+        /// Groups that read nothing but the flow's identity, each in its own pass.
+        macro_rules! finish_each {
+            ($($group:ident),+) => {
+                $(each_higher(jobs, |h, _, flow, groups, row| {
+                    finish_group(&mut h.$group, groups, || flow, row);
+                });)+
+            };
+        }
+        finish_each!(quic, ssh);
         each_higher(jobs, |h, core, _, groups, row| {
             let quic_hello = quic_hello(&h.quic, groups);
             finish_group(
@@ -692,9 +695,7 @@ impl HigherTiers {
                 row,
             );
         });
-        each_higher(jobs, |h, _, flow, groups, row| {
-            finish_group(&mut h.dns, groups, || flow, row);
-        });
+        finish_each!(dns);
         each_higher(jobs, |h, core, _, groups, row| {
             finish_group(
                 &mut h.padding,
@@ -728,39 +729,19 @@ impl HigherTiers {
                 row,
             );
         });
-        each_higher(jobs, |h, _, flow, groups, row| {
-            finish_group(&mut h.entropy, groups, || flow, row);
-        });
-        each_higher(jobs, |h, _, flow, groups, row| {
-            finish_group(&mut h.mac, groups, || flow, row);
-        });
-        each_higher(jobs, |h, _, flow, groups, row| {
-            finish_group(&mut h.ip_extended, groups, || flow, row);
-        });
-        each_higher(jobs, |h, _, flow, groups, row| {
-            finish_group(&mut h.ipv6_options, groups, || flow, row);
-        });
-        each_higher(jobs, |h, _, flow, groups, row| {
-            finish_group(&mut h.tcp_sequence, groups, || flow, row);
-        });
-        each_higher(jobs, |h, _, flow, groups, row| {
-            finish_group(&mut h.tcp_window, groups, || flow, row);
-        });
-        each_higher(jobs, |h, _, flow, groups, row| {
-            finish_group(&mut h.tcp_options, groups, || flow, row);
-        });
-        each_higher(jobs, |h, _, flow, groups, row| {
-            finish_group(&mut h.tcp_mptcp, groups, || flow, row);
-        });
-        each_higher(jobs, |h, _, flow, groups, row| {
-            finish_group(&mut h.tcp_rtt, groups, || flow, row);
-        });
-        each_higher(jobs, |h, _, flow, groups, row| {
-            finish_group(&mut h.tcp_fingerprint, groups, || flow, row);
-        });
-        each_higher(jobs, |h, _, flow, groups, row| {
-            finish_group(&mut h.icmp, groups, || flow, row);
-        });
+        finish_each!(
+            entropy,
+            mac,
+            ip_extended,
+            ipv6_options,
+            tcp_sequence,
+            tcp_window,
+            tcp_options,
+            tcp_mptcp,
+            tcp_rtt,
+            tcp_fingerprint,
+            icmp
+        );
     }
 
     fn heap_bytes(&self) -> usize {
