@@ -86,8 +86,15 @@ fuzz_target!(|data: &[u8]| {
     };
     let (protocol, port) = SERVERS[usize::from(choice) % SERVERS.len()];
     let mut engine = Engine::new(FlowConfig::default(), ReassemblyLimits::default());
+    // Records built one by one, or kept and built together at the end, as the emitter does.
+    let together = choice & 0x80 != 0;
+    let mut finished = Vec::new();
     let mut sink = |f: capture::flow::FinishedFlow| {
-        let _ = f.into_row();
+        if together {
+            finished.push(f);
+        } else {
+            let _ = f.into_row();
+        }
     };
     // Next sequence number per direction (client, server).
     let mut next = [1_000u32, 900_000u32];
@@ -127,4 +134,8 @@ fuzz_target!(|data: &[u8]| {
         );
     }
     engine.finish(&mut sink);
+    let mut rows = Vec::new();
+    for batch in finished.chunks_mut(capture::flow::RECORD_BATCH) {
+        capture::flow::FinishedFlow::write_all(batch, &mut rows);
+    }
 });
