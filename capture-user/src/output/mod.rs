@@ -200,14 +200,25 @@ pub trait RecordSink {
         self.write_row(scratch)
     }
 
-    /// Writes the records of finished flows, in order, and empties `flows`. By default the
-    /// records are built [`RECORD_BATCH`] at a time ([`FinishedFlow::write_all`]), in
-    /// `scratch`, then written; a threaded sink hands the flows to its writer thread.
+    /// Whether the sink builds the records of the flows it is given. A threaded sink does not:
+    /// it hands each flow to its writer thread, which builds the records of what it finds queued.
+    fn builds_records(&self) -> bool {
+        true
+    }
+
+    /// Writes the records of finished flows, in order, and empties `flows`. The records are
+    /// built [`RECORD_BATCH`] at a time ([`FinishedFlow::write_all`]), in `scratch`, then
+    /// written; a sink that does not build records is handed the flows one by one.
     fn write_flows(
         &mut self,
         flows: &mut Vec<FinishedFlow>,
         scratch: &mut Vec<Row>,
     ) -> io::Result<()> {
+        if !self.builds_records() {
+            return flows
+                .drain(..)
+                .try_for_each(|flow| self.write_flow(flow, &mut Row::default()));
+        }
         let written = flows.chunks_mut(RECORD_BATCH).try_for_each(|batch| {
             FinishedFlow::write_all(batch, scratch);
             scratch[..batch.len()]
@@ -235,6 +246,10 @@ impl<S: RecordSink + ?Sized> RecordSink for Box<S> {
 
     fn write_flow(&mut self, flow: FinishedFlow, scratch: &mut Row) -> io::Result<()> {
         (**self).write_flow(flow, scratch)
+    }
+
+    fn builds_records(&self) -> bool {
+        (**self).builds_records()
     }
 
     fn write_flows(
@@ -352,15 +367,8 @@ impl RecordSink for ThreadedSink {
         }
     }
 
-    fn write_flows(
-        &mut self,
-        flows: &mut Vec<FinishedFlow>,
-        _scratch: &mut Vec<Row>,
-    ) -> io::Result<()> {
-        // The writer thread builds the records, in batches of what it finds queued.
-        flows
-            .drain(..)
-            .try_for_each(|flow| self.write_flow(flow, &mut Row::default()))
+    fn builds_records(&self) -> bool {
+        false
     }
 
     fn finish(mut self: Box<Self>) -> io::Result<()> {

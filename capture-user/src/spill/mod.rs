@@ -404,15 +404,8 @@ impl RecordSink for SpillSink {
         ))
     }
 
-    fn write_flows(
-        &mut self,
-        flows: &mut Vec<FinishedFlow>,
-        _scratch: &mut Vec<Row>,
-    ) -> io::Result<()> {
-        // The writer thread builds the records, in batches of what it finds queued.
-        flows
-            .drain(..)
-            .try_for_each(|flow| self.write_flow(flow, &mut Row::default()))
+    fn builds_records(&self) -> bool {
+        false
     }
 
     fn write_flow(&mut self, flow: FinishedFlow, _scratch: &mut Row) -> io::Result<()> {
