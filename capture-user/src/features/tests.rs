@@ -323,9 +323,9 @@ fn sizes_overall_and_per_direction() {
     close(float(&row, "byte_asymmetry"), (460.0 - 1580.0) / 2040.0);
 }
 
-#[test]
-fn tcp_flags_and_life_cycle() {
-    let pkts = vec![
+/// A TCP flow's life: handshake, data with ECE, FIN from the responder, RST from the initiator.
+fn tcp_life_cycle() -> Vec<(Packet<'static>, Dir)> {
+    vec![
         (packet(0, Dir::Fwd, 60, b"", Some(tcp::SYN)), Dir::Fwd),
         (
             packet(1, Dir::Bwd, 60, b"", Some(tcp::SYN | tcp::ACK)),
@@ -347,7 +347,12 @@ fn tcp_flags_and_life_cycle() {
             Dir::Bwd,
         ),
         (packet(5, Dir::Fwd, 52, b"", Some(tcp::RST)), Dir::Fwd),
-    ];
+    ]
+}
+
+#[test]
+fn tcp_flags_and_life_cycle() {
+    let pkts = tcp_life_cycle();
     let row = row_of(&pkts, ipproto::TCP);
     assert!(boolean(&row, "tcp_is_tcp"));
     assert_eq!(
@@ -1506,37 +1511,15 @@ fn records_built_together_equal_records_built_one_by_one() {
         Group::Tcp,
         Group::Tls,
     ]);
-    let handshake = vec![
-        (packet(0, Dir::Fwd, 60, b"", Some(tcp::SYN)), Dir::Fwd),
-        (
-            packet(1, Dir::Bwd, 60, b"", Some(tcp::SYN | tcp::ACK)),
-            Dir::Bwd,
-        ),
-        (packet(2, Dir::Fwd, 52, b"", Some(tcp::ACK)), Dir::Fwd),
-        (
-            packet(
-                3,
-                Dir::Fwd,
-                80,
-                b"GET / HTTP/1.1\r\n",
-                Some(tcp::ACK | tcp::PSH),
-            ),
-            Dir::Fwd,
-        ),
-        (
-            packet(9, Dir::Bwd, 52, b"", Some(tcp::ACK | tcp::FIN)),
-            Dir::Bwd,
-        ),
-    ];
     let flows = [
         (sample(), GroupSet::ALL, ipproto::UDP),
-        (handshake.clone(), GroupSet::ALL, ipproto::TCP),
+        (tcp_life_cycle(), GroupSet::ALL, ipproto::TCP),
         (
             sample().into_iter().cycle().take(70).collect(),
             GroupSet::ALL,
             ipproto::UDP,
         ),
-        (handshake, core, ipproto::TCP),
+        (tcp_life_cycle(), core, ipproto::TCP),
         (sample()[..1].to_vec(), GroupSet::ALL, ipproto::UDP),
         (sample(), core, ipproto::UDP),
     ];
