@@ -208,7 +208,7 @@ pub(super) struct Entropy {
     /// Both directions' samples while they are being taken.
     sample: Option<Box<[Sample; 2]>>,
     /// The sample's statistics, computed once: as soon as both directions' samples are full
-    /// (the histograms, still in cache, are then freed, and later packets need not look at
+    /// (the samples, still in cache, are then freed, and later packets need not look at
     /// them), else when the flow ends. The fingerprint group reads them too.
     stats: Option<SampleStats>,
 }
@@ -430,7 +430,7 @@ mod tests {
         assert!(e.stats.is_none(), "the forward sample is not full yet");
         e.update(&udp(&ciphertext[100..]), Dir::Fwd);
         assert!(e.stats.is_some(), "summed once both samples are full");
-        assert_eq!(e.heap_bytes(), 0, "the histograms are freed");
+        assert_eq!(e.heap_bytes(), 0, "the samples are freed");
         // Later payload changes nothing.
         let before = e.sample();
         e.update(&udp(&[0; 1000]), Dir::Fwd);

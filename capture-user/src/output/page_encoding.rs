@@ -77,8 +77,8 @@ fn bit_pack(out: &mut Vec<u8>, values: &[u64], width: u32) {
 /// Deltas wrap, as the format allows, so any sequence encodes. Returns the smallest and the
 /// largest value, read in the same pass, or none for no values.
 pub(super) fn delta_binary_packed(out: &mut Vec<u8>, values: &[u64]) -> Option<(i64, i64)> {
-    // The passes over a block's deltas (bounds, offsets, widths) run in AVX2's 64-bit lanes: a
-    // third of the instructions.
+    // The passes over a block's deltas (bounds, offsets, widths) run in AVX2's 64-bit lanes:
+    // about half the instructions.
     crate::sys::with_avx2(
         #[inline(always)]
         || delta_binary_packed_as_built(out, values),

@@ -196,12 +196,12 @@ impl ChunkEncoder {
         let bounds = n > 0;
         let (encoding, statistics) = match plan.kinds[c] {
             Kind::Int => {
-                let bounds = page_encoding::delta_binary_packed(plain, group.column(c));
+                let min_max = page_encoding::delta_binary_packed(plain, group.column(c));
                 (
                     Encoding::DELTA_BINARY_PACKED,
                     Statistics::int64(
-                        bounds.map(|(min, _)| min),
-                        bounds.map(|(_, max)| max),
+                        min_max.map(|(min, _)| min),
+                        min_max.map(|(_, max)| max),
                         None,
                         Some(0),
                         false,
