@@ -77,9 +77,20 @@ fn bit_pack(out: &mut Vec<u8>, values: &[u64], width: u32) {
 /// Deltas wrap, as the format allows, so any sequence encodes. Returns the smallest and the
 /// largest value, read in the same pass, or none for no values.
 pub(super) fn delta_binary_packed(out: &mut Vec<u8>, values: &[u64]) -> Option<(i64, i64)> {
-    // The passes over a block's deltas (bounds, offsets, widths) run in AVX2's 64-bit lanes:
-    // about half the instructions.
-    crate::sys::with_avx2(
+    delta_binary_packed_with(crate::sys::Vectors::Avx512, out, values)
+}
+
+/// As [`delta_binary_packed`], compiled for `vectors` (or narrower where the processor lacks
+/// them). The passes over a block's deltas (bounds, offsets, widths) run in 64-bit lanes: with
+/// AVX2 in about half the instructions of the baseline build, with AVX-512 in fewer still
+/// (its minimum and maximum of 64-bit lanes are one instruction each).
+fn delta_binary_packed_with(
+    vectors: crate::sys::Vectors,
+    out: &mut Vec<u8>,
+    values: &[u64],
+) -> Option<(i64, i64)> {
+    crate::sys::with_vectors(
+        vectors,
         #[inline(always)]
         || delta_binary_packed_as_built(out, values),
     )
@@ -234,6 +245,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::sys::Vectors;
 
     /// Reads a varint at `*at`.
     fn read_uleb(bytes: &[u8], at: &mut usize) -> u64 {
@@ -358,10 +370,20 @@ mod tests {
         fn delta_packing_round_trips(values in prop::collection::vec(any::<i64>(), 0..700)) {
             let mut out = Vec::new();
             let bounds = delta_binary_packed(&mut out, &words(&values));
-            // The build for every x86_64 writes the same bytes as the AVX2 one.
-            let mut as_built = Vec::new();
-            prop_assert_eq!(delta_binary_packed_as_built(&mut as_built, &words(&values)), bounds);
-            prop_assert_eq!(&as_built, &out);
+            // Every build this processor runs writes the same bytes.
+            for vectors in [Vectors::Baseline, Vectors::Avx2, Vectors::Avx512] {
+                if vectors > Vectors::widest() {
+                    continue;
+                }
+                let mut built = Vec::new();
+                prop_assert_eq!(
+                    delta_binary_packed_with(vectors, &mut built, &words(&values)),
+                    bounds,
+                    "{:?}",
+                    vectors
+                );
+                prop_assert_eq!(&built, &out, "{:?}", vectors);
+            }
             let expected = values.iter().min().copied().zip(values.iter().max().copied());
             prop_assert_eq!(bounds, expected);
             prop_assert_eq!(decode_delta(&out).0, values);

@@ -368,8 +368,16 @@ fn encode_row_group(
     encoder: &mut ChunkEncoder,
     group: &GroupBuffers,
 ) -> Result<Vec<EncodedChunk>, ParquetError> {
-    (0..plan.kinds.len())
-        .map(|c| encoder.encode(&schema.column(c), plan, group, c))
+    let columns = plan.kinds.len();
+    (0..columns)
+        .map(|c| {
+            // The row group's words were streamed out to memory: the next column's are asked
+            // for while this one is encoded, which would otherwise wait on each of them.
+            if c + 1 < columns && plan.kinds[c + 1] != Kind::Str {
+                crate::sys::prefetch_to_l2(group.column(c + 1));
+            }
+            encoder.encode(&schema.column(c), plan, group, c)
+        })
         .collect()
 }
 

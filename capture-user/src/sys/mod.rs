@@ -139,6 +139,25 @@ pub fn prefetch_lines_to_l2(bytes: &[u8], lines: std::ops::Range<usize>) {
     }
 }
 
+/// Asks for every cache line of `values` into the second-level cache, ahead of a pass over
+/// them.
+#[inline]
+pub fn prefetch_to_l2<T>(values: &[T]) {
+    let start = values.as_ptr().cast::<u8>();
+    for offset in (0..std::mem::size_of_val(values)).step_by(64) {
+        // SAFETY: as in `prefetch_range`: a hint that reads nothing and cannot fault. The
+        // address is inside `values`.
+        #[cfg(target_arch = "x86_64")]
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T1 }>(
+                start.wrapping_add(offset).cast(),
+            );
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = (start, offset);
+    }
+}
+
 /// Asks for the cache lines of `bytes` ahead of their use.
 #[inline]
 pub fn prefetch_range(bytes: &[u8]) {
@@ -173,25 +192,67 @@ pub fn free_bytes(path: &std::path::Path) -> io::Result<u64> {
     Ok(stat.f_bavail * stat.f_frsize)
 }
 
-/// Runs `f` compiled for AVX2 where the processor has it, else as built for every x86_64.
-///
-/// For loops that the compiler vectorises only with AVX2 (64-bit compares, for one): what `f`
-/// inlines is compiled both ways, and the processor picks. The check is a load of a cached flag.
-#[inline(always)]
-pub fn with_avx2<R>(f: impl FnOnce() -> R) -> R {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the processor has AVX2, checked just above, so code compiled for it runs.
-            return unsafe { run_with_avx2(f) };
+/// Vector instruction sets a closure can be compiled for, narrowest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Vectors {
+    /// What every processor of the target has (SSE2 on x86_64).
+    Baseline,
+    /// AVX2: 256-bit registers, 64-bit compares.
+    Avx2,
+    /// AVX-512 (F, VL, BW, DQ): 512-bit registers, 64-bit minimum and maximum.
+    Avx512,
+}
+
+impl Vectors {
+    /// The widest set this processor has. Each check is a load of a flag cached at the first.
+    #[inline(always)]
+    #[must_use]
+    pub fn widest() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("avx512vl")
+                && std::arch::is_x86_feature_detected!("avx512bw")
+                && std::arch::is_x86_feature_detected!("avx512dq")
+            {
+                return Self::Avx512;
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                return Self::Avx2;
+            }
         }
+        Self::Baseline
     }
-    f()
+}
+
+/// Runs `f` compiled for `vectors`, or for the widest set the processor has where that is
+/// narrower.
+///
+/// For loops that the compiler vectorises well only with the wider sets (64-bit compares need
+/// AVX2, 64-bit minimum and maximum AVX-512): what `f` inlines is compiled for each set, and
+/// the processor picks.
+#[inline(always)]
+pub fn with_vectors<R>(vectors: Vectors, f: impl FnOnce() -> R) -> R {
+    match vectors.min(Vectors::widest()) {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the processor has these features: `widest` checked them.
+        Vectors::Avx512 => unsafe { run_with_avx512(f) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above.
+        Vectors::Avx2 => unsafe { run_with_avx2(f) },
+        _ => f(),
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn run_with_avx2<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,avx512f,avx512vl,avx512bw,avx512dq")]
+fn run_with_avx512<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
