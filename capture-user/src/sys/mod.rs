@@ -125,17 +125,8 @@ fn allow_advised_huge_pages() {
 #[inline]
 pub fn prefetch_lines_to_l2(bytes: &[u8], lines: std::ops::Range<usize>) {
     let end = lines.end.min(bytes.len());
-    for offset in (lines.start..end).step_by(64) {
-        // SAFETY: as in `prefetch_range`: a hint that reads nothing and cannot fault. The
-        // address is inside `bytes`.
-        #[cfg(target_arch = "x86_64")]
-        unsafe {
-            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T1 }>(
-                bytes.as_ptr().add(offset).cast(),
-            );
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = offset;
+    if let Some(span) = bytes.get(lines.start..end) {
+        prefetch_to_l2(span);
     }
 }
 
