@@ -82,8 +82,9 @@ pub(super) fn delta_binary_packed(out: &mut Vec<u8>, values: &[u64]) -> Option<(
 
 /// As [`delta_binary_packed`], compiled for `vectors` (or narrower where the processor lacks
 /// them). The passes over a block's deltas (bounds, offsets, widths) run in 64-bit lanes: with
-/// AVX2 in about half the instructions of the baseline build, with AVX-512 in fewer still
-/// (its minimum and maximum of 64-bit lanes are one instruction each).
+/// AVX2 in about half the instructions of the baseline build; AVX-512's minimum and maximum of
+/// 64-bit lanes are one instruction each, where AVX2 takes a compare and a blend (measured in
+/// `docs/benchmarks.md`).
 fn delta_binary_packed_with(
     vectors: crate::sys::Vectors,
     out: &mut Vec<u8>,
