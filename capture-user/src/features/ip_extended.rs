@@ -60,12 +60,9 @@ impl Extractor for IpExtended {
             self.tos.insert(ip.tos);
             self.flags |= ip.flags;
             self.df += u64::from(ip.flags & 0x02 != 0);
-            if let Some(last) = self.last_ipv4_id {
-                // The ID wraps at 2^16; a step of more than one means unseen datagrams between.
-                if ip.ident.wrapping_sub(last) > 1 {
-                    self.id_gaps += 1;
-                }
-            }
+            // The ID wraps at 2^16; a step of more than one means unseen datagrams between.
+            let last = self.last_ipv4_id.unwrap_or(ip.ident);
+            self.id_gaps += u64::from(ip.ident.wrapping_sub(last) > 1);
             self.last_ipv4_id = Some(ip.ident);
         }
     }

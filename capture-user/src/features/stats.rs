@@ -135,15 +135,12 @@ impl Moments {
             self.max = x;
             self.shift = x;
         } else {
-            // Comparisons compile to one instruction each where `f64::min` and `f64::max` take
-            // four. The values are lengths and times, never NaN; a NaN after the first value
-            // would be passed over, as those pass over it.
-            if x < self.min {
-                self.min = x;
-            }
-            if x > self.max {
-                self.max = x;
-            }
+            // Selects, not conditional stores: these compile without a branch (one compare and
+            // blend for both bounds), where stores under an `if` stayed branches that the order
+            // of a flow's lengths and gaps mispredicts. The values are lengths and times, never
+            // NaN; a NaN after the first value would be passed over, as `f64::min` passes it.
+            self.min = if x < self.min { x } else { self.min };
+            self.max = if x > self.max { x } else { self.max };
         }
         self.count += 1;
         self.sum += x;

@@ -54,23 +54,22 @@ impl Side {
             self.bytes_sent += u64::from(payload);
         }
         let diff = seq.wrapping_sub(self.expected);
-        if diff > 0 && diff < 1 << 31 {
-            self.gaps += 1;
-        } else if diff > 1 << 31 {
-            self.out_of_order += 1;
-        }
+        // Ahead of the expected number (1 to 2^31 - 1) is a gap, behind it is out of order;
+        // counted without branches, which the segments' order would decide.
+        self.gaps += u64::from(diff.wrapping_sub(1) < (1 << 31) - 1);
+        self.out_of_order += u64::from(diff > 1 << 31);
         // Only data, SYN and FIN take sequence space (RFC 9293); a bare ACK does not.
         let consumed =
             payload + u32::from(flags & tcp::SYN != 0) + u32::from(flags & tcp::FIN != 0);
         let next = seq.wrapping_add(consumed);
-        if next.wrapping_sub(self.expected) < 1 << 31 {
-            self.expected = next;
-        }
+        self.expected = if next.wrapping_sub(self.expected) < 1 << 31 {
+            next
+        } else {
+            self.expected
+        };
         // Every segment carries an acknowledgment field; a duplicate repeats the previous one.
         self.acks += 1;
-        if self.last_ack == Some(ack) {
-            self.dup_acks += 1;
-        }
+        self.dup_acks += u64::from(self.last_ack == Some(ack));
         self.last_ack = Some(ack);
     }
 }

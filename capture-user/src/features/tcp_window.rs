@@ -20,24 +20,22 @@ struct Windows {
 
 impl Windows {
     fn push(&mut self, window: u16, scale: Option<u8>) {
-        if self.count == 0 {
+        let seen = self.count > 0;
+        if !seen {
             self.min = window;
             self.max = window;
             self.first = window;
-        } else if window > self.last {
-            self.ups += 1;
-        } else if window < self.last {
-            self.downs += 1;
         }
+        // Counted without a branch: windows go up and down at the data's whim.
+        self.ups += u64::from(seen & (window > self.last));
+        self.downs += u64::from(seen & (window < self.last));
         self.count += 1;
         self.sum += u64::from(window);
         self.min = self.min.min(window);
         self.max = self.max.max(window);
         self.last = window;
         self.zeros += u64::from(window == 0);
-        if self.scale.is_none() {
-            self.scale = scale;
-        }
+        self.scale = self.scale.or(scale);
     }
 
     /// The largest window with this direction's scale applied. RFC 7323 caps the shift at 14;
