@@ -7,13 +7,14 @@ use crate::decode::{Layer, Packet};
 /// Appends `m` as lowercase hex pairs separated by colons.
 fn write_mac(text: &mut String, m: [u8; 6]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
+    // Built on the stack and appended once: a character at a time, each push checks room and
+    // encodes UTF-8.
+    let mut bytes = *b"00:00:00:00:00:00";
     for (i, b) in m.iter().enumerate() {
-        if i > 0 {
-            text.push(':');
-        }
-        text.push(char::from(HEX[usize::from(b >> 4)]));
-        text.push(char::from(HEX[usize::from(b & 0xf)]));
+        bytes[3 * i] = HEX[usize::from(b >> 4)];
+        bytes[3 * i + 1] = HEX[usize::from(b & 0xf)];
     }
+    text.push_str(std::str::from_utf8(&bytes).unwrap_or_default());
 }
 
 #[cfg(test)]
