@@ -533,10 +533,10 @@ impl FlowFeatures {
     /// this thread (see [`HigherTiers::take`]).
     pub(crate) fn recycle(&mut self) {
         if let Some(mut higher) = self.higher.take() {
-            // Reset here, while the state is in cache from writing the record.
-            *higher = HigherTiers::default();
             SPARE_HIGHER.with_borrow_mut(|spare| {
                 if spare.len() < MAX_SPARE_HIGHER {
+                    // Reset here, while the state is in cache from writing the record.
+                    higher.reset();
                     spare.push(higher);
                 }
             });
@@ -640,6 +640,49 @@ impl FlowFeatures {
 }
 
 impl HigherTiers {
+    /// As new, group by group in place. Assigning a whole new state builds its 2 KB on the
+    /// stack and copies them over; each group's own state is small enough to be written where
+    /// it lies. The pattern names every group, so a group added to the struct and not here
+    /// does not compile.
+    fn reset(&mut self) {
+        let Self {
+            ip_extended,
+            tcp_window,
+            tcp_options,
+            mac,
+            icmp,
+            dns,
+            tcp_mptcp,
+            tcp_sequence,
+            ssh,
+            tcp_rtt,
+            entropy,
+            ipv6_options,
+            tcp_fingerprint,
+            padding,
+            fingerprint,
+            quic,
+            http2,
+        } = self;
+        *ip_extended = Default::default();
+        *tcp_window = Default::default();
+        *tcp_options = Default::default();
+        *mac = Default::default();
+        *icmp = Default::default();
+        *dns = Default::default();
+        *tcp_mptcp = Default::default();
+        *tcp_sequence = Default::default();
+        *ssh = Default::default();
+        *tcp_rtt = Default::default();
+        *entropy = Default::default();
+        *ipv6_options = Default::default();
+        *tcp_fingerprint = Default::default();
+        *padding = Default::default();
+        *fingerprint = Default::default();
+        *quic = Default::default();
+        *http2 = Default::default();
+    }
+
     /// A new flow's state: the last one recycled on this thread, or a new one.
     fn take() -> Box<Self> {
         SPARE_HIGHER.with_borrow_mut(Vec::pop).unwrap_or_default()
