@@ -168,11 +168,31 @@ fn doh(reads: &Reads<'_>, proto: u8, dport: u16) -> (f64, bool) {
         return (0.0, false);
     }
     // The names are lowercase: a case-blind search is a search in the lowercased name.
+    // Lowered once (on the stack: a DNS name is at most 253 bytes), then searched for each
+    // lowercase name, instead of a case-blind compare at every offset for every name.
     let sni = reads.sni.unwrap_or("").as_bytes();
-    let matched = DOH_PROVIDERS.iter().any(|p| {
-        sni.windows(p.len())
-            .any(|w| w.eq_ignore_ascii_case(p.as_bytes()))
-    });
+    let mut on_stack = [0u8; 256];
+    let long;
+    let lowered: &[u8] = if let Some(buf) = on_stack.get_mut(..sni.len()) {
+        for (l, b) in buf.iter_mut().zip(sni) {
+            *l = b.to_ascii_lowercase();
+        }
+        buf
+    } else {
+        long = sni.to_ascii_lowercase();
+        &long
+    };
+    static FINDERS: std::sync::OnceLock<Vec<memchr::memmem::Finder<'static>>> =
+        std::sync::OnceLock::new();
+    let matched = FINDERS
+        .get_or_init(|| {
+            DOH_PROVIDERS
+                .iter()
+                .map(|p| memchr::memmem::Finder::new(p.as_bytes()))
+                .collect()
+        })
+        .iter()
+        .any(|f| f.find(lowered).is_some());
     let [fwd, bwd] = reads.packets;
     let duration = reads.duration;
     let total = fwd + bwd;
@@ -259,6 +279,12 @@ mod tests {
         ] {
             assert!(!doh(&reads(&flow, sni), ipproto::TCP, 443).1, "{sni:?}");
         }
+        // A name longer than DNS allows is still searched whole.
+        let long = format!("{}.Dns.Google", "a".repeat(300));
+        assert_eq!(
+            doh(&reads(&flow, Some(&long)), ipproto::TCP, 443),
+            (0.6, true)
+        );
         // Only TCP to port 443 is scored.
         let named = reads(&flow, Some("dns.google"));
         assert_eq!(doh(&named, ipproto::UDP, 443), (0.0, false));
