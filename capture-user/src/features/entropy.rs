@@ -74,6 +74,13 @@ fn c_log2_c() -> &'static [f64; 2 * PER_DIRECTION + 1] {
     })
 }
 
+/// log2(n) for every size a sample can have (both directions' together), the same bits as
+/// `f64::log2`: three a flow otherwise.
+fn log2_of_size() -> &'static [f64; 2 * PER_DIRECTION + 1] {
+    static TABLE: std::sync::OnceLock<[f64; 2 * PER_DIRECTION + 1]> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| std::array::from_fn(|n| (n as f64).log2()))
+}
+
 /// Shannon entropy in bits per byte of `total` bytes whose bins sum `sum_c_log2_c`:
 /// log2(n) - (1/n) * sum(c * log2(c)).
 fn entropy_from(sum_c_log2_c: f64, total: usize) -> f64 {
@@ -81,7 +88,11 @@ fn entropy_from(sum_c_log2_c: f64, total: usize) -> f64 {
         return 0.0;
     }
     let n = total as f64;
-    (n.log2() - sum_c_log2_c / n).max(0.0)
+    let log2_n = log2_of_size()
+        .get(total)
+        .copied()
+        .unwrap_or_else(|| n.log2());
+    (log2_n - sum_c_log2_c / n).max(0.0)
 }
 
 /// Printable ASCII as JoyfulJay counts it: 0x20..=0x7e, tab, line feed, carriage return.

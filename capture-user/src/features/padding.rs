@@ -98,10 +98,21 @@ impl Extractor for Padding {
         let distinct = counts.distinct();
         out.int(distinct);
         // Entropy of the size distribution, normalised by its maximum for that many sizes.
+        // Most lengths of a flow occur once or a few times: a count equal to the one before
+        // gives the same term, so its logarithm is taken once (the sum, in the same order, is
+        // the same bits).
+        let mut last: Option<(u64, f64)> = None;
         let entropy: f64 = counts
             .counts()
-            .map(|n| n as f64 / packets.max(1) as f64)
-            .map(|p| -p * p.log2())
+            .map(|n| match last {
+                Some((seen, term)) if seen == n => term,
+                _ => {
+                    let p = n as f64 / packets.max(1) as f64;
+                    let term = -p * p.log2();
+                    last = Some((n, term));
+                    term
+                }
+            })
             .sum();
         let max_entropy = if distinct > 1 {
             (distinct as f64).log2()
