@@ -135,12 +135,12 @@ impl Moments {
             self.max = x;
             self.shift = x;
         } else {
-            // Selects, not conditional stores: these compile without a branch (one compare and
-            // blend for both bounds), where stores under an `if` stayed branches that the order
-            // of a flow's lengths and gaps mispredicts. The values are lengths and times, never
-            // NaN; a NaN after the first value would be passed over, as `f64::min` passes it.
-            self.min = if x < self.min { x } else { self.min };
-            self.max = if x > self.max { x } else { self.max };
+            // One `minsd` and one `maxsd`. Written as comparisons, the bounds compiled to
+            // branches that the order of a flow's lengths and gaps mispredicts, or, as selects,
+            // to a packed compare and blend of both bounds several times as long. The values are
+            // lengths and times, never NaN; a NaN after the first value would be passed over.
+            self.min = crate::sys::simd::min_or_second(x, self.min);
+            self.max = crate::sys::simd::max_or_second(x, self.max);
         }
         self.count += 1;
         self.sum += x;
