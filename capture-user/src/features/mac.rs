@@ -35,6 +35,16 @@ pub(super) struct Mac {
     vlans: Distinct<u16>,
     broadcast: u64,
     multicast: u64,
+    /// Per direction, the last source and destination seen (see [`mac_key`]): a flow's packets
+    /// mostly repeat them, and the sets need not look again.
+    recent: [[u64; 2]; 2],
+}
+
+/// An address as one word, bit 48 marking one present (0 stands for none).
+fn mac_key(m: Option<[u8; 6]>) -> u64 {
+    m.map_or(0, |[a, b, c, d, e, f]| {
+        u64::from_le_bytes([a, b, c, d, e, f, 1, 0])
+    })
 }
 
 impl Extractor for Mac {
@@ -42,7 +52,7 @@ impl Extractor for Mac {
     type Reads<'a> = &'a FlowIdentity;
 
     #[inline]
-    fn update(&mut self, pkt: &Packet<'_>, _dir: Dir) {
+    fn update(&mut self, pkt: &Packet<'_>, dir: Dir) {
         // Only an Ethernet header has these fields (a cooked capture's SLL header does not).
         let ethernet = pkt.layers.as_slice().first() == Some(&Layer::Ethernet);
         let (src, dst) = if ethernet {
@@ -59,11 +69,18 @@ impl Extractor for Mac {
         if pkt.link.vlan_count > 0 {
             self.vlans.insert(pkt.link.vlan_ids[0]);
         }
-        if let Some(src) = src {
-            self.srcs.insert(src);
+        // The same pair as this direction's last packet is in the sets already.
+        let pair = [mac_key(src), mac_key(dst)];
+        if self.recent[dir as usize] != pair {
+            self.recent[dir as usize] = pair;
+            if let Some(src) = src {
+                self.srcs.insert(src);
+            }
+            if let Some(dst) = dst {
+                self.dsts.insert(dst);
+            }
         }
         if let Some(dst) = dst {
-            self.dsts.insert(dst);
             if dst == [0xff; 6] {
                 self.broadcast += 1;
             } else if dst[0] & 0x01 != 0 {
