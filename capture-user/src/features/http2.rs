@@ -37,7 +37,7 @@ impl Extractor for Http2 {
 
     #[inline]
     fn update(&mut self, pkt: &Packet<'_>, dir: Dir) {
-        let Some(t) = pkt.tcp else { return };
+        let Some(t) = &pkt.tcp else { return };
         if self.not_http2 || pkt.payload.is_empty() {
             return;
         }

@@ -36,7 +36,7 @@ pub(super) struct IpExtended {
     tos: ByteSet,
     flags: u8,
     df: u64,
-    min_version: u8,
+    versions: u8,
     last_ipv4_id: Option<u16>,
     id_gaps: u64,
 }
@@ -50,11 +50,8 @@ impl Extractor for IpExtended {
         let ip = &pkt.ip;
         self.packets += 1;
         self.ttl[dir as usize].push(ip.ttl);
-        self.min_version = if self.min_version == 0 {
-            ip.version
-        } else {
-            self.min_version.min(ip.version)
-        };
+        // Bit v set for version v (4 or 6); the smallest is taken when the flow ends.
+        self.versions |= 1 << (ip.version & 7);
         // Type of service, flags and identification exist only in IPv4 headers.
         if ip.version == 4 {
             self.tos.insert(ip.tos);
@@ -95,10 +92,12 @@ impl Extractor for IpExtended {
         out.int(self.flags);
         out.int(self.df);
         out.float(share(self.df as f64, self.packets as f64));
-        out.int(if self.min_version == 0 {
+        // The smallest version seen (no packet, or only version 0: 4).
+        let min_version = self.versions & !1;
+        out.int(if min_version == 0 {
             4
         } else {
-            self.min_version
+            min_version.trailing_zeros()
         });
         out.int(self.id_gaps);
     }

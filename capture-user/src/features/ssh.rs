@@ -35,7 +35,7 @@ impl Extractor for Ssh {
 
     #[inline]
     fn update(&mut self, pkt: &Packet<'_>, dir: Dir) {
-        let Some(t) = pkt.tcp else { return };
+        let Some(t) = &pkt.tcp else { return };
         if self.not_ssh || pkt.payload.is_empty() {
             return;
         }

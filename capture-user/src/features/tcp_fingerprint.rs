@@ -101,7 +101,7 @@ impl Extractor for TcpFingerprint {
 
     #[inline]
     fn update(&mut self, pkt: &Packet<'_>, dir: Dir) {
-        let Some(t) = pkt.tcp else { return };
+        let Some(t) = &pkt.tcp else { return };
         let d = dir as usize;
         let wanted = match dir {
             Dir::Fwd => tcp::SYN,

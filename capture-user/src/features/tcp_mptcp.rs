@@ -18,7 +18,7 @@ impl Extractor for TcpMptcp {
 
     #[inline]
     fn update(&mut self, pkt: &Packet<'_>, dir: Dir) {
-        let Some(t) = pkt.tcp else { return };
+        let Some(t) = &pkt.tcp else { return };
         let Some(subtype) = t.options.mptcp_subtype else {
             return;
         };

@@ -144,7 +144,7 @@ impl Extractor for TcpRtt {
 
     #[inline]
     fn update(&mut self, pkt: &Packet<'_>, dir: Dir) {
-        let Some(t) = pkt.tcp else { return };
+        let Some(t) = &pkt.tcp else { return };
         let now = pkt.ts_ns;
         let forward = dir == Dir::Fwd;
         let (syn, ack) = (t.flags & tcp::SYN != 0, t.flags & tcp::ACK != 0);

@@ -85,7 +85,7 @@ impl Extractor for TcpSequence {
 
     #[inline]
     fn update(&mut self, pkt: &Packet<'_>, dir: Dir) {
-        if let Some(t) = pkt.tcp {
+        if let Some(t) = &pkt.tcp {
             self.side[dir as usize].push(t.seq, t.ack, t.flags, pkt.payload_len());
         }
     }

@@ -56,7 +56,7 @@ impl Extractor for TcpWindow {
 
     #[inline]
     fn update(&mut self, pkt: &Packet<'_>, dir: Dir) {
-        if let Some(t) = pkt.tcp {
+        if let Some(t) = &pkt.tcp {
             self.dir[dir as usize].push(t.window, t.options.window_scale);
         }
     }
