@@ -28,6 +28,7 @@ struct Side {
 }
 
 impl Side {
+    #[inline]
     fn push(&mut self, seq: u32, ack: u32, flags: u16, payload: u32) {
         self.segments += 1;
         if self.isn.is_none() {
