@@ -142,8 +142,7 @@ impl Http2Parser {
                     }
                     // Only the new bytes (and the three before them) can complete the head.
                     let from = before.saturating_sub(3);
-                    let Some(end) = find(&self.buffer[from..], b"\r\n\r\n").map(|i| i + from)
-                    else {
+                    let Some(end) = head_end(&self.buffer[from..]).map(|i| i + from) else {
                         data = &data[n..];
                         continue;
                     };
@@ -212,7 +211,7 @@ impl Http2Parser {
             return (seen == SWITCHING.len()).then_some(true);
         }
         let from = before.saturating_sub(1);
-        let end = find(&line[from..], b"\r\n")? + from;
+        let end = line_end(&line[from..])? + from;
         Some(
             line[..end]
                 .get(end.saturating_sub(VERSION.len())..)
@@ -252,13 +251,41 @@ impl Http2Parser {
     }
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    memchr::memmem::find(haystack, needle)
+/// Where the first line of `haystack` ends (its CR LF).
+fn line_end(haystack: &[u8]) -> Option<usize> {
+    static FINDER: std::sync::OnceLock<memchr::memmem::Finder<'static>> =
+        std::sync::OnceLock::new();
+    FINDER
+        .get_or_init(|| memchr::memmem::Finder::new(b"\r\n"))
+        .find(haystack)
+}
+
+/// Where the head in `haystack` ends (the blank line's CR LF CR LF). The finders are built
+/// once: building one for each search cost as much as the search on a segment.
+fn head_end(haystack: &[u8]) -> Option<usize> {
+    static FINDER: std::sync::OnceLock<memchr::memmem::Finder<'static>> =
+        std::sync::OnceLock::new();
+    FINDER
+        .get_or_init(|| memchr::memmem::Finder::new(b"\r\n\r\n"))
+        .find(haystack)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The line and head ends are the first CR LF and CR LF CR LF a plain search finds.
+        #[test]
+        fn ends_are_the_first_occurrences(bytes in proptest::collection::vec(proptest::prop_oneof![
+            proptest::strategy::Just(b'\r'),
+            proptest::strategy::Just(b'\n'),
+            proptest::num::u8::ANY,
+        ], 0..80)) {
+            proptest::prop_assert_eq!(line_end(&bytes), memchr::memmem::find(&bytes, b"\r\n"));
+            proptest::prop_assert_eq!(head_end(&bytes), memchr::memmem::find(&bytes, b"\r\n\r\n"));
+        }
+    }
 
     fn frame(kind: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
         let len = u32::try_from(payload.len()).unwrap().to_be_bytes();
