@@ -184,15 +184,19 @@ fn doh(reads: &Reads<'_>, proto: u8, dport: u16) -> (f64, bool) {
     };
     static FINDERS: std::sync::OnceLock<Vec<memchr::memmem::Finder<'static>>> =
         std::sync::OnceLock::new();
-    let matched = FINDERS
-        .get_or_init(|| {
-            DOH_PROVIDERS
-                .iter()
-                .map(|p| memchr::memmem::Finder::new(p.as_bytes()))
-                .collect()
-        })
-        .iter()
-        .any(|f| f.find(lowered).is_some());
+    // Every resolver name holds "dns" or "doh": a name with neither is none of them.
+    let maybe = memchr::memchr_iter(b'd', lowered)
+        .any(|i| matches!(lowered.get(i + 1..i + 3), Some(b"ns" | b"oh")));
+    let matched = maybe
+        && FINDERS
+            .get_or_init(|| {
+                DOH_PROVIDERS
+                    .iter()
+                    .map(|p| memchr::memmem::Finder::new(p.as_bytes()))
+                    .collect()
+            })
+            .iter()
+            .any(|f| f.find(lowered).is_some());
     let [fwd, bwd] = reads.packets;
     let duration = reads.duration;
     let total = fwd + bwd;
@@ -249,6 +253,18 @@ mod tests {
             ssh: false,
             dns: false,
             sample: (0, 0.0, 0.0),
+        }
+    }
+
+    #[test]
+    fn every_resolver_name_holds_dns_or_doh() {
+        for name in DOH_PROVIDERS {
+            assert!(name.contains("dns") || name.contains("doh"), "{name}");
+            assert_eq!(
+                name.to_ascii_lowercase(),
+                *name,
+                "{name} is searched lowercase"
+            );
         }
     }
 

@@ -98,21 +98,22 @@ impl Extractor for Padding {
         let distinct = counts.distinct();
         out.int(distinct);
         // Entropy of the size distribution, normalised by its maximum for that many sizes.
-        // Most lengths of a flow occur once or a few times: a count equal to the one before
-        // gives the same term, so its logarithm is taken once (the sum, in the same order, is
-        // the same bits).
-        let mut last: Option<(u64, f64)> = None;
+        // Most lengths of a flow occur once or a few times: the term of a small count is
+        // computed once and reused (the same inputs give the same bits, and the sum keeps its
+        // order).
+        let term = |n: u64| {
+            let p = n as f64 / packets.max(1) as f64;
+            -p * p.log2()
+        };
+        let mut small: [Option<f64>; 16] = [None; 16];
         let entropy: f64 = counts
             .counts()
-            .map(|n| match last {
-                Some((seen, term)) if seen == n => term,
-                _ => {
-                    let p = n as f64 / packets.max(1) as f64;
-                    let term = -p * p.log2();
-                    last = Some((n, term));
-                    term
-                }
-            })
+            .map(
+                |n| match small.get_mut(usize::try_from(n).unwrap_or(usize::MAX)) {
+                    Some(memo) => *memo.get_or_insert_with(|| term(n)),
+                    None => term(n),
+                },
+            )
             .sum();
         let max_entropy = if distinct > 1 {
             (distinct as f64).log2()
