@@ -251,23 +251,26 @@ impl Http2Parser {
     }
 }
 
-/// Where the first line of `haystack` ends (its CR LF).
-fn line_end(haystack: &[u8]) -> Option<usize> {
-    static FINDER: std::sync::OnceLock<memchr::memmem::Finder<'static>> =
-        std::sync::OnceLock::new();
-    FINDER
-        .get_or_init(|| memchr::memmem::Finder::new(b"\r\n"))
+/// Where a search's finder is kept once built.
+type FinderCell = std::sync::OnceLock<memchr::memmem::Finder<'static>>;
+
+/// Where `needle` first occurs in `haystack`, its finder built once in `cell`: building one for
+/// each search cost as much as the search on a segment.
+fn find_with(cell: &'static FinderCell, needle: &'static [u8], haystack: &[u8]) -> Option<usize> {
+    cell.get_or_init(|| memchr::memmem::Finder::new(needle))
         .find(haystack)
 }
 
-/// Where the head in `haystack` ends (the blank line's CR LF CR LF). The finders are built
-/// once: building one for each search cost as much as the search on a segment.
+/// Where the first line of `haystack` ends (its CR LF).
+fn line_end(haystack: &[u8]) -> Option<usize> {
+    static CRLF: FinderCell = FinderCell::new();
+    find_with(&CRLF, b"\r\n", haystack)
+}
+
+/// Where the head in `haystack` ends (the blank line's CR LF CR LF).
 fn head_end(haystack: &[u8]) -> Option<usize> {
-    static FINDER: std::sync::OnceLock<memchr::memmem::Finder<'static>> =
-        std::sync::OnceLock::new();
-    FINDER
-        .get_or_init(|| memchr::memmem::Finder::new(b"\r\n\r\n"))
-        .find(haystack)
+    static BLANK_LINE: FinderCell = FinderCell::new();
+    find_with(&BLANK_LINE, b"\r\n\r\n", haystack)
 }
 
 #[cfg(test)]
