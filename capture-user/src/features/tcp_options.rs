@@ -28,7 +28,7 @@ impl Extractor for TcpOptionsGroup {
     #[inline]
     fn update(&mut self, pkt: &Packet<'_>, dir: Dir) {
         let Some(t) = &pkt.tcp else { return };
-        let o = t.options;
+        let o = &t.options;
         let s = &mut self.side[dir as usize];
         // A segment counts as carrying options when it brings something new to the features:
         // the direction's first MSS or window scale, or any SACK-permitted, timestamp or SACK
