@@ -134,32 +134,31 @@ pub fn prefetch_lines_to_l2(bytes: &[u8], lines: std::ops::Range<usize>) {
 /// them.
 #[inline]
 pub fn prefetch_to_l2<T>(values: &[T]) {
-    let start = values.as_ptr().cast::<u8>();
-    for offset in (0..std::mem::size_of_val(values)).step_by(64) {
-        // SAFETY: as in `prefetch_range`: a hint that reads nothing and cannot fault. The
-        // address is inside `values`.
-        #[cfg(target_arch = "x86_64")]
-        unsafe {
-            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T1 }>(
-                start.wrapping_add(offset).cast(),
-            );
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = (start, offset);
-    }
+    prefetch_lines::<true, T>(values);
 }
 
-/// Asks for the cache lines of `bytes` ahead of their use.
+/// Asks for the cache lines of `bytes` ahead of their use, into the first-level cache.
 #[inline]
 pub fn prefetch_range(bytes: &[u8]) {
-    for line in bytes.iter().step_by(64) {
+    prefetch_lines::<false, u8>(bytes);
+}
+
+/// Asks for every cache line of `values`, into the second-level cache or down to the first.
+#[inline]
+fn prefetch_lines<const TO_L2: bool, T>(values: &[T]) {
+    let start = values.as_ptr().cast::<u8>();
+    for offset in (0..std::mem::size_of_val(values)).step_by(64) {
+        let line = start.wrapping_add(offset).cast();
         // SAFETY: SSE is part of the x86_64 baseline, and a prefetch only hints the cache: it
-        // reads nothing and cannot fault, whatever the address.
+        // reads nothing and cannot fault, whatever the address (this one is inside `values`).
         #[cfg(target_arch = "x86_64")]
         unsafe {
-            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                std::ptr::from_ref(line).cast(),
-            );
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0, _MM_HINT_T1};
+            if TO_L2 {
+                _mm_prefetch::<_MM_HINT_T1>(line);
+            } else {
+                _mm_prefetch::<_MM_HINT_T0>(line);
+            }
         }
         #[cfg(not(target_arch = "x86_64"))]
         let _ = line;
