@@ -62,23 +62,29 @@ impl Histogram {
     }
 }
 
-/// c * log2(c) for every count a histogram bin can hold (both directions' samples together).
-fn c_log2_c() -> &'static [f64; 2 * PER_DIRECTION + 1] {
-    static TABLE: std::sync::OnceLock<[f64; 2 * PER_DIRECTION + 1]> = std::sync::OnceLock::new();
-    TABLE.get_or_init(|| {
-        let mut t = [0.0; 2 * PER_DIRECTION + 1];
-        for (c, v) in t.iter_mut().enumerate().skip(1) {
-            *v = c as f64 * (c as f64).log2();
-        }
-        t
+/// One more than the largest count a histogram bin, or a sample, can reach (both directions'
+/// samples together).
+const COUNTS: usize = 2 * PER_DIRECTION + 1;
+
+/// log2(n) and n * log2(n) for every count below [`COUNTS`], computed once, the same bits as
+/// computing them where they are needed.
+struct Logs {
+    log2: [f64; COUNTS],
+    c_log2_c: [f64; COUNTS],
+}
+
+fn logs() -> &'static Logs {
+    static LOGS: std::sync::OnceLock<Logs> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let log2 = std::array::from_fn(|n| (n as f64).log2());
+        let c_log2_c = std::array::from_fn(|c| if c == 0 { 0.0 } else { c as f64 * log2[c] });
+        Logs { log2, c_log2_c }
     })
 }
 
-/// log2(n) for every size a sample can have (both directions' together), the same bits as
-/// `f64::log2`: three a flow otherwise.
-fn log2_of_size() -> &'static [f64; 2 * PER_DIRECTION + 1] {
-    static TABLE: std::sync::OnceLock<[f64; 2 * PER_DIRECTION + 1]> = std::sync::OnceLock::new();
-    TABLE.get_or_init(|| std::array::from_fn(|n| (n as f64).log2()))
+/// c * log2(c) for every count a histogram bin can hold.
+fn c_log2_c() -> &'static [f64; COUNTS] {
+    &logs().c_log2_c
 }
 
 /// Shannon entropy in bits per byte of `total` bytes whose bins sum `sum_c_log2_c`:
@@ -88,10 +94,7 @@ fn entropy_from(sum_c_log2_c: f64, total: usize) -> f64 {
         return 0.0;
     }
     let n = total as f64;
-    let log2_n = log2_of_size()
-        .get(total)
-        .copied()
-        .unwrap_or_else(|| n.log2());
+    let log2_n = logs().log2.get(total).copied().unwrap_or_else(|| n.log2());
     (log2_n - sum_c_log2_c / n).max(0.0)
 }
 
@@ -135,12 +138,7 @@ impl BinSums {
     /// its branch is taken while bins are left, which a predictor follows whether the sample
     /// holds a few byte values or ciphertext's hundreds, and misses four times a flow at most.
     #[inline]
-    fn add_filled(
-        &mut self,
-        table: &[f64; 2 * PER_DIRECTION + 1],
-        fwd: &[u16; 256],
-        bwd: &[u16; 256],
-    ) {
+    fn add_filled(&mut self, table: &[f64; COUNTS], fwd: &[u16; 256], bwd: &[u16; 256]) {
         let (f_runs, _) = fwd.as_chunks::<RUN>();
         let (b_runs, _) = bwd.as_chunks::<RUN>();
         let mut filled = [0u64; 256 / 64];
@@ -158,7 +156,7 @@ impl BinSums {
 
     /// Adds one bin.
     #[inline]
-    fn add_bin(&mut self, table: &[f64; 2 * PER_DIRECTION + 1], f: u16, b: u16) {
+    fn add_bin(&mut self, table: &[f64; COUNTS], f: u16, b: u16) {
         // Counts never exceed the samples; the clamp only spares bounds checks.
         let f = usize::from(f).min(PER_DIRECTION);
         let b = usize::from(b).min(PER_DIRECTION);
